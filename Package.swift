@@ -1,0 +1,41 @@
+// swift-tools-version: 6.0
+import PackageDescription
+
+/// swift-lambda-bluegreen: a Swift custom runtime for AWS Lambda over libcurl, a profile service, and the
+/// tooling to release it with zero downtime. `swift build --product bootstrap` builds only what ships.
+let package = Package(
+    name: "swift-lambda-bluegreen",
+    products: [
+        .executable(name: "bootstrap", targets: ["bootstrap"]),
+        .executable(name: "runtime-bench", targets: ["runtime-bench"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+    ],
+    targets: [
+        // libcurl as a Swift module: module map plus typed wrappers for the variadic setopt/getinfo.
+        .systemLibrary(
+            name: "CCurl",
+            pkgConfig: "libcurl",
+            providers: [.apt(["libcurl4-openssl-dev"])]
+        ),
+        // A small, safe face over one reusable libcurl easy handle.
+        .target(name: "CurlHTTP", dependencies: ["CCurl"]),
+        // The Runtime API client, the invocation loop, the handler API and Lambda-style logs.
+        .target(
+            name: "LambdaRuntime",
+            dependencies: ["CurlHTTP", .product(name: "Logging", package: "swift-log")]
+        ),
+        // Composition root: reads the environment, picks the built-in handler, runs the loop.
+        .executableTarget(name: "bootstrap", dependencies: ["LambdaRuntime"]),
+
+        // A blocking loopback Runtime API server for tests and benchmarks (never linked into bootstrap).
+        .target(name: "FakeRuntimeAPI"),
+        // Measures the bootstrap against a plain C libcurl loop, warm and cold (scripts/bench.sh).
+        .executableTarget(name: "runtime-bench", dependencies: ["FakeRuntimeAPI"]),
+
+        .testTarget(name: "CurlHTTPTests", dependencies: ["CurlHTTP", "FakeRuntimeAPI"]),
+        .testTarget(name: "LambdaRuntimeTests", dependencies: ["LambdaRuntime", "FakeRuntimeAPI"]),
+        .testTarget(name: "BootstrapTests", dependencies: ["bootstrap", "FakeRuntimeAPI"]),
+    ]
+)

@@ -1,0 +1,235 @@
+import CCurl
+
+/// One libcurl easy handle, reused for every request so the connection stays alive between calls.
+///
+/// Not thread-safe: one session belongs to one task at a time, as a libcurl easy handle does.
+/// Each ``perform(_:)`` resets the handle's options (libcurl keeps its connection cache), then
+/// applies the session's fixed settings: HTTP/1.1, no proxy, `TCP_NODELAY`, no signals, a short
+/// connect timeout.
+public final class CurlSession {
+    /// Settings that hold for every request of a session.
+    public struct Configuration: Sendable {
+        /// How long to wait for a TCP connection before failing with ``CurlError/Kind/couldNotConnect``.
+        public var connectTimeout: Duration
+        /// The `User-Agent` header sent with every request.
+        public var userAgent: String
+
+        /// Creates a configuration.
+        public init(connectTimeout: Duration = .seconds(1), userAgent: String = "swift-lambda-bluegreen/0.1") {
+            self.connectTimeout = connectTimeout
+            self.userAgent = userAgent
+        }
+    }
+
+    /// The settings this session was made with.
+    public let configuration: Configuration
+
+    private let handle: UnsafeMutableRawPointer
+    private let errorBuffer: UnsafeMutablePointer<CChar>
+    private let sink = ResponseSink()
+
+    /// Creates a session with its own easy handle.
+    public init(configuration: Configuration = Configuration()) throws(CurlError) {
+        guard CurlSession.globalInit == CURLE_OK, let handle = curl_easy_init() else {
+            throw CurlError(code: 0, message: "curl_easy_init failed", kind: .setupFailed)
+        }
+        self.configuration = configuration
+        self.handle = handle
+        self.errorBuffer = .allocate(capacity: Int(CURL_ERROR_SIZE) + 1)
+        self.errorBuffer.initialize(repeating: 0, count: Int(CURL_ERROR_SIZE) + 1)
+    }
+
+    deinit {
+        curl_easy_cleanup(handle)
+        errorBuffer.deallocate()
+    }
+
+    /// libcurl's process-wide set-up, done once before the first handle (it is not thread-safe itself).
+    private static let globalInit: CURLcode = curl_global_init(Int(CURL_GLOBAL_DEFAULT))
+
+    /// Sends `request` and waits for the complete response.
+    ///
+    /// Any status code is a response; only a transfer that produced no response throws.
+    public func perform(_ request: HTTPRequest) throws(CurlError) -> HTTPResponse {
+        curl_easy_reset(handle)
+        errorBuffer[0] = 0
+        sink.reset(limit: request.maxResponseBodySize)
+
+        var headerList: UnsafeMutablePointer<curl_slist>? = nil
+        defer { curl_slist_free_all(headerList) }
+
+        try check(ccurl_setopt_string(handle, CURLOPT_URL, request.url))
+        try check(ccurl_setopt_pointer(handle, CURLOPT_ERRORBUFFER, errorBuffer))
+        try check(ccurl_setopt_long(handle, CURLOPT_NOSIGNAL, 1))
+        try check(ccurl_setopt_long(handle, CURLOPT_HTTP_VERSION, Int(CURL_HTTP_VERSION_1_1)))
+        try check(ccurl_setopt_string(handle, CURLOPT_PROXY, ""))
+        try check(ccurl_setopt_long(handle, CURLOPT_TCP_NODELAY, 1))
+        try check(ccurl_setopt_long(handle, CURLOPT_CONNECTTIMEOUT_MS, configuration.connectTimeout.milliseconds))
+        try check(ccurl_setopt_long(handle, CURLOPT_TIMEOUT_MS, request.timeout?.milliseconds ?? 0))
+        try check(ccurl_setopt_string(handle, CURLOPT_USERAGENT, configuration.userAgent))
+
+        let sinkPointer = Unmanaged.passUnretained(sink).toOpaque()
+        try check(ccurl_setopt_callback(handle, CURLOPT_WRITEFUNCTION, curlWriteBody))
+        try check(ccurl_setopt_pointer(handle, CURLOPT_WRITEDATA, sinkPointer))
+        try check(ccurl_setopt_callback(handle, CURLOPT_HEADERFUNCTION, curlWriteHeader))
+        try check(ccurl_setopt_pointer(handle, CURLOPT_HEADERDATA, sinkPointer))
+
+        let sendsBody: Bool
+        switch request.method {
+        case .get:
+            sendsBody = false
+            try check(ccurl_setopt_long(handle, CURLOPT_HTTPGET, 1))
+        case .head:
+            sendsBody = false
+            try check(ccurl_setopt_long(handle, CURLOPT_NOBODY, 1))
+        case .post:
+            sendsBody = true
+            try check(ccurl_setopt_long(handle, CURLOPT_POST, 1))
+        default:
+            sendsBody = true
+            try check(ccurl_setopt_string(handle, CURLOPT_CUSTOMREQUEST, request.method.rawValue))
+        }
+
+        if sendsBody {
+            // libcurl adds these unless told otherwise: no 100-continue round trip, no chunking,
+            // no form content type.
+            headerList = curl_slist_append(headerList, "Expect:")
+            headerList = curl_slist_append(headerList, "Transfer-Encoding:")
+            if request.headers["Content-Type"] == nil {
+                headerList = curl_slist_append(headerList, "Content-Type:")
+            }
+        }
+        for field in request.headers {
+            let line = field.value.isEmpty ? "\(field.name):" : "\(field.name): \(field.value)"
+            guard let appended = curl_slist_append(headerList, line) else {
+                throw CurlError(code: 0, message: "out of memory building headers", kind: .setupFailed)
+            }
+            headerList = appended
+        }
+        if let headerList {
+            try check(ccurl_setopt_slist(handle, CURLOPT_HTTPHEADER, headerList))
+        }
+
+        let result: CURLcode = request.body.withUnsafeBytes { bytes in
+            if sendsBody {
+                // POSTFIELDS must never be NULL: libcurl would then read the body from stdin.
+                let base = bytes.baseAddress ?? UnsafeRawPointer(CurlSession.emptyBody.utf8Start)
+                let pointer = UnsafeMutableRawPointer(mutating: base)
+                let sizeSet = ccurl_setopt_off_t(handle, CURLOPT_POSTFIELDSIZE_LARGE, curl_off_t(bytes.count))
+                guard sizeSet == CURLE_OK else { return sizeSet }
+                let bodySet = ccurl_setopt_pointer(handle, CURLOPT_POSTFIELDS, pointer)
+                guard bodySet == CURLE_OK else { return bodySet }
+            }
+            return curl_easy_perform(handle)
+        }
+
+        guard result == CURLE_OK else {
+            if result == CURLE_WRITE_ERROR, sink.exceededLimit {
+                throw CurlError(
+                    code: Int(result.rawValue),
+                    message: "response body larger than \(request.maxResponseBodySize ?? 0) bytes",
+                    kind: .responseTooLarge)
+            }
+            throw CurlError(code: result, detail: String(cString: errorBuffer))
+        }
+
+        var status = 0
+        _ = ccurl_getinfo_long(handle, CURLINFO_RESPONSE_CODE, &status)
+        return HTTPResponse(status: status, headers: sink.takeHeaders(), body: sink.takeBody())
+    }
+
+    /// Static storage for an empty body: lives as long as the program, never written.
+    private static let emptyBody: StaticString = ""
+
+    @inline(__always)
+    private func check(_ code: CURLcode) throws(CurlError) {
+        if code != CURLE_OK {
+            throw CurlError(code: code, detail: "")
+        }
+    }
+}
+
+/// Collects one response's headers and body from libcurl's callbacks.
+final class ResponseSink {
+    private(set) var headers = HTTPHeaders()
+    private(set) var body: [UInt8] = []
+    private var limit: Int?
+    private(set) var exceededLimit = false
+
+    func reset(limit: Int?) {
+        self.limit = limit
+        exceededLimit = false
+        headers.removeAll(keepingCapacity: true)
+    }
+
+    func takeHeaders() -> HTTPHeaders {
+        defer { headers = HTTPHeaders() }
+        return headers
+    }
+
+    func takeBody() -> [UInt8] {
+        defer { body = [] }
+        return body
+    }
+
+    /// Appends body bytes; returns `false` when the limit would be passed.
+    func appendBody(_ bytes: UnsafeRawBufferPointer) -> Bool {
+        if let limit, body.count + bytes.count > limit {
+            exceededLimit = true
+            return false
+        }
+        body.append(contentsOf: bytes)
+        return true
+    }
+
+    /// Takes one raw header line, as libcurl delivers them (with CRLF).
+    func appendHeaderLine(_ line: UnsafeRawBufferPointer) {
+        var end = line.count
+        while end > 0, line[end - 1] == 0x0A || line[end - 1] == 0x0D { end -= 1 }
+        guard end > 0 else { return }
+        let bytes = UnsafeRawBufferPointer(rebasing: line[0..<end])
+        if bytes.starts(with: "HTTP/".utf8) {
+            // A new status line: an interim (100) or redirected response's headers do not count.
+            headers.removeAll(keepingCapacity: true)
+            body.removeAll(keepingCapacity: true)
+            return
+        }
+        guard let colon = bytes.firstIndex(of: 0x3A) else { return }
+        var valueStart = colon + 1
+        while valueStart < end, bytes[valueStart] == 0x20 || bytes[valueStart] == 0x09 { valueStart += 1 }
+        var valueEnd = end
+        while valueEnd > valueStart, bytes[valueEnd - 1] == 0x20 || bytes[valueEnd - 1] == 0x09 { valueEnd -= 1 }
+        let name = String(decoding: UnsafeRawBufferPointer(rebasing: bytes[0..<colon]), as: UTF8.self)
+        let value = String(decoding: UnsafeRawBufferPointer(rebasing: bytes[valueStart..<valueEnd]), as: UTF8.self)
+        headers.add(name, value)
+        if name.equalsIgnoringASCIICase("Content-Length"), let length = Int(value), length > 0 {
+            body.reserveCapacity(min(length, limit ?? length))
+        }
+    }
+}
+
+private let curlWriteBody: ccurl_data_callback = { data, size, count, userdata in
+    guard let userdata else { return 0 }
+    let sink = Unmanaged<ResponseSink>.fromOpaque(userdata).takeUnretainedValue()
+    let total = size * count
+    guard sink.appendBody(UnsafeRawBufferPointer(start: data, count: total)) else { return 0 }
+    return total
+}
+
+private let curlWriteHeader: ccurl_data_callback = { data, size, count, userdata in
+    guard let userdata else { return 0 }
+    let sink = Unmanaged<ResponseSink>.fromOpaque(userdata).takeUnretainedValue()
+    let total = size * count
+    sink.appendHeaderLine(UnsafeRawBufferPointer(start: data, count: total))
+    return total
+}
+
+extension Duration {
+    /// Whole milliseconds, rounded down, saturating at `Int.max`.
+    var milliseconds: Int {
+        let (seconds, attoseconds) = components
+        let (scaled, overflow) = seconds.multipliedReportingOverflow(by: 1000)
+        guard !overflow else { return seconds < 0 ? 0 : Int.max }
+        return max(0, Int(scaled + attoseconds / 1_000_000_000_000_000))
+    }
+}

@@ -1,0 +1,78 @@
+/// An HTTP request method.
+public struct HTTPMethod: RawRepresentable, Sendable, Equatable, Hashable, CustomStringConvertible {
+    /// The method token as sent on the wire, for example `GET`.
+    public let rawValue: String
+
+    /// Creates a method from its token.
+    public init(rawValue: String) { self.rawValue = rawValue }
+
+    /// `GET`
+    public static let get = HTTPMethod(rawValue: "GET")
+    /// `HEAD`
+    public static let head = HTTPMethod(rawValue: "HEAD")
+    /// `POST`
+    public static let post = HTTPMethod(rawValue: "POST")
+    /// `PUT`
+    public static let put = HTTPMethod(rawValue: "PUT")
+    /// `PATCH`
+    public static let patch = HTTPMethod(rawValue: "PATCH")
+    /// `DELETE`
+    public static let delete = HTTPMethod(rawValue: "DELETE")
+
+    /// The method token.
+    public var description: String { rawValue }
+}
+
+/// A request for ``CurlSession/perform(_:)``.
+public struct HTTPRequest: Sendable {
+    /// The method to send.
+    public var method: HTTPMethod
+    /// The absolute URL, for example `http://127.0.0.1:9001/2018-06-01/runtime/invocation/next`.
+    public var url: String
+    /// Header fields to send. An empty value removes a header libcurl would add on its own
+    /// (for example `Expect:`).
+    public var headers: HTTPHeaders
+    /// The body; sent with an explicit `Content-Length` for every method but `GET` and `HEAD`.
+    public var body: [UInt8]
+    /// The longest the whole transfer may take; `nil` waits for ever (the Runtime API's `/next`).
+    public var timeout: Duration?
+    /// The largest response body accepted; a longer one fails with ``CurlError/Kind/responseTooLarge``.
+    public var maxResponseBodySize: Int?
+
+    /// Creates a request.
+    public init(
+        method: HTTPMethod = .get,
+        url: String,
+        headers: HTTPHeaders = [:],
+        body: [UInt8] = [],
+        timeout: Duration? = nil,
+        maxResponseBodySize: Int? = nil
+    ) {
+        self.method = method
+        self.url = url
+        self.headers = headers
+        self.body = body
+        self.timeout = timeout
+        self.maxResponseBodySize = maxResponseBodySize
+    }
+}
+
+/// A complete HTTP response.
+public struct HTTPResponse: Sendable {
+    /// The status code, for example 202.
+    public var status: Int
+    /// The header fields of the final response (interim `100 Continue` headers are dropped).
+    public var headers: HTTPHeaders
+    /// The body bytes.
+    public var body: [UInt8]
+
+    /// Creates a response.
+    public init(status: Int, headers: HTTPHeaders = [:], body: [UInt8] = []) {
+        self.status = status
+        self.headers = headers
+        self.body = body
+    }
+
+    /// The body as UTF-8 text, with invalid bytes replaced; for logs and error messages.
+    public var bodyText: String { String(decoding: body, as: UTF8.self) }
+}

@@ -1,0 +1,102 @@
+import Logging
+
+/// What a function knows about itself, from the environment Lambda sets once per sandbox.
+public struct FunctionMetadata: Sendable, Equatable {
+    /// `AWS_LAMBDA_FUNCTION_NAME`
+    public var name: String
+    /// `AWS_LAMBDA_FUNCTION_VERSION`, for example `$LATEST` or `7`.
+    public var version: String
+    /// `AWS_LAMBDA_FUNCTION_MEMORY_SIZE`, in MB.
+    public var memorySizeMB: Int?
+    /// `AWS_LAMBDA_LOG_GROUP_NAME`
+    public var logGroupName: String?
+    /// `AWS_LAMBDA_LOG_STREAM_NAME`
+    public var logStreamName: String?
+    /// `AWS_REGION`
+    public var region: String?
+
+    /// Creates function metadata.
+    public init(
+        name: String, version: String = "$LATEST", memorySizeMB: Int? = nil, logGroupName: String? = nil,
+        logStreamName: String? = nil, region: String? = nil
+    ) {
+        self.name = name
+        self.version = version
+        self.memorySizeMB = memorySizeMB
+        self.logGroupName = logGroupName
+        self.logStreamName = logStreamName
+        self.region = region
+    }
+
+    /// Reads the metadata from Lambda's reserved environment variables; missing values get
+    /// harmless defaults, since emulators do not always set them.
+    public init(environment: ProcessEnvironment) {
+        self.init(
+            name: environment["AWS_LAMBDA_FUNCTION_NAME"].nonEmpty ?? "unknown",
+            version: environment["AWS_LAMBDA_FUNCTION_VERSION"].nonEmpty ?? "$LATEST",
+            memorySizeMB: environment["AWS_LAMBDA_FUNCTION_MEMORY_SIZE"].flatMap { Int($0) },
+            logGroupName: environment["AWS_LAMBDA_LOG_GROUP_NAME"].nonEmpty,
+            logStreamName: environment["AWS_LAMBDA_LOG_STREAM_NAME"].nonEmpty,
+            region: environment["AWS_REGION"].nonEmpty ?? environment["AWS_DEFAULT_REGION"].nonEmpty
+        )
+    }
+}
+
+/// What a handler gets once, before the first invocation.
+public struct LambdaInitContext: Sendable {
+    /// The function this sandbox runs.
+    public let function: FunctionMetadata
+    /// The runtime's logger, configured from `AWS_LAMBDA_LOG_FORMAT` and `AWS_LAMBDA_LOG_LEVEL`.
+    public let logger: Logger
+    /// The process environment.
+    public let environment: ProcessEnvironment
+
+    /// Creates an init context.
+    public init(function: FunctionMetadata, logger: Logger, environment: ProcessEnvironment) {
+        self.function = function
+        self.logger = logger
+        self.environment = environment
+    }
+}
+
+/// Everything a handler knows about the invocation it is serving.
+public struct LambdaContext: Sendable {
+    /// The request id.
+    public let requestID: String
+    /// When Lambda stops this invocation; `nil` when the Runtime API sent none.
+    public let deadline: LambdaDeadline?
+    /// The ARN the caller invoked, or the unqualified function ARN is unknown (`nil`).
+    public let invokedFunctionARN: String?
+    /// The X-Ray trace header (also in `_X_AMZN_TRACE_ID` while the invocation runs).
+    public let traceID: String?
+    /// The Mobile SDK client context (JSON text).
+    public let clientContext: String?
+    /// The Mobile SDK Cognito identity (JSON text).
+    public let cognitoIdentity: String?
+    /// The tenant id of a tenant-isolated function.
+    public let tenantID: String?
+    /// The function this sandbox runs.
+    public let function: FunctionMetadata
+    /// A logger whose lines carry this invocation's `requestId`.
+    public let logger: Logger
+
+    /// Creates a context; the runtime does this for every invocation, tests may too.
+    public init(invocation: Invocation, function: FunctionMetadata, logger: Logger) {
+        self.requestID = invocation.requestID
+        self.deadline = invocation.deadline
+        self.invokedFunctionARN = invocation.invokedFunctionARN
+        self.traceID = invocation.traceID
+        self.clientContext = invocation.clientContext
+        self.cognitoIdentity = invocation.cognitoIdentity
+        self.tenantID = invocation.tenantID
+        self.function = function
+        var logger = logger
+        logger[metadataKey: LambdaLogHandler.requestIDKey] = .string(invocation.requestID)
+        self.logger = logger
+    }
+
+    /// Time left before the deadline, or `nil` when there is no deadline.
+    public var remainingTime: Duration? {
+        deadline?.remainingTime()
+    }
+}

@@ -1,0 +1,77 @@
+/// A function's code: takes the event bytes, returns the response bytes or throws.
+///
+/// A thrown error becomes an invocation error (`POST …/error`); its `errorType` is the error's type
+/// name unless the error conforms to ``LambdaFunctionError`` and chooses one.
+public protocol LambdaHandler {
+    /// Serves one invocation.
+    mutating func handle(_ event: [UInt8], context: LambdaContext) async throws -> [UInt8]
+
+    /// Runs after the result of an invocation has been posted, before the runtime asks for the next
+    /// one: work that must not add to the caller's latency (refreshing caches, flushing metrics).
+    mutating func afterResponse(context: LambdaContext) async
+}
+
+extension LambdaHandler {
+    /// Does nothing.
+    public mutating func afterResponse(context: LambdaContext) async {}
+}
+
+/// An error that chooses how Lambda reports it.
+public protocol LambdaFunctionError: Error {
+    /// The `errorType`, for example `Runtime.HandlerNotFound` or `Function.InvalidInput`.
+    var errorType: String { get }
+    /// The `errorMessage`: what happened, in words a user can act on.
+    var errorMessage: String { get }
+}
+
+/// The error shape Lambda expects on `/error` and `/init/error`:
+/// `{"errorMessage":…,"errorType":…,"stackTrace":[]}`.
+public struct LambdaErrorReport: Sendable, Equatable, Error {
+    /// The error's type, sent as `errorType` and as the `Lambda-Runtime-Function-Error-Type` header.
+    public var errorType: String
+    /// The message.
+    public var errorMessage: String
+    /// Stack frames, if known; Swift errors carry none.
+    public var stackTrace: [String]
+
+    /// Creates a report.
+    public init(errorType: String, errorMessage: String, stackTrace: [String] = []) {
+        self.errorType = errorType
+        self.errorMessage = errorMessage
+        self.stackTrace = stackTrace
+    }
+
+    /// Describes any thrown error: its own type and message when it is a ``LambdaFunctionError``,
+    /// otherwise its Swift type name and description.
+    public init(_ error: any Error) {
+        switch error {
+        case let report as LambdaErrorReport:
+            self = report
+        case let chosen as any LambdaFunctionError:
+            self.init(errorType: chosen.errorType, errorMessage: chosen.errorMessage)
+        default:
+            self.init(errorType: String(describing: type(of: error)), errorMessage: String(describing: error))
+        }
+    }
+
+    /// The JSON body for the Runtime API.
+    public var json: [UInt8] {
+        var text = #"{"errorMessage":"#
+        JSON.appendString(errorMessage, to: &text)
+        text += #","errorType":"#
+        JSON.appendString(errorType, to: &text)
+        text += #","stackTrace":["#
+        for (index, frame) in stackTrace.enumerated() {
+            if index > 0 { text += "," }
+            JSON.appendString(frame, to: &text)
+        }
+        text += "]}"
+        return Array(text.utf8)
+    }
+
+    /// The error type as a header value: printable ASCII only, so it can never break the request.
+    var headerValue: String {
+        let cleaned = errorType.unicodeScalars.map { $0.value >= 0x20 && $0.value < 0x7F ? Character($0) : "_" }
+        return cleaned.isEmpty ? "Unhandled" : String(cleaned)
+    }
+}

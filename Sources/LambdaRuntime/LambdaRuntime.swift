@@ -1,0 +1,186 @@
+import CurlHTTP
+import Logging
+
+/// The Lambda custom-runtime loop: initialize once, then `/next` → handler → `/response` or
+/// `/error` → after-response hook, for as long as the sandbox lives.
+public struct LambdaRuntime {
+    /// Lambda's limit for a buffered response: 6 MB (6,291,456 bytes).
+    public static let maxResponseSize = 6 * 1024 * 1024
+
+    /// Everything the loop needs to know, usually read from the environment.
+    public struct Configuration: Sendable {
+        /// Where the Runtime API is.
+        public var endpoint: RuntimeAPIEndpoint
+        /// The function this sandbox runs.
+        public var function: FunctionMetadata
+        /// Log format and level.
+        public var logging: LambdaLogConfiguration
+        /// Retry behaviour of `/next`.
+        public var retryPolicy: RetryPolicy
+        /// Responses larger than this are reported as `Function.ResponseSizeTooLarge` without being sent.
+        public var maxResponseSize: Int
+        /// The environment handlers are initialized with.
+        public var environment: ProcessEnvironment
+
+        /// Creates a configuration.
+        public init(
+            endpoint: RuntimeAPIEndpoint,
+            function: FunctionMetadata,
+            logging: LambdaLogConfiguration = LambdaLogConfiguration(),
+            retryPolicy: RetryPolicy = RetryPolicy(),
+            maxResponseSize: Int = LambdaRuntime.maxResponseSize,
+            environment: ProcessEnvironment = .current
+        ) {
+            self.endpoint = endpoint
+            self.function = function
+            self.logging = logging
+            self.retryPolicy = retryPolicy
+            self.maxResponseSize = maxResponseSize
+            self.environment = environment
+        }
+
+        /// Reads `AWS_LAMBDA_RUNTIME_API`, the function metadata and the logging variables.
+        public init(environment: ProcessEnvironment) throws(RuntimeConfigurationError) {
+            guard let api = environment["AWS_LAMBDA_RUNTIME_API"].nonEmpty else {
+                throw .runtimeAPINotSet
+            }
+            self.init(
+                endpoint: try RuntimeAPIEndpoint(api),
+                function: FunctionMetadata(environment: environment),
+                logging: LambdaLogConfiguration(environment: environment),
+                environment: environment)
+        }
+    }
+
+    /// The configuration the loop runs with.
+    public let configuration: Configuration
+    /// The runtime's own logger.
+    public let logger: Logger
+
+    /// Creates a runtime; `logger` defaults to one built from the configuration's log settings.
+    public init(configuration: Configuration, logger: Logger? = nil) {
+        self.configuration = configuration
+        self.logger = logger ?? configuration.logging.makeLogger(label: "LambdaRuntime")
+    }
+
+    /// Initializes the handler with `makeHandler`, then serves invocations until the sandbox ends.
+    ///
+    /// A failing `makeHandler` is reported to `/init/error`. The loop only returns when it cannot go
+    /// on; the reason tells the process which non-zero status to exit with.
+    public func run<Handler: LambdaHandler>(
+        makeHandler: @Sendable (LambdaInitContext) async throws -> Handler
+    ) async -> RuntimeExit {
+        let client: RuntimeClient
+        do {
+            client = try RuntimeClient(endpoint: configuration.endpoint, retryPolicy: configuration.retryPolicy)
+        } catch {
+            logger.critical("cannot set up libcurl: \(error)")
+            return .runtimeAPIUnreachable("\(error)")
+        }
+
+        let initContext = LambdaInitContext(
+            function: configuration.function, logger: logger, environment: configuration.environment)
+        var handler: Handler
+        do {
+            handler = try await makeHandler(initContext)
+        } catch {
+            let report = LambdaErrorReport(error)
+            logger.critical(
+                "initialization failed", metadata: ["errorType": .string(report.errorType),
+                                                    "errorMessage": .string(report.errorMessage)])
+            do {
+                let outcome = try client.postInitError(report)
+                if outcome != .accepted {
+                    logger.error("the Runtime API did not accept the init error: \(outcome)")
+                }
+            } catch {
+                logger.error("could not report the init error: \(error)")
+            }
+            return .initializationFailed(errorType: report.errorType)
+        }
+
+        while true {
+            let invocation: Invocation
+            do {
+                invocation = try client.nextInvocation()
+            } catch {
+                logger.critical("stopping: \(error)")
+                return error.exit
+            }
+            if let exit = await serve(invocation, with: &handler, client: client) {
+                return exit
+            }
+        }
+    }
+
+    /// Serves one invocation and posts its result; returns a reason to stop, or `nil` to go on.
+    private func serve<Handler: LambdaHandler>(
+        _ invocation: Invocation, with handler: inout Handler, client: RuntimeClient
+    ) async -> RuntimeExit? {
+        TraceEnvironment.set(invocation.traceID)
+        let context = LambdaContext(invocation: invocation, function: configuration.function, logger: logger)
+        context.logger.trace("invocation", metadata: ["bytes": "\(invocation.event.count)"])
+
+        let result: Result<[UInt8], LambdaErrorReport>
+        do {
+            let response = try await handler.handle(invocation.event, context: context)
+            if response.count > configuration.maxResponseSize {
+                result = .failure(Self.responseTooLarge(size: response.count, limit: configuration.maxResponseSize))
+            } else {
+                result = .success(response)
+            }
+        } catch {
+            result = .failure(LambdaErrorReport(error))
+        }
+
+        do {
+            switch result {
+            case .success(let response):
+                let outcome = try client.postResponse(response, for: invocation.requestID)
+                switch outcome {
+                case .accepted:
+                    break
+                case .payloadTooLarge(let body):
+                    context.logger.error(
+                        "the Runtime API refused the response as too large (413): \(body)",
+                        metadata: ["bytes": "\(response.count)"])
+                    let report = Self.responseTooLarge(size: response.count, limit: configuration.maxResponseSize)
+                    try logRefusal(outcome: client.postError(report, for: invocation.requestID), context: context,
+                               sent: "error \(report.errorType)")
+                case .rejected:
+                    logRefusal(outcome: outcome, context: context, sent: "response of \(response.count) bytes")
+                }
+            case .failure(let report):
+                context.logger.error(
+                    "invocation failed",
+                    metadata: ["errorType": .string(report.errorType), "errorMessage": .string(report.errorMessage)])
+                try logRefusal(outcome: client.postError(report, for: invocation.requestID), context: context,
+                           sent: "error \(report.errorType)")
+            }
+        } catch {
+            logger.critical("stopping: \(error)")
+            return error.exit
+        }
+
+        await handler.afterResponse(context: context)
+        return nil
+    }
+
+    /// Logs a post the Runtime API did not accept, with what was sent.
+    private func logRefusal(outcome: PostOutcome, context: LambdaContext, sent: String) {
+        switch outcome {
+        case .accepted:
+            return
+        case .payloadTooLarge(let body):
+            context.logger.error("the Runtime API refused the \(sent) as too large (413): \(body)")
+        case .rejected(let status, let body):
+            context.logger.error("the Runtime API rejected the \(sent) with \(status): \(body)")
+        }
+    }
+
+    static func responseTooLarge(size: Int, limit: Int) -> LambdaErrorReport {
+        LambdaErrorReport(
+            errorType: "Function.ResponseSizeTooLarge",
+            errorMessage: "Response payload size (\(size) bytes) exceeded maximum allowed payload size (\(limit) bytes).")
+    }
+}

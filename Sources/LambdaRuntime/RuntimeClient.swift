@@ -1,0 +1,143 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+import CurlHTTP
+import Logging
+
+/// How often, and how patiently, `/next` is retried when the Runtime API cannot be reached.
+public struct RetryPolicy: Sendable, Equatable {
+    /// Retries after the first failed attempt.
+    public var retries: Int
+    /// The wait before the first retry; each later wait doubles.
+    public var initialBackoff: Duration
+
+    /// Creates a policy.
+    public init(retries: Int = 3, initialBackoff: Duration = .milliseconds(100)) {
+        self.retries = retries
+        self.initialBackoff = initialBackoff
+    }
+}
+
+/// How the Runtime API answered a post.
+public enum PostOutcome: Sendable, Equatable {
+    /// 202: accepted.
+    case accepted
+    /// 413: the response is larger than Lambda accepts.
+    case payloadTooLarge(body: String)
+    /// Any other 4xx (400 unknown request id, 403 not allowed now): logged; the loop goes on.
+    case rejected(status: Int, body: String)
+}
+
+/// The Runtime API's four endpoints over one reused libcurl handle (keep-alive).
+public final class RuntimeClient {
+    /// Where the Runtime API is.
+    public let endpoint: RuntimeAPIEndpoint
+    /// Retry behaviour of `/next`.
+    public let retryPolicy: RetryPolicy
+
+    private let session: CurlSession
+
+    /// Creates a client with its own libcurl handle.
+    public init(endpoint: RuntimeAPIEndpoint, retryPolicy: RetryPolicy = RetryPolicy()) throws(CurlError) {
+        self.endpoint = endpoint
+        self.retryPolicy = retryPolicy
+        self.session = try CurlSession(
+            configuration: .init(connectTimeout: .seconds(1), userAgent: "swift-lambda-bluegreen/0.1 (libcurl)"))
+    }
+
+    /// `GET /invocation/next`: waits, with no timeout, for the next event.
+    ///
+    /// A refused or broken connection, or an answer that is not a usable 200, is retried with
+    /// exponential backoff; a 500 is final.
+    public func nextInvocation() throws(RuntimeClientError) -> Invocation {
+        let url = endpoint.nextInvocationURL
+        var attempt = 0
+        var backoff = retryPolicy.initialBackoff
+        while true {
+            attempt += 1
+            let failure: RuntimeClientError
+            do {
+                let response = try session.perform(HTTPRequest(method: .get, url: url, timeout: nil))
+                switch response.status {
+                case 200:
+                    do {
+                        return try Invocation(headers: response.headers, event: response.body)
+                    } catch {
+                        failure = .protocolViolation(url: url, detail: "200 without \(RuntimeHeader.requestID)")
+                    }
+                case 500...599:
+                    throw RuntimeClientError.sandboxFailure(url: url, body: response.bodyText)
+                default:
+                    failure = .protocolViolation(
+                        url: url, detail: "unexpected status \(response.status): \(response.bodyText.prefix(200))")
+                }
+            } catch let error as CurlError {
+                failure = .unreachable(url: url, attempts: attempt, cause: error)
+            } catch let error as RuntimeClientError {
+                throw error
+            } catch {
+                failure = .protocolViolation(url: url, detail: "\(error)")
+            }
+            if attempt > retryPolicy.retries {
+                throw failure
+            }
+            sleep(for: backoff)
+            backoff = backoff * 2
+        }
+    }
+
+    /// `POST /invocation/{id}/response` with the response bytes and an explicit `Content-Length`.
+    public func postResponse(_ body: [UInt8], for requestID: String) throws(RuntimeClientError) -> PostOutcome {
+        try post(url: endpoint.responseURL(for: requestID), headers: [:], body: body)
+    }
+
+    /// `POST /invocation/{id}/error` with the `Lambda-Runtime-Function-Error-Type` header and the JSON body.
+    public func postError(_ report: LambdaErrorReport, for requestID: String) throws(RuntimeClientError) -> PostOutcome {
+        try post(url: endpoint.errorURL(for: requestID), headers: Self.errorHeaders(report), body: report.json)
+    }
+
+    /// `POST /init/error`: initialization failed; the runtime exits after this.
+    public func postInitError(_ report: LambdaErrorReport) throws(RuntimeClientError) -> PostOutcome {
+        try post(url: endpoint.initErrorURL, headers: Self.errorHeaders(report), body: report.json)
+    }
+
+    private static func errorHeaders(_ report: LambdaErrorReport) -> HTTPHeaders {
+        [RuntimeHeader.functionErrorType: report.headerValue, "Content-Type": "application/json"]
+    }
+
+    /// A post is tried twice when the connection breaks (a kept-alive connection may have been
+    /// closed while the sandbox was frozen); any HTTP answer is final.
+    private func post(url: String, headers: HTTPHeaders, body: [UInt8]) throws(RuntimeClientError) -> PostOutcome {
+        let request = HTTPRequest(method: .post, url: url, headers: headers, body: body, timeout: nil)
+        var attempt = 0
+        while true {
+            attempt += 1
+            let response: HTTPResponse
+            do {
+                response = try session.perform(request)
+            } catch {
+                if attempt < 2, error.kind == .connectionLost || error.kind == .couldNotConnect {
+                    continue
+                }
+                throw .unreachable(url: url, attempts: attempt, cause: error)
+            }
+            switch response.status {
+            case 200...299: return .accepted
+            case 413: return .payloadTooLarge(body: response.bodyText)
+            case 500...599: throw .sandboxFailure(url: url, body: response.bodyText)
+            default: return .rejected(status: response.status, body: response.bodyText)
+            }
+        }
+    }
+
+    private func sleep(for duration: Duration) {
+        let (seconds, attoseconds) = duration.components
+        var request = timespec(tv_sec: Int(seconds), tv_nsec: Int(attoseconds / 1_000_000_000))
+        var remaining = timespec()
+        while nanosleep(&request, &remaining) != 0, errno == EINTR {
+            request = remaining
+        }
+    }
+}

@@ -1,0 +1,48 @@
+import LambdaRuntime
+
+/// The handlers this bootstrap ships, selected by `_HANDLER`.
+enum BuiltInHandler: LambdaHandler {
+    /// `echo`: returns the event unchanged (conformance checks, benchmarks).
+    case echo(EchoHandler)
+
+    /// Every valid `_HANDLER` value.
+    static let names = ["echo"]
+
+    /// Builds the handler `_HANDLER` names.
+    static func make(named name: String?, context: LambdaInitContext) throws(HandlerSelectionError) -> BuiltInHandler {
+        switch name {
+        case "echo": return .echo(EchoHandler())
+        default: throw HandlerSelectionError(requested: name, valid: names)
+        }
+    }
+
+    mutating func handle(_ event: [UInt8], context: LambdaContext) async throws -> [UInt8] {
+        switch self {
+        case .echo(let echo): try await echo.handle(event, context: context)
+        }
+    }
+
+    mutating func afterResponse(context: LambdaContext) async {
+        switch self {
+        case .echo(var echo):
+            await echo.afterResponse(context: context)
+            self = .echo(echo)
+        }
+    }
+}
+
+/// `_HANDLER` names no built-in handler: reported as the init error `Runtime.HandlerNotFound`.
+struct HandlerSelectionError: LambdaFunctionError {
+    let requested: String?
+    let valid: [String]
+
+    var errorType: String { "Runtime.HandlerNotFound" }
+
+    var errorMessage: String {
+        let list = valid.joined(separator: ", ")
+        guard let requested, !requested.isEmpty else {
+            return "_HANDLER is not set; set it to one of: \(list)"
+        }
+        return "_HANDLER=\(requested) is not a built-in handler; valid handlers: \(list)"
+    }
+}
