@@ -1,0 +1,138 @@
+import CurlHTTP
+import FakeRuntimeAPI
+import Testing
+
+@Suite struct CurlSessionTests {
+    private func url(_ server: FakeRuntimeAPI, _ path: String) -> String {
+        "http://\(server.runtimeAPI)\(path)"
+    }
+
+    @Test func getReturnsStatusHeadersAndBody() throws {
+        let server = try FakeRuntimeAPI()
+        defer { server.stop() }
+        let id = server.enqueue("{\"hello\":\"world\"}")
+        let session = try CurlSession()
+        let response = try session.perform(HTTPRequest(url: url(server, "/2018-06-01/runtime/invocation/next")))
+        #expect(response.status == 200)
+        #expect(response.headers["lambda-runtime-aws-request-id"] == id)
+        #expect(response.headers["LAMBDA-RUNTIME-AWS-REQUEST-ID"] == id)
+        #expect(response.bodyText == "{\"hello\":\"world\"}")
+    }
+
+    @Test func anyStatusIsAResponseNotAnError() throws {
+        let server = try FakeRuntimeAPI()
+        defer { server.stop() }
+        let session = try CurlSession()
+        let response = try session.perform(HTTPRequest(method: .post, url: url(server, "/2018-06-01/runtime/invocation/nope/response"), body: [1]))
+        #expect(response.status == 400)
+        #expect(response.bodyText.contains("InvalidRequestID"))
+        let missing = try session.perform(HTTPRequest(url: url(server, "/elsewhere")))
+        #expect(missing.status == 404)
+    }
+
+    @Test func postSendsExactBodyWithContentLengthAndNoExpectOrChunking() throws {
+        let server = try FakeRuntimeAPI()
+        defer { server.stop() }
+        server.setOverride { _ in .init(status: 202) }
+        let session = try CurlSession()
+        let body = (0..<100_000).map { UInt8(truncatingIfNeeded: $0) }
+        let response = try session.perform(HTTPRequest(
+            method: .post, url: url(server, "/upload"), headers: ["X-Custom": "1", "Content-Type": "application/octet-stream"],
+            body: body))
+        #expect(response.status == 202)
+        let request = try #require(server.requests.last)
+        #expect(request.body == body)
+        #expect(request.header("Content-Length") == "100000")
+        #expect(request.header("Expect") == nil)
+        #expect(request.header("Transfer-Encoding") == nil)
+        #expect(request.header("X-Custom") == "1")
+        #expect(request.header("Content-Type") == "application/octet-stream")
+        #expect(request.header("User-Agent")?.hasPrefix("swift-lambda-bluegreen") == true)
+    }
+
+    @Test(arguments: [HTTPMethod.put, .patch, .delete, .post])
+    func bodyMethodsSendTheirTokenAndAnEmptyBodySafely(method: HTTPMethod) throws {
+        let server = try FakeRuntimeAPI()
+        defer { server.stop() }
+        server.setOverride { _ in .init(status: 204) }
+        let session = try CurlSession()
+        let response = try session.perform(HTTPRequest(method: method, url: url(server, "/thing")))
+        #expect(response.status == 204)
+        let request = try #require(server.requests.last)
+        #expect(request.method == method.rawValue)
+        #expect(request.header("Content-Length") == "0")
+        #expect(request.header("Content-Type") == nil, "no form content type is invented")
+    }
+
+    @Test func oneHandleKeepsOneConnectionAcrossMethods() throws {
+        let server = try FakeRuntimeAPI()
+        defer { server.stop() }
+        server.setOverride { request in .init(status: 200, body: request.method) }
+        let session = try CurlSession()
+        for method in [HTTPMethod.get, .post, .get, .put, .delete, .get] {
+            let response = try session.perform(HTTPRequest(method: method, url: url(server, "/x"), body: [1, 2]))
+            #expect(response.bodyText == method.rawValue)
+        }
+        #expect(server.snapshot.connections == 1)
+    }
+
+    @Test func timeoutEndsAWaitingRequest() throws {
+        let server = try FakeRuntimeAPI()
+        defer { server.stop() }
+        let session = try CurlSession()
+        #expect {
+            try session.perform(HTTPRequest(url: url(server, "/2018-06-01/runtime/invocation/next"), timeout: .milliseconds(200)))
+        } throws: { error in
+            (error as? CurlError)?.kind == .timedOut
+        }
+    }
+
+    @Test func closedPortIsCouldNotConnect() throws {
+        let server = try FakeRuntimeAPI()
+        let address = server.runtimeAPI
+        server.stop()
+        let session = try CurlSession()
+        #expect {
+            try session.perform(HTTPRequest(url: "http://\(address)/x"))
+        } throws: { error in
+            (error as? CurlError)?.kind == .couldNotConnect
+        }
+    }
+
+    @Test func droppedConnectionIsConnectionLost() throws {
+        let server = try FakeRuntimeAPI()
+        defer { server.stop() }
+        server.setOverride { _ in FakeRuntimeAPI.dropConnection }
+        let session = try CurlSession()
+        #expect {
+            try session.perform(HTTPRequest(url: url(server, "/x")))
+        } throws: { error in
+            (error as? CurlError)?.kind == .connectionLost
+        }
+    }
+
+    @Test func bodyLimitStopsAnOversizedResponse() throws {
+        let server = try FakeRuntimeAPI()
+        defer { server.stop() }
+        server.setOverride { _ in .init(status: 200, body: [UInt8](repeating: 7, count: 10_000)) }
+        let session = try CurlSession()
+        #expect {
+            try session.perform(HTTPRequest(url: url(server, "/big"), maxResponseBodySize: 1000))
+        } throws: { error in
+            (error as? CurlError)?.kind == .responseTooLarge
+        }
+        let fits = try session.perform(HTTPRequest(url: url(server, "/big"), maxResponseBodySize: 10_000))
+        #expect(fits.body.count == 10_000)
+    }
+
+    @Test func headerListLooksUpCaseInsensitively() {
+        var headers: HTTPHeaders = ["Content-Type": "application/json", "X-A": "1"]
+        headers.add("x-a", "2")
+        #expect(headers["content-type"] == "application/json")
+        #expect(headers.values(for: "X-a") == ["1", "2"])
+        headers.set("X-A", "3")
+        #expect(headers.values(for: "x-a") == ["3"])
+        #expect(headers["missing"] == nil)
+        #expect(!"Content-Type".equalsIgnoringASCIICase("Content-Typf"))
+    }
+}
