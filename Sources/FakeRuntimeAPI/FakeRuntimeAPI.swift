@@ -186,6 +186,11 @@ public final class FakeRuntimeAPI: @unchecked Sendable {
         }
     }
 
+    /// Wakes waiting `/next` requests so they ask the event source again.
+    public func notifyEventsAvailable() {
+        condition.withLock { condition.broadcast() }
+    }
+
     /// Answers requests with `reply` wherever it returns non-`nil`, before the default behaviour.
     public func setOverride(_ reply: @escaping @Sendable (Request) -> Reply?) {
         condition.withLock { overrideReply = reply }
