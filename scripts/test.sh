@@ -8,7 +8,8 @@ Usage: scripts/test.sh [--help]
 
 Installs what the tests need when it is missing (Debian packages: libcurl4-openssl-dev,
 shellcheck), builds every target, checks that the release bootstrap links no SwiftNIO,
-lints the shell scripts and runs `swift test`.
+lints the shell scripts, runs a short benchmark (scripts/bench.sh --quick) so it
+cannot rot, and runs `swift test`.
 
 Environment:
   SWIFT_TEST_ARGS   extra arguments for `swift test` (for example `--filter RuntimeLoopTests`)
@@ -46,6 +47,9 @@ echo "release bootstrap: $(stat -c %s "$bootstrap_bin") bytes, no SwiftNIO" >&2
 
 step "Building everything (debug)"
 swift build --build-tests
+
+step "Benchmark smoke run (bootstrap vs a plain C libcurl loop)"
+scripts/bench.sh --quick
 
 step "Running swift test"
 # shellcheck disable=SC2086

@@ -65,10 +65,17 @@ public struct HTTPHeaders: Sendable, Equatable, Sequence, ExpressibleByDictionar
 extension String {
     /// Compares two strings byte by byte, folding only ASCII letters: the rule for HTTP field names.
     public func equalsIgnoringASCIICase(_ other: String) -> Bool {
-        let lhs = utf8
-        let rhs = other.utf8
-        guard lhs.count == rhs.count else { return false }
-        for (a, b) in zip(lhs, rhs) where a != b {
+        guard utf8.count == other.utf8.count else { return false }
+        let fast = utf8.withContiguousStorageIfAvailable { lhs in
+            other.utf8.withContiguousStorageIfAvailable { rhs in
+                for index in 0..<lhs.count where lhs[index] != rhs[index] {
+                    guard lhs[index].asciiLowercased == rhs[index].asciiLowercased else { return false }
+                }
+                return true
+            }
+        }
+        if let fast, let result = fast { return result }
+        for (a, b) in zip(utf8, other.utf8) where a != b {
             guard a.asciiLowercased == b.asciiLowercased else { return false }
         }
         return true

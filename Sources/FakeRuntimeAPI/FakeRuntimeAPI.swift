@@ -108,6 +108,12 @@ public final class FakeRuntimeAPI: @unchecked Sendable {
         public var initErrors: [Outcome] = []
         /// Connections accepted.
         public var connections = 0
+        /// When the first `/next` arrived (for cold-start measurements).
+        public var firstNextRequestAt: ContinuousClock.Instant?
+        /// When the first result was accepted.
+        public var firstOutcomeAt: ContinuousClock.Instant?
+        /// When the latest result was accepted.
+        public var lastOutcomeAt: ContinuousClock.Instant?
     }
 
     /// The port the server listens on.
@@ -377,6 +383,7 @@ public final class FakeRuntimeAPI: @unchecked Sendable {
     /// Called with the lock held; waits for an event.
     private func nextEvent() -> Reply {
         state.nextRequests += 1
+        if state.firstNextRequestAt == nil { state.firstNextRequestAt = .now }
         state.waitingForEvent += 1
         condition.broadcast()
         defer {
@@ -420,6 +427,9 @@ public final class FakeRuntimeAPI: @unchecked Sendable {
             outcomes[requestID] = outcome
         }
         state.outcomeCount += 1
+        let now = ContinuousClock.now
+        if state.firstOutcomeAt == nil { state.firstOutcomeAt = now }
+        state.lastOutcomeAt = now
         condition.broadcast()
         return Reply(status: 202, body: #"{"status":"OK"}"#)
     }

@@ -36,18 +36,37 @@ public struct Invocation: Sendable, Equatable {
     }
 
     /// Reads an invocation from a `/next` answer. Fails only when the request id is missing.
+    ///
+    /// One pass over the fields: this runs on every invocation.
     public init(headers: HTTPHeaders, event: [UInt8]) throws(InvocationHeaderError) {
-        guard let requestID = headers[RuntimeHeader.requestID].nonEmpty else {
-            throw .missingRequestID
+        var requestID: String?
+        var deadline: LambdaDeadline?
+        var arn, trace, clientContext, cognito, tenant: String?
+        for field in headers where !field.value.isEmpty {
+            let name = field.name
+            guard name.utf8.count > 15, name.utf8.first == UInt8(ascii: "L") || name.utf8.first == UInt8(ascii: "l") else {
+                continue
+            }
+            if requestID == nil, name.equalsIgnoringASCIICase(RuntimeHeader.requestID) {
+                requestID = field.value
+            } else if deadline == nil, name.equalsIgnoringASCIICase(RuntimeHeader.deadline) {
+                deadline = LambdaDeadline(headerValue: field.value)
+            } else if arn == nil, name.equalsIgnoringASCIICase(RuntimeHeader.invokedFunctionARN) {
+                arn = field.value
+            } else if trace == nil, name.equalsIgnoringASCIICase(RuntimeHeader.traceID) {
+                trace = field.value
+            } else if clientContext == nil, name.equalsIgnoringASCIICase(RuntimeHeader.clientContext) {
+                clientContext = field.value
+            } else if cognito == nil, name.equalsIgnoringASCIICase(RuntimeHeader.cognitoIdentity) {
+                cognito = field.value
+            } else if tenant == nil, name.equalsIgnoringASCIICase(RuntimeHeader.tenantID) {
+                tenant = field.value
+            }
         }
-        self.requestID = requestID
-        self.deadline = headers[RuntimeHeader.deadline].flatMap(LambdaDeadline.init(headerValue:))
-        self.invokedFunctionARN = headers[RuntimeHeader.invokedFunctionARN].nonEmpty
-        self.traceID = headers[RuntimeHeader.traceID].nonEmpty
-        self.clientContext = headers[RuntimeHeader.clientContext].nonEmpty
-        self.cognitoIdentity = headers[RuntimeHeader.cognitoIdentity].nonEmpty
-        self.tenantID = headers[RuntimeHeader.tenantID].nonEmpty
-        self.event = event
+        guard let requestID else { throw .missingRequestID }
+        self.init(
+            requestID: requestID, deadline: deadline, invokedFunctionARN: arn, traceID: trace,
+            clientContext: clientContext, cognitoIdentity: cognito, tenantID: tenant, event: event)
     }
 }
 
