@@ -8,9 +8,13 @@ let package = Package(
     products: [
         .executable(name: "bootstrap", targets: ["bootstrap"]),
         .executable(name: "runtime-bench", targets: ["runtime-bench"]),
+        .executable(name: "lambda-local", targets: ["lambda-local"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        // Local runtime mock only; never linked into bootstrap.
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
     ],
     targets: [
         // libcurl as a Swift module: module map plus typed wrappers for the variadic setopt/getinfo.
@@ -34,8 +38,24 @@ let package = Package(
         // Measures the bootstrap against a plain C libcurl loop, warm and cold (scripts/bench.sh).
         .executableTarget(name: "runtime-bench", dependencies: ["FakeRuntimeAPI"]),
 
+        // The local runtime mock: runs the real bootstrap as a child, serves it the Runtime API, and
+        // offers an RIE-compatible invoke endpoint plus an API Gateway HTTP front door.
+        .target(
+            name: "LambdaLocal",
+            dependencies: [
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ]
+        ),
+        .executableTarget(
+            name: "lambda-local",
+            dependencies: ["LambdaLocal", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+        ),
+
         .testTarget(name: "CurlHTTPTests", dependencies: ["CurlHTTP", "FakeRuntimeAPI"]),
         .testTarget(name: "LambdaRuntimeTests", dependencies: ["LambdaRuntime", "FakeRuntimeAPI"]),
         .testTarget(name: "BootstrapTests", dependencies: ["bootstrap", "FakeRuntimeAPI"]),
+        .testTarget(name: "LambdaLocalTests", dependencies: ["LambdaLocal", "lambda-local", "bootstrap"]),
     ]
 )

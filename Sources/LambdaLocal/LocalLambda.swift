@@ -1,0 +1,190 @@
+import Foundation
+import NIOCore
+
+/// The local Lambda service: versions, a weighted alias, instances per version behind a queue,
+/// START/END/REPORT lines and statistics. Confined to one event loop.
+public final class LocalLambda: @unchecked Sendable, InstanceEvents {
+    /// The settings it runs with.
+    public let configuration: LocalConfiguration
+    /// The loop every piece of state lives on.
+    public let loop: EventLoop
+
+    private let logLine: @Sendable (String) -> Void
+    private var instances: [String: [FunctionInstance]] = [:]
+    private var queues: [String: [PendingInvocation]] = [:]
+    private var statistics: [String: VersionStatistics] = [:]
+    private var instanceCount = 0
+    private var stopped = false
+
+    /// Creates the service; fails when the alias breaks Lambda's rules.
+    public init(configuration: LocalConfiguration, loop: EventLoop, log: @escaping @Sendable (String) -> Void) throws(AliasRoutingError) {
+        try configuration.alias.validate(knownVersions: configuration.versions.map(\.name))
+        guard configuration.concurrency >= 1 else { throw .invalid("concurrency must be at least 1") }
+        self.configuration = configuration
+        self.loop = loop
+        self.logLine = log
+    }
+
+    /// Invokes the function. `qualifier` is a version, the alias name, or `nil` (the alias routes).
+    public func invoke(
+        payload: [UInt8], qualifier: String? = nil, traceID: String? = nil, clientContext: String? = nil
+    ) -> EventLoopFuture<InvocationResult> {
+        loop.flatSubmit { [self] in
+            let promise = loop.makePromise(of: InvocationResult.self)
+            let version: String
+            let invokedQualifier: String?
+            switch qualifier {
+            case nil:
+                version = configuration.alias.pickVersion(random: Double.random(in: 0..<1))
+                invokedQualifier = configuration.versions.count > 1 ? configuration.alias.name : nil
+            case configuration.alias.name?:
+                version = configuration.alias.pickVersion(random: Double.random(in: 0..<1))
+                invokedQualifier = configuration.alias.name
+            case let explicit?:
+                guard configuration.versions.contains(where: { $0.name == explicit }) else {
+                    return loop.makeFailedFuture(LocalInvokeError.unknownQualifier(explicit, function: configuration.functionName))
+                }
+                version = explicit
+                invokedQualifier = explicit
+            }
+            guard !stopped else {
+                return loop.makeFailedFuture(LocalInvokeError.shuttingDown)
+            }
+            let invocation = PendingInvocation(
+                payload: payload, traceID: traceID, clientContext: clientContext, qualifier: invokedQualifier, version: version,
+                promise: promise)
+            queues[version, default: []].append(invocation)
+            pump(version)
+            return promise.futureResult
+        }
+    }
+
+    /// Per-version counts and latency percentiles, as `GET /_local/stats` shows them.
+    public func stats() -> EventLoopFuture<[String: Any]> {
+        loop.submit { [self] in
+            var versions: [String: Any] = [:]
+            for version in configuration.versions.map(\.name) {
+                versions[version] = (statistics[version] ?? VersionStatistics()).summary
+            }
+            var alias: [String: Any] = ["name": configuration.alias.name, "functionVersion": configuration.alias.primaryVersion]
+            alias["additionalVersionWeights"] = configuration.alias.additionalVersionWeights
+            return ["function": configuration.functionName, "alias": alias, "versions": versions]
+        }.map { $0 as [String: Any] }
+    }
+
+    /// Kills every child; pending invocations fail.
+    public func shutdown() -> EventLoopFuture<Void> {
+        loop.submit { [self] in
+            stopped = true
+            for invocation in queues.values.joined() {
+                invocation.promise.fail(LocalInvokeError.shuttingDown)
+            }
+            queues = [:]
+            for instance in instances.values.joined() { instance.kill() }
+        }
+    }
+
+    // MARK: Scheduling
+
+    private func pump(_ version: String) {
+        while var queue = queues[version], !queue.isEmpty {
+            var pool = instances[version] ?? []
+            pool.removeAll { $0.phase == .dead }
+            instances[version] = pool
+            if let ready = pool.first(where: \.isReady) {
+                let invocation = queue.removeFirst()
+                queues[version] = queue
+                if !ready.dispatch(invocation) {
+                    queues[version]?.insert(invocation, at: 0)
+                }
+                continue
+            }
+            if let starting = pool.first(where: { $0.phase == .starting && $0.assigned == nil }) {
+                starting.assigned = queue.removeFirst()
+                queues[version] = queue
+                continue
+            }
+            if pool.count < configuration.concurrency, !stopped,
+               let definition = configuration.versions.first(where: { $0.name == version }) {
+                instanceCount += 1
+                let instance = FunctionInstance(
+                    number: instanceCount, version: definition, configuration: configuration, loop: loop, events: self)
+                instance.assigned = queue.removeFirst()
+                queues[version] = queue
+                instances[version, default: []].append(instance)
+                instance.start()
+                continue
+            }
+            break
+        }
+    }
+
+    // MARK: InstanceEvents
+
+    func instanceReady(_ instance: FunctionInstance) {
+        pump(instance.version.name)
+    }
+
+    func completed(_ instance: FunctionInstance, invocation: PendingInvocation, result: InvocationResult, report: String?) {
+        if let report { log(report) }
+        statistics[result.executedVersion, default: VersionStatistics()].record(result)
+        invocation.promise.succeed(result)
+    }
+
+    func requeue(_ invocation: PendingInvocation) {
+        queues[invocation.version, default: []].insert(invocation, at: 0)
+        pump(invocation.version)
+    }
+
+    func instanceDied(_ instance: FunctionInstance) {
+        instances[instance.version.name]?.removeAll { $0 === instance }
+        pump(instance.version.name)
+    }
+
+    func log(_ line: String) {
+        logLine(line)
+    }
+}
+
+/// Why an invocation could not even start.
+public enum LocalInvokeError: Error, CustomStringConvertible {
+    /// The qualifier names no version or alias.
+    case unknownQualifier(String, function: String)
+    /// lambda-local is stopping.
+    case shuttingDown
+
+    /// What went wrong.
+    public var description: String {
+        switch self {
+        case .unknownQualifier(let qualifier, let function):
+            "Function not found: arn:aws:lambda:function:\(function):\(qualifier)"
+        case .shuttingDown:
+            "lambda-local is shutting down"
+        }
+    }
+}
+
+/// Counts and durations of one version's invocations.
+struct VersionStatistics {
+    var invocations = 0
+    var errors = 0
+    var durationsMs: [Double] = []
+
+    mutating func record(_ result: InvocationResult) {
+        invocations += 1
+        if result.isError { errors += 1 }
+        let ms = Double(result.duration.components.seconds) * 1000 + Double(result.duration.components.attoseconds) / 1e15
+        durationsMs.append(ms)
+        if durationsMs.count > 100_000 { durationsMs.removeFirst(durationsMs.count - 100_000) }
+    }
+
+    var summary: [String: Any] {
+        let sorted = durationsMs.sorted()
+        func percentile(_ p: Double) -> Double {
+            guard !sorted.isEmpty else { return 0 }
+            let index = min(sorted.count - 1, Int((p * Double(sorted.count)).rounded(.up)) - 1)
+            return (sorted[max(0, index)] * 1000).rounded() / 1000
+        }
+        return ["invocations": invocations, "errors": errors, "p50Ms": percentile(0.5), "p99Ms": percentile(0.99)]
+    }
+}

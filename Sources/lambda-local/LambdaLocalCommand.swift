@@ -1,0 +1,202 @@
+import ArgumentParser
+import Foundation
+import LambdaLocal
+import NIOCore
+import NIOPosix
+
+/// `lambda-local`: runs the real bootstrap the way Lambda does, on 127.0.0.1.
+@main
+struct LambdaLocalCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "lambda-local",
+        abstract: "Run a Lambda custom runtime (bootstrap) locally, as Lambda runs it.",
+        discussion: """
+            Serves, on 127.0.0.1:PORT, the Invoke API (POST /2015-03-31/functions/NAME/invocations, RIE-compatible;
+            the name 'function' works too), GET /_local/stats, and an API Gateway HTTP API (payload 2.0) front door
+            for every other path. Each instance of the function is a child process with its own Runtime API.
+            """)
+
+    @Option(help: "The bootstrap to run as $LATEST (default: the freshly built .build/debug/bootstrap).")
+    var bootstrap: String?
+
+    @Option(name: .customLong("function-version"), help: "A published version: N=PATH (repeatable).")
+    var functionVersions: [String] = []
+
+    @Option(name: .customLong("alias-version"), help: "The alias's primary version (default: the first --function-version).")
+    var aliasVersion: String?
+
+    @Option(name: .customLong("alias-weights"), help: "Additional version weight: N=W, W in 0…1 (at most one).")
+    var aliasWeights: [String] = []
+
+    @Option(help: "The alias name front-door requests go through.")
+    var alias: String = "live"
+
+    @Option(help: "Port on 127.0.0.1 for the Invoke API and the front door.")
+    var port: Int = 9000
+
+    @Option(name: .customLong("function-name"), help: "The function name.")
+    var functionName: String = "function"
+
+    @Option(help: "_HANDLER for the bootstrap.")
+    var handler: String = "echo"
+
+    @Option(help: "Function timeout in seconds.")
+    var timeout: Double = 30
+
+    @Option(name: .customLong("init-timeout"), help: "Init timeout in seconds.")
+    var initTimeout: Double = 10
+
+    @Option(help: "Memory size in MB (reported to the function and in REPORT lines).")
+    var memory: Int = 128
+
+    @Option(help: "Instances per version; more invocations wait in a queue.")
+    var concurrency: Int = 1
+
+    @Option(help: "AWS region.")
+    var region: String = "us-east-1"
+
+    @Option(name: .customLong("env"), help: "Environment for the function: K=V (repeatable).")
+    var environment: [String] = []
+
+    func validate() throws {
+        guard timeout > 0, initTimeout > 0 else { throw ValidationError("timeouts must be positive") }
+        guard (1...65535).contains(port) || port == 0 else { throw ValidationError("port must be 0…65535") }
+        guard (128...10240).contains(memory) else { throw ValidationError("memory must be 128…10240 MB, as on Lambda") }
+        guard concurrency >= 1 else { throw ValidationError("concurrency must be at least 1") }
+        for pair in environment + functionVersions + aliasWeights where !pair.contains("=") {
+            throw ValidationError("'\(pair)' is not KEY=VALUE")
+        }
+    }
+
+    func run() async throws {
+        var configuration = try makeConfiguration()
+        configuration.functionName = functionName
+        configuration.handler = handler
+        configuration.timeout = .milliseconds(Int64(timeout * 1000))
+        configuration.initTimeout = .milliseconds(Int64(initTimeout * 1000))
+        configuration.memorySizeMB = memory
+        configuration.concurrency = concurrency
+        configuration.region = region
+        for pair in environment {
+            let (key, value) = Self.split(pair)
+            configuration.environment[key] = value
+        }
+        for version in configuration.versions where !FileManager.default.isExecutableFile(atPath: version.bootstrapPath) {
+            throw ValidationError("version \(version.name): \(version.bootstrapPath) is not an executable file; build it first (swift build --product bootstrap)")
+        }
+
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let lambda: LocalLambda
+        do {
+            lambda = try LocalLambda(configuration: configuration, loop: group.next()) { line in
+                say(line)
+            }
+        } catch {
+            throw ValidationError("\(error)")
+        }
+        let server = LocalServer(lambda: lambda)
+        try await server.start(port: port)
+        let listening = server.port ?? port
+        say("lambda-local: function \(functionName) on http://127.0.0.1:\(listening) (handler \(handler), timeout \(timeout)s, memory \(memory) MB, concurrency \(concurrency))")
+        for version in configuration.versions {
+            say("lambda-local:   version \(version.name): \(version.bootstrapPath)")
+        }
+        if !configuration.alias.additionalVersionWeights.isEmpty {
+            say("lambda-local:   alias \(configuration.alias.name): \(configuration.alias.primaryVersion) + \(configuration.alias.additionalVersionWeights)")
+        }
+        say("lambda-local: warning: Bearer JWT claims are passed to the function WITHOUT verifying the signature (local testing only)")
+
+        let signals = SignalWaiter()
+        await signals.wait()
+        say("lambda-local: stopping")
+        await server.stop()
+        try? await group.shutdownGracefully()
+    }
+
+    private func makeConfiguration() throws -> LocalConfiguration {
+        if functionVersions.isEmpty {
+            guard aliasWeights.isEmpty else {
+                throw ValidationError("--alias-weights needs published versions (--function-version N=PATH)")
+            }
+            return LocalConfiguration(bootstrapPath: bootstrap ?? Self.defaultBootstrap())
+        }
+        var versions: [FunctionVersion] = []
+        for spec in functionVersions {
+            let (name, path) = Self.split(spec)
+            guard !name.isEmpty, name == "$LATEST" || name.allSatisfy(\.isNumber) else {
+                throw ValidationError("version '\(name)' must be a number (as Lambda publishes them) or $LATEST")
+            }
+            guard !versions.contains(where: { $0.name == name }) else { throw ValidationError("version \(name) given twice") }
+            versions.append(FunctionVersion(name: name, bootstrapPath: path))
+        }
+        var weights: [String: Double] = [:]
+        for spec in aliasWeights {
+            let (name, value) = Self.split(spec)
+            guard let weight = Double(value) else { throw ValidationError("weight '\(value)' is not a number") }
+            weights[name] = weight
+        }
+        let alias = AliasRouting(name: self.alias, primaryVersion: aliasVersion ?? versions[0].name, additionalVersionWeights: weights)
+        return LocalConfiguration(versions: versions, alias: alias)
+    }
+
+    private static func split(_ pair: String) -> (String, String) {
+        guard let equals = pair.firstIndex(of: "=") else { return (pair, "") }
+        return (String(pair[..<equals]), String(pair[pair.index(after: equals)...]))
+    }
+
+    /// `bootstrap` next to this executable (both come from the same build), else .build/debug/bootstrap.
+    private static func defaultBootstrap() -> String {
+        let here = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().deletingLastPathComponent()
+        let sibling = here.appendingPathComponent("bootstrap").path
+        if FileManager.default.isExecutableFile(atPath: sibling) { return sibling }
+        return ".build/debug/bootstrap"
+    }
+}
+
+/// Writes one line to standard output at once (no buffering: the output is often a pipe).
+func say(_ line: String) {
+    FileHandle.standardOutput.write(Data((line + "\n").utf8))
+}
+
+/// Waits for SIGINT or SIGTERM.
+final class SignalWaiter: Sendable {
+    func wait() async {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let resumed = ResumeOnce(continuation)
+            for signalNumber in [SIGINT, SIGTERM] {
+                signal(signalNumber, SIG_IGN)
+                let source = DispatchSource.makeSignalSource(signal: signalNumber, queue: .global())
+                source.setEventHandler { resumed.resume() }
+                source.resume()
+                SignalWaiter.keep(source)
+            }
+        }
+    }
+
+    private static let sources = NSLock()
+    nonisolated(unsafe) private static var retained: [any DispatchSourceSignal] = []
+
+    private static func keep(_ source: any DispatchSourceSignal) {
+        sources.lock()
+        retained.append(source)
+        sources.unlock()
+    }
+}
+
+/// Resumes a continuation at most once.
+final class ResumeOnce: @unchecked Sendable {
+    private let lock = NSLock()
+    private var continuation: CheckedContinuation<Void, Never>?
+
+    init(_ continuation: CheckedContinuation<Void, Never>) {
+        self.continuation = continuation
+    }
+
+    func resume() {
+        lock.lock()
+        let pending = continuation
+        continuation = nil
+        lock.unlock()
+        pending?.resume()
+    }
+}
