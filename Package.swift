@@ -56,6 +56,10 @@ let package = Package(
         .testTarget(name: "CurlHTTPTests", dependencies: ["CurlHTTP", "FakeRuntimeAPI"]),
         .testTarget(name: "LambdaRuntimeTests", dependencies: ["LambdaRuntime", "FakeRuntimeAPI"]),
         .testTarget(name: "BootstrapTests", dependencies: ["bootstrap", "FakeRuntimeAPI"]),
-        .testTarget(name: "LambdaLocalTests", dependencies: ["LambdaLocal", "lambda-local", "bootstrap"]),
+        .testTarget(
+            name: "LambdaLocalTests",
+            dependencies: ["LambdaLocal", "lambda-local", "bootstrap", "CurlHTTP"],
+            exclude: ["Fixtures"]
+        ),
     ]
 )

@@ -130,6 +130,25 @@ final class FunctionInstance: @unchecked Sendable {
         return environment
     }
 
+    /// Fails whatever this instance holds (lambda-local is stopping) and kills the child.
+    func abandon(_ error: Error) {
+        loop.assertInEventLoop()
+        if let current {
+            self.current = nil
+            current.timeoutTask?.cancel()
+            current.promise.fail(error)
+        }
+        if let assigned {
+            self.assigned = nil
+            assigned.promise.fail(error)
+        }
+        kill()
+        if process?.isRunning != true { died(reason: "stopped", exitDescription: nil) }
+    }
+
+    /// Whether the child has exited (or never started).
+    var isDead: Bool { phase == .dead }
+
     /// Kills the child at once (SIGKILL), as Lambda does on a timeout.
     func kill() {
         if let pid = process?.processIdentifier, process?.isRunning == true {

@@ -30,7 +30,6 @@ public final class LocalLambda: @unchecked Sendable, InstanceEvents {
         payload: [UInt8], qualifier: String? = nil, traceID: String? = nil, clientContext: String? = nil
     ) -> EventLoopFuture<InvocationResult> {
         loop.flatSubmit { [self] in
-            let promise = loop.makePromise(of: InvocationResult.self)
             let version: String
             let invokedQualifier: String?
             switch qualifier {
@@ -50,6 +49,7 @@ public final class LocalLambda: @unchecked Sendable, InstanceEvents {
             guard !stopped else {
                 return loop.makeFailedFuture(LocalInvokeError.shuttingDown)
             }
+            let promise = loop.makePromise(of: InvocationResult.self)
             let invocation = PendingInvocation(
                 payload: payload, traceID: traceID, clientContext: clientContext, qualifier: invokedQualifier, version: version,
                 promise: promise)
@@ -68,19 +68,36 @@ public final class LocalLambda: @unchecked Sendable, InstanceEvents {
             }
             var alias: [String: Any] = ["name": configuration.alias.name, "functionVersion": configuration.alias.primaryVersion]
             alias["additionalVersionWeights"] = configuration.alias.additionalVersionWeights
-            return ["function": configuration.functionName, "alias": alias, "versions": versions]
+            let running: [[String: Any]] = instances.values.joined().map { instance in
+                var entry: [String: Any] = ["version": instance.version.name, "phase": "\(instance.phase)"]
+                if let pid = instance.processID { entry["pid"] = Int(pid) }
+                return entry
+            }
+            return ["function": configuration.functionName, "alias": alias, "versions": versions, "instances": running]
         }.map { $0 as [String: Any] }
     }
 
-    /// Kills every child; pending invocations fail.
+    /// Kills every child and fails pending invocations; completes once every child has exited
+    /// (or after two seconds).
     public func shutdown() -> EventLoopFuture<Void> {
-        loop.submit { [self] in
+        loop.flatSubmit { [self] in
             stopped = true
             for invocation in queues.values.joined() {
                 invocation.promise.fail(LocalInvokeError.shuttingDown)
             }
             queues = [:]
-            for instance in instances.values.joined() { instance.kill() }
+            for instance in instances.values.joined() { instance.abandon(LocalInvokeError.shuttingDown) }
+            let done = loop.makePromise(of: Void.self)
+            let deadline = NIODeadline.now() + .seconds(2)
+            func check() {
+                if instances.values.joined().allSatisfy(\.isDead) || NIODeadline.now() > deadline {
+                    done.succeed(())
+                } else {
+                    loop.scheduleTask(in: .milliseconds(10)) { check() }
+                }
+            }
+            check()
+            return done.futureResult
         }
     }
 
@@ -137,6 +154,7 @@ public final class LocalLambda: @unchecked Sendable, InstanceEvents {
     }
 
     func instanceDied(_ instance: FunctionInstance) {
+        guard !stopped else { return }
         instances[instance.version.name]?.removeAll { $0 === instance }
         pump(instance.version.name)
     }

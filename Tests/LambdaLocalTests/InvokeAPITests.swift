@@ -1,0 +1,180 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import CurlHTTP
+import Foundation
+import LambdaLocal
+import Testing
+
+/// The Invoke API and the Runtime API semantics, with the real bootstrap and a scripted runtime.
+@Suite struct InvokeAPITests {
+    @Test func echoThroughTheRealBootstrapIsByteExact() async throws {
+        try await LocalFixture.with(LocalFixture.echo()) { local in
+            let binary = (0..<(1024 * 1024)).map { UInt8(truncatingIfNeeded: $0 * 13) }
+            for payload in [Array(#"{"hello":"world"}"#.utf8), [], binary] {
+                let response = try local.invoke(payload)
+                #expect(response.status == 200)
+                #expect(response.body == payload)
+                #expect(response.headers["X-Amz-Executed-Version"] == "$LATEST")
+                #expect(response.headers["X-Amz-Function-Error"] == nil)
+            }
+            let lines = local.logs.all
+            #expect(lines.filter { $0.hasPrefix("START RequestId: ") }.count == 3)
+            let reports = lines.filter { $0.hasPrefix("REPORT RequestId: ") }
+            #expect(reports.count == 3)
+            #expect(reports[0].contains("Init Duration: "))
+            #expect(!reports[1].contains("Init Duration"))
+            let memory = try #require(reports[0].firstMatch(of: /Max Memory Used: (\d+) MB/))
+            #expect(Int(memory.1)! > 1, "the child's real peak RSS")
+            #expect(reports[0].contains("Memory Size: 128 MB") && reports[0].contains("Billed Duration: "))
+        }
+    }
+
+    @Test func functionNameOrFunctionOrARNWorksAnyOtherIs404() async throws {
+        var configuration = LocalConfiguration(bootstrapPath: Executables.bootstrap)
+        configuration.functionName = "profile-api"
+        try await LocalFixture.with(configuration) { local in
+            #expect(try local.invoke("{}", function: "profile-api").status == 200)
+            #expect(try local.invoke("{}", function: "function").status == 200)
+            #expect(try local.invoke("{}", function: "arn:aws:lambda:us-east-1:123456789012:function:profile-api").status == 200)
+            let missing = try local.invoke("{}", function: "other")
+            #expect(missing.status == 404)
+            #expect(json(missing)?["errorType"] as? String == "ResourceNotFoundException")
+            let badQualifier = try local.invoke("{}", function: "profile-api", query: "?Qualifier=7")
+            #expect(badQualifier.status == 404)
+        }
+    }
+
+    @Test func requestOverSixMegabytesIs413() async throws {
+        try await LocalFixture.with(LocalFixture.echo()) { local in
+            let response = try local.invoke([UInt8](repeating: 0x41, count: 6 * 1024 * 1024 + 1))
+            #expect(response.status == 413)
+            #expect(json(response)?["errorType"] as? String == "RequestEntityTooLargeException")
+            #expect(try local.invoke([UInt8](repeating: 0x41, count: 6 * 1024 * 1024)).status == 200)
+        }
+    }
+
+    @Test func functionErrorIs200WithTheErrorHeaderAndJSON() async throws {
+        try await LocalFixture.with(LocalFixture.scripted()) { local in
+            let response = try local.invoke(#"{"fail":true}"#)
+            #expect(response.status == 200)
+            #expect(response.headers["X-Amz-Function-Error"] == "Unhandled")
+            #expect(response.headers["X-Amz-Executed-Version"] == "$LATEST")
+            #expect(json(response)?["errorType"] as? String == "Function.AskedToFail")
+            #expect(try local.invoke(#"{"after":"failure"}"#).bodyText == #"{"after":"failure"}"#)
+        }
+    }
+
+    @Test func timeoutKillsTheChildAnswersSandboxTimedoutAndTheNextInvokeGetsAFreshOne() async throws {
+        try await LocalFixture.with(LocalFixture.scripted(timeout: .seconds(1))) { local in
+            _ = try local.invoke(#"{"warm":1}"#)
+            let firstPID = try #require(((try local.stats()["instances"] as? [[String: Any]])?.first?["pid"]) as? Int)
+            let response = try local.invoke(#"{"sleep":5}"#)
+            #expect(response.status == 200)
+            #expect(response.headers["X-Amz-Function-Error"] == "Unhandled")
+            #expect(json(response)?["errorType"] as? String == "Sandbox.Timedout")
+            #expect(json(response)?["errorMessage"] as? String == "Task timed out after 1.00 seconds")
+            #expect(try local.invoke(#"{"n":2}"#).bodyText == #"{"n":2}"#)
+            let secondPID = try #require(((try local.stats()["instances"] as? [[String: Any]])?.first?["pid"]) as? Int)
+            #expect(firstPID != secondPID)
+            #expect(local.logs.all.contains { $0.contains("Status: timeout") })
+        }
+    }
+
+    @Test func crashIsRuntimeExitErrorAndTheChildIsRestarted() async throws {
+        try await LocalFixture.with(LocalFixture.scripted()) { local in
+            let response = try local.invoke(#"{"exit":3}"#)
+            #expect(response.headers["X-Amz-Function-Error"] == "Unhandled")
+            #expect(json(response)?["errorType"] as? String == "Runtime.ExitError")
+            #expect((json(response)?["errorMessage"] as? String)?.contains("exit status 3") == true)
+            #expect(try local.invoke(#"{"n":1}"#).bodyText == #"{"n":1}"#)
+        }
+    }
+
+    @Test func initErrorIsSurfacedToTheCallerAndTheNextInvokeRetriesInit() async throws {
+        try await LocalFixture.with(LocalFixture.echo(handler: "no-such-handler")) { local in
+            for _ in 0..<2 {
+                let response = try local.invoke("{}")
+                #expect(response.status == 200)
+                #expect(response.headers["X-Amz-Function-Error"] == "Unhandled")
+                #expect(json(response)?["errorType"] as? String == "Runtime.HandlerNotFound")
+                #expect((json(response)?["errorMessage"] as? String)?.contains("echo") == true)
+            }
+            #expect(local.logs.all.contains { $0.hasPrefix("INIT_REPORT") && $0.contains("Status: error") })
+        }
+    }
+
+    @Test func scriptedInitFailureReportsItsOwnErrorType() async throws {
+        try await LocalFixture.with(LocalFixture.scripted(handler: "init-fail")) { local in
+            let response = try local.invoke("{}")
+            #expect(json(response)?["errorType"] as? String == "Runtime.ConfigInvalid")
+            #expect(json(response)?["errorMessage"] as? String == "missing TABLE_NAME")
+        }
+    }
+
+    @Test func runtimeAPIAnswersUnknownIdWith400AndASecondResultWith403() async throws {
+        let probe = FileManager.default.temporaryDirectory.appendingPathComponent("probe-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: probe) }
+        try await LocalFixture.with(LocalFixture.scripted(environment: ["PROBE_FILE": probe])) { local in
+            let response = try local.invoke(#"{"probe":true}"#)
+            #expect(response.bodyText == #"{"probed":true}"#)
+            let statuses = try await LocalFixture.contents(ofFileWrittenLater: probe)
+            #expect(statuses.trimmingCharacters(in: .whitespacesAndNewlines) == "unknown=400 first=202 second=403")
+        }
+    }
+
+    @Test func runtimeAPIRefusesAResponseOverSixMegabytesWith413() async throws {
+        let probe = FileManager.default.temporaryDirectory.appendingPathComponent("probe-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: probe) }
+        try await LocalFixture.with(LocalFixture.scripted(environment: ["PROBE_FILE": probe])) { local in
+            let response = try local.invoke(#"{"big":true}"#)
+            #expect(json(response)?["errorType"] as? String == "Function.ResponseSizeTooLarge")
+            let statuses = try await LocalFixture.contents(ofFileWrittenLater: probe)
+            #expect(statuses.trimmingCharacters(in: .whitespacesAndNewlines) == "big=413 error=202")
+        }
+    }
+
+    @Test func aChildThatDiesWhileLongPollingDoesNotSwallowTheNextEvent() async throws {
+        try await LocalFixture.with(LocalFixture.echo()) { local in
+            _ = try local.invoke(#"{"warm":true}"#)
+            let pid = try #require(((try local.stats()["instances"] as? [[String: Any]])?.first?["pid"]) as? Int)
+            kill(pid_t(pid), SIGKILL)
+            try await Task.sleep(for: .milliseconds(200))
+            let response = try local.invoke(#"{"after":"crash"}"#)
+            #expect(response.status == 200)
+            #expect(response.bodyText == #"{"after":"crash"}"#)
+            #expect(response.headers["X-Amz-Function-Error"] == nil)
+        }
+    }
+
+    @Test func nextCarriesRequestIDDeadlineARNTraceAndClientContext() async throws {
+        let probe = FileManager.default.temporaryDirectory.appendingPathComponent("probe-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: probe) }
+        var configuration = LocalConfiguration(bootstrapPath: Executables.scripted)
+        configuration.functionName = "profile-api"
+        configuration.region = "eu-west-1"
+        configuration.timeout = .seconds(7)
+        configuration.environment = ["PROBE_FILE": probe]
+        try await LocalFixture.with(configuration) { local in
+            let trace = "Root=1-5bef4de7-ad49b0e87f6ef6c87fc2e700;Parent=9a9197af755a6419;Sampled=1"
+            let clientContext = #"{"custom":{"tenant":"t1"}}"#
+            let before = Int64(Date().timeIntervalSince1970 * 1000)
+            let response = try local.invoke(
+                #"{"headers":true}"#, function: "profile-api",
+                headers: ["X-Amzn-Trace-Id": trace, "X-Amz-Client-Context": Data(clientContext.utf8).base64EncodedString()])
+            #expect(response.status == 200)
+            let lines = try await LocalFixture.contents(ofFileWrittenLater: probe).split(separator: "\n")
+            func header(_ name: String) -> String? {
+                lines.first { $0.lowercased().hasPrefix(name.lowercased() + ":") }
+                    .map { String($0.dropFirst(name.count + 1)).trimmingCharacters(in: .whitespaces) }
+            }
+            #expect(lines.first?.hasPrefix("HTTP/1.1 200") == true)
+            #expect(header("Lambda-Runtime-Aws-Request-Id") == response.headers["X-Amzn-RequestId"])
+            #expect(header("Lambda-Runtime-Invoked-Function-Arn") == "arn:aws:lambda:eu-west-1:123456789012:function:profile-api")
+            #expect(header("Lambda-Runtime-Trace-Id") == trace)
+            #expect(header("Lambda-Runtime-Client-Context") == clientContext)
+            let deadline = try #require(header("Lambda-Runtime-Deadline-Ms").flatMap { Int64($0) })
+            #expect(deadline >= before + 6_000 && deadline <= before + 8_000, "deadline is now + timeout, in epoch ms")
+        }
+    }
+}
