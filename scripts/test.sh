@@ -7,7 +7,8 @@ usage() {
 Usage: scripts/test.sh [--help]
 
 Installs what the tests need when it is missing (Debian packages: libcurl4-openssl-dev,
-shellcheck), builds every target, checks that the release bootstrap links no SwiftNIO,
+shellcheck, curl; a Python virtual environment .venv-test with AWS's runtime client
+awslambdaric for the lambda-local conformance tests), builds every target, checks that the release bootstrap links no SwiftNIO,
 lints the shell scripts, runs a short benchmark (scripts/bench.sh --quick) so it
 cannot rot, and runs `swift test`.
 
@@ -31,7 +32,12 @@ source scripts/lib/common.sh
 step() { printf '\n==> %s\n' "$*" >&2; }
 
 step "Checking system packages"
-ensure_debian_packages libcurl4-openssl-dev:/usr/include/x86_64-linux-gnu/curl/curl.h shellcheck:/usr/bin/shellcheck
+ensure_debian_packages libcurl4-openssl-dev:/usr/include/x86_64-linux-gnu/curl/curl.h shellcheck:/usr/bin/shellcheck \
+  curl:/usr/bin/curl
+
+step "Python virtual environment for conformance tests (.venv-test: awslambdaric)"
+ensure_test_venv .venv-test awslambdaric==4.2.2
+export RIC_PYTHON="$PWD/.venv-test/bin/python"
 
 step "Linting shell scripts"
 shellcheck -x scripts/*.sh scripts/lib/*.sh .ci/run

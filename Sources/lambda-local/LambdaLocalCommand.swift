@@ -118,7 +118,7 @@ struct LambdaLocalCommand: AsyncParsableCommand {
             guard aliasWeights.isEmpty else {
                 throw ValidationError("--alias-weights needs published versions (--function-version N=PATH)")
             }
-            return LocalConfiguration(bootstrapPath: bootstrap ?? Self.defaultBootstrap())
+            return LocalConfiguration(bootstrapPath: Self.absolute(bootstrap ?? Self.defaultBootstrap()))
         }
         var versions: [FunctionVersion] = []
         for spec in functionVersions {
@@ -127,7 +127,7 @@ struct LambdaLocalCommand: AsyncParsableCommand {
                 throw ValidationError("version '\(name)' must be a number (as Lambda publishes them) or $LATEST")
             }
             guard !versions.contains(where: { $0.name == name }) else { throw ValidationError("version \(name) given twice") }
-            versions.append(FunctionVersion(name: name, bootstrapPath: path))
+            versions.append(FunctionVersion(name: name, bootstrapPath: Self.absolute(path)))
         }
         var weights: [String: Double] = [:]
         for spec in aliasWeights {
@@ -137,6 +137,11 @@ struct LambdaLocalCommand: AsyncParsableCommand {
         }
         let alias = AliasRouting(name: self.alias, primaryVersion: aliasVersion ?? versions[0].name, additionalVersionWeights: weights)
         return LocalConfiguration(versions: versions, alias: alias)
+    }
+
+    /// `path` made absolute against the current directory, so the child can run from its own.
+    private static func absolute(_ path: String) -> String {
+        URL(fileURLWithPath: path).standardizedFileURL.path
     }
 
     private static func split(_ pair: String) -> (String, String) {

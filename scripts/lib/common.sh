@@ -24,3 +24,21 @@ ensure_debian_packages() {
   "${sudo[@]}" apt-get update -qq
   DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
 }
+
+# ensure_test_venv DIR REQUIREMENT...
+# Creates (or reuses) a Python virtual environment in DIR with the given pip requirements.
+ensure_test_venv() {
+  local dir="$1"
+  shift
+  if [ ! -x "$dir/bin/python" ]; then
+    if ! python3 -m venv "$dir" >/dev/null 2>&1; then
+      rm -rf "$dir"
+      ensure_debian_packages python3-venv:/usr/share/doc/python3-venv
+      python3 -m venv "$dir"
+    fi
+  fi
+  if ! "$dir/bin/python" -m pip install -q --disable-pip-version-check "$@" >&2; then
+    echo "could not install $* into $dir" >&2
+    return 1
+  fi
+}
