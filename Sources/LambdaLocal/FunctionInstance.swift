@@ -27,7 +27,7 @@ final class FunctionInstance: @unchecked Sendable {
     private let events: InstanceEvents
     private(set) var phase: Phase = .starting
 
-    private var process: Process?
+    private var process: ChildProcess?
     private var runtimeChannel: Channel?
     private var pendingNext: HTTPResponder?
     private(set) var current: PendingInvocation?
@@ -52,7 +52,7 @@ final class FunctionInstance: @unchecked Sendable {
     var isReady: Bool { phase == .ready && current == nil && (pendingNext?.isActive ?? false) }
 
     /// The child's process id, while it runs.
-    var processID: Int32? { process?.processIdentifier }
+    var processID: Int32? { process?.pid }
 
     // MARK: Lifecycle
 
@@ -73,24 +73,18 @@ final class FunctionInstance: @unchecked Sendable {
     }
 
     private func spawn(port: Int) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: version.bootstrapPath)
-        process.currentDirectoryURL = URL(fileURLWithPath: version.bootstrapPath).deletingLastPathComponent()
-        process.environment = childEnvironment(runtimePort: port)
         let loop = self.loop
-        process.terminationHandler = { [self] finished in
-            let description = finished.terminationReason == .uncaughtSignal
-                ? "signal: \(Self.signalName(finished.terminationStatus))"
-                : "exit status \(finished.terminationStatus)"
-            loop.execute { self.died(reason: nil, exitDescription: description) }
-        }
         do {
-            try process.run()
+            process = try ChildProcess.spawn(
+                path: version.bootstrapPath, environment: childEnvironment(runtimePort: port),
+                directory: URL(fileURLWithPath: version.bootstrapPath).deletingLastPathComponent().path
+            ) { [self] exit in
+                loop.execute { self.died(reason: nil, exitDescription: exit.description) }
+            }
         } catch {
-            died(reason: "could not start \(version.bootstrapPath): \(error)", exitDescription: nil)
+            died(reason: "\(error)", exitDescription: nil)
             return
         }
-        self.process = process
         let seconds = Self.seconds(configuration.initTimeout)
         initTimeoutTask = loop.scheduleTask(in: .nanoseconds(Int64(configuration.initTimeout.components.seconds) * 1_000_000_000
                                                              + configuration.initTimeout.components.attoseconds / 1_000_000_000)) { [self] in
@@ -151,9 +145,7 @@ final class FunctionInstance: @unchecked Sendable {
 
     /// Kills the child at once (SIGKILL), as Lambda does on a timeout.
     func kill() {
-        if let pid = process?.processIdentifier, process?.isRunning == true {
-            Glibc.kill(pid, SIGKILL)
-        }
+        process?.send(SIGKILL)
     }
 
     private func died(reason: String?, exitDescription: String?) {
@@ -265,7 +257,7 @@ final class FunctionInstance: @unchecked Sendable {
 
     /// The child's peak resident memory (VmHWM), in MB.
     private func maxMemoryUsedMB() -> Int? {
-        guard let pid = process?.processIdentifier,
+        guard let pid = process?.pid,
               let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8),
               let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") }),
               let kilobytes = Int(line.split(separator: " ", omittingEmptySubsequences: true).dropFirst().first ?? "")
@@ -411,18 +403,6 @@ final class FunctionInstance: @unchecked Sendable {
         formatter.timeZone = TimeZone(identifier: "UTC")
         formatter.dateFormat = "yyyy/MM/dd"
         return formatter.string(from: Date())
-    }
-
-    private static func signalName(_ signal: Int32) -> String {
-        switch signal {
-        case SIGKILL: "killed"
-        case SIGSEGV: "segmentation fault"
-        case SIGABRT: "aborted"
-        case SIGILL: "illegal instruction"
-        case SIGTERM: "terminated"
-        case SIGTRAP: "trace/breakpoint trap"
-        default: "signal \(signal)"
-        }
     }
 }
 

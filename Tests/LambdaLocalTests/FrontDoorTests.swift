@@ -59,6 +59,40 @@ import Testing
         }
     }
 
+    /// Replays the AWS-shaped sample `events/http-api-v2-get-profile.json` through the front door and
+    /// compares the event lambda-local builds with it.
+    @Test func eventMatchesTheShapeOfARealHTTPAPIEvent() async throws {
+        let samplePath = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+            .appendingPathComponent("../../events/http-api-v2-get-profile.json").standardized.path
+        let sample = try #require(
+            try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: samplePath))) as? [String: Any])
+        let sampleHeaders = try #require(sample["headers"] as? [String: String])
+        let sampleCookies = try #require(sample["cookies"] as? [String])
+        try await LocalFixture.with(LocalFixture.echo()) { local in
+            var headers: CurlHTTP.HTTPHeaders = ["Cookie": sampleCookies.joined(separator: "; ")]
+            for name in ["accept", "authorization", "user-agent"] {
+                headers.add(name, try #require(sampleHeaders[name]))
+            }
+            let response = try local.request(.get, "/profiles/user-123", headers: headers)
+            let event = try #require(json(response))
+            let optionalTopLevel: Set<String> = ["pathParameters", "stageVariables", "queryStringParameters", "body"]
+            #expect(Set(event.keys).subtracting(optionalTopLevel) == Set(sample.keys).subtracting(optionalTopLevel))
+            let context = try #require(event["requestContext"] as? [String: Any])
+            let sampleContext = try #require(sample["requestContext"] as? [String: Any])
+            #expect(Set(context.keys) == Set(sampleContext.keys))
+            #expect(Set((context["http"] as? [String: Any] ?? [:]).keys) == Set((sampleContext["http"] as? [String: Any] ?? [:]).keys))
+            #expect(event["cookies"] as? [String] == sampleCookies)
+            #expect(event["rawPath"] as? String == sample["rawPath"] as? String)
+            #expect(event["rawQueryString"] as? String == "")
+            let jwt = (context["authorizer"] as? [String: Any])?["jwt"] as? [String: Any]
+            let sampleJWT = (sampleContext["authorizer"] as? [String: Any])?["jwt"] as? [String: Any]
+            #expect(jwt?["claims"] as? [String: String] == sampleJWT?["claims"] as? [String: String])
+            #expect(jwt?["scopes"] as? [String] == sampleJWT?["scopes"] as? [String])
+            let time = try #require(context["time"] as? String)
+            #expect(time.wholeMatch(of: /\d{2}\/[A-Z][a-z]{2}\/\d{4}:\d{2}:\d{2}:\d{2} \+0000/) != nil)
+        }
+    }
+
     @Test func binaryBodiesAreBase64Encoded() async throws {
         try await LocalFixture.with(LocalFixture.echo()) { local in
             let bytes: [UInt8] = [0, 159, 146, 150, 255]

@@ -177,4 +177,23 @@ import Testing
             #expect(deadline >= before + 6_000 && deadline <= before + 8_000, "deadline is now + timeout, in epoch ms")
         }
     }
+
+    @Test func concurrencyRunsInstancesSideBySideAndQueuesTheRest() async throws {
+        var configuration = LocalFixture.scripted()
+        configuration.concurrency = 2
+        try await LocalFixture.with(configuration) { local in
+            let started = ContinuousClock.now
+            let calls = (0..<3).map { n in
+                Task.detached { try local.invoke(#"{"sleep":1,"n":\#(n)}"#) }
+            }
+            var bodies: [String] = []
+            for call in calls { bodies.append(try await call.value.bodyText) }
+            #expect(bodies.sorted() == (0..<3).map { #"{"sleep":1,"n":\#($0)}"# })
+            let elapsed = ContinuousClock.now - started
+            #expect(elapsed >= .seconds(2), "with two instances the third invocation waited (\(elapsed))")
+            let instances = try #require(try local.stats()["instances"] as? [[String: Any]])
+            #expect(instances.count == 2)
+            #expect(Set(instances.compactMap { $0["pid"] as? Int }).count == 2)
+        }
+    }
 }

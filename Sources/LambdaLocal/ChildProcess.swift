@@ -1,0 +1,126 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Foundation
+import Synchronization
+
+/// A child process started with `posix_spawn` and reaped by a thread of its own with a blocking
+/// `waitpid`, so its exit is always seen (Foundation's `Process` can miss exits when several
+/// children end at once).
+final class ChildProcess: Sendable {
+    /// How the child ended.
+    enum Exit: Sendable, Equatable, CustomStringConvertible {
+        case exited(Int32)
+        case signaled(Int32)
+
+        var description: String {
+            switch self {
+            case .exited(let status): "exit status \(status)"
+            case .signaled(SIGKILL): "signal: killed"
+            case .signaled(SIGSEGV): "signal: segmentation fault"
+            case .signaled(SIGABRT): "signal: aborted"
+            case .signaled(SIGILL): "signal: illegal instruction"
+            case .signaled(SIGTERM): "signal: terminated"
+            case .signaled(SIGTRAP): "signal: trace/breakpoint trap"
+            case .signaled(let signal): "signal: \(signal)"
+            }
+        }
+    }
+
+    /// The process id.
+    let pid: pid_t
+    private let running = Atomic<Bool>(true)
+
+    private init(pid: pid_t) {
+        self.pid = pid
+    }
+
+    /// Whether the child has not been reaped yet.
+    var isRunning: Bool { running.load(ordering: .acquiring) }
+
+    /// Sends `signal` while the child runs.
+    func send(_ signal: Int32) {
+        if isRunning { kill(pid, signal) }
+    }
+
+    /// Starts `path` with exactly `environment`, in `directory`; `onExit` runs once, on another thread.
+    static func spawn(
+        path: String, arguments: [String] = [], environment: [String: String], directory: String,
+        onExit: @escaping @Sendable (Exit) -> Void
+    ) throws -> ChildProcess {
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        var attributes = posix_spawnattr_t()
+        posix_spawnattr_init(&attributes)
+        defer { posix_spawnattr_destroy(&attributes) }
+        // Signals lambda-local ignores (SIGINT while it waits for Ctrl-C) must not stay ignored in the child.
+        var defaults = sigset_t()
+        sigemptyset(&defaults)
+        sigaddset(&defaults, SIGINT)
+        sigaddset(&defaults, SIGTERM)
+        sigaddset(&defaults, SIGPIPE)
+        posix_spawnattr_setsigdefault(&attributes, &defaults)
+        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGDEF))
+
+        // Only stdin, stdout and stderr reach the child: lambda-local's sockets must not stay open in it.
+        if let closeFrom = SpawnExtensions.addCloseFrom {
+            _ = closeFrom(&actions, 3)
+        }
+        if let changeDirectory = SpawnExtensions.addChangeDirectory {
+            _ = changeDirectory(&actions, directory)
+        }
+        let argv = ([path] + arguments).map { strdup($0) } + [nil]
+        let envp = environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
+        defer {
+            for pointer in argv { free(pointer) }
+            for pointer in envp { free(pointer) }
+        }
+        var pid = pid_t()
+        let result = posix_spawn(&pid, path, &actions, &attributes, argv, envp)
+        guard result == 0 else {
+            throw ChildProcessError(path: path, message: String(cString: strerror(result)))
+        }
+        let child = ChildProcess(pid: pid)
+        let spawned = pid
+        let waiter = Thread {
+            let pid = spawned
+            var status: Int32 = 0
+            while waitpid(pid, &status, 0) < 0 {
+                guard errno == EINTR else {
+                    child.running.store(false, ordering: .releasing)
+                    onExit(.exited(-1))
+                    return
+                }
+            }
+            child.running.store(false, ordering: .releasing)
+            let signal = status & 0x7F
+            onExit(signal == 0 ? .exited((status >> 8) & 0xFF) : .signaled(signal))
+        }
+        waiter.name = "lambda-local.wait.\(pid)"
+        waiter.start()
+        return child
+    }
+}
+
+/// glibc's posix_spawn extensions (2.29 and 2.34), which the Glibc module does not export to Swift.
+private enum SpawnExtensions {
+    typealias AddCloseFrom = @convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32
+    typealias AddChangeDirectory = @convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, UnsafePointer<CChar>) -> Int32
+
+    static let addCloseFrom: AddCloseFrom? = symbol("posix_spawn_file_actions_addclosefrom_np")
+    static let addChangeDirectory: AddChangeDirectory? = symbol("posix_spawn_file_actions_addchdir_np")
+
+    private static func symbol<T>(_ name: String) -> T? {
+        guard let address = dlsym(UnsafeMutableRawPointer(bitPattern: 0), name) else { return nil }
+        return unsafeBitCast(address, to: T.self)
+    }
+}
+
+/// A child could not be started.
+struct ChildProcessError: Error, CustomStringConvertible {
+    let path: String
+    let message: String
+
+    var description: String { "could not start \(path): \(message)" }
+}
