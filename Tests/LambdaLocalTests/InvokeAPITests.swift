@@ -196,4 +196,32 @@ import Testing
             #expect(Set(instances.compactMap { $0["pid"] as? Int }).count == 2)
         }
     }
+
+    @Test func initThatNeverReachesNextTimesOutAndIsReported() async throws {
+        var configuration = LocalFixture.scripted(handler: "init-hang")
+        configuration.initTimeout = .milliseconds(500)
+        try await LocalFixture.with(configuration) { local in
+            let response = try local.invoke("{}")
+            #expect(response.headers["X-Amz-Function-Error"] == "Unhandled")
+            #expect(json(response)?["errorType"] as? String == "Sandbox.Timedout")
+            #expect((json(response)?["errorMessage"] as? String)?.contains("Init timed out") == true)
+            #expect(local.logs.all.contains { $0.hasPrefix("INIT_REPORT") && $0.contains("Status: timeout") })
+        }
+    }
+
+    @Test func eventInvocationsAnswer202AtOnceAndDryRun204() async throws {
+        try await LocalFixture.with(LocalFixture.echo()) { local in
+            let queued = try local.invoke(#"{"async":true}"#, headers: ["X-Amz-Invocation-Type": "Event"])
+            #expect(queued.status == 202)
+            let dryRun = try local.invoke("{}", headers: ["X-Amz-Invocation-Type": "DryRun"])
+            #expect(dryRun.status == 204)
+            // The event invocation still runs.
+            for _ in 0..<100 {
+                let invocations = ((try local.stats()["versions"] as? [String: [String: Any]])?["$LATEST"]?["invocations"] as? Int) ?? 0
+                if invocations == 1 { break }
+                try await Task.sleep(for: .milliseconds(20))
+            }
+            #expect(((try local.stats()["versions"] as? [String: [String: Any]])?["$LATEST"]?["invocations"] as? Int) == 1)
+        }
+    }
 }

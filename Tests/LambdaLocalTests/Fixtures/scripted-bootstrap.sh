@@ -8,7 +8,7 @@
 #   {"headers":true} -> writes the /next response headers to $PROBE_FILE, answers {}
 #   {"big":true}    -> posts a 6 MB + 1 byte response, then an error; statuses to $PROBE_FILE
 #   anything else   -> echoes the event
-# _HANDLER=init-fail posts /init/error and exits 1.
+# _HANDLER=init-fail posts /init/error and exits 1; _HANDLER=init-hang never reaches /next.
 set -u
 BASE="http://${AWS_LAMBDA_RUNTIME_API}/2018-06-01/runtime"
 TMP="${TMPDIR:-/tmp}/scripted-bootstrap.$$"
@@ -18,6 +18,10 @@ if [ "${_HANDLER:-}" = "init-fail" ]; then
   curl -sS -o /dev/null -X POST -H 'Lambda-Runtime-Function-Error-Type: Runtime.ConfigInvalid' \
     --data-binary '{"errorMessage":"missing TABLE_NAME","errorType":"Runtime.ConfigInvalid","stackTrace":[]}' \
     "$BASE/init/error"
+  exit 1
+fi
+if [ "${_HANDLER:-}" = "init-hang" ]; then
+  sleep 60
   exit 1
 fi
 status() { curl -sS -o /dev/null -w '%{http_code}' -X POST "$@"; }

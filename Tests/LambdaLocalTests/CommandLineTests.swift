@@ -1,0 +1,44 @@
+import Foundation
+import Testing
+
+/// The lambda-local executable's own checks, before anything starts.
+@Suite struct CommandLineTests {
+    func run(_ arguments: [String]) throws -> (status: Int32, output: String) {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: Executables.lambdaLocal)
+        process.arguments = arguments
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = pipe
+        try process.run()
+        let output = pipe.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return (process.terminationStatus, String(decoding: output, as: UTF8.self))
+    }
+
+    @Test func aliasWeightsLambdaWouldRefuseAreRefused() throws {
+        let versions = ["--function-version", "1=\(Executables.bootstrap)", "--function-version", "2=\(Executables.bootstrap)"]
+        let overOne = try run(versions + ["--alias-weights", "2=1.5", "--port", "0"])
+        #expect(overOne.status != 0)
+        #expect(overOne.output.contains("less than or equal to 1.0"))
+        let latest = try run(["--alias-weights", "2=0.1"])
+        #expect(latest.status != 0)
+        #expect(latest.output.contains("--function-version"))
+        let twoExtra = try run(versions + ["--function-version", "3=\(Executables.bootstrap)", "--alias-weights", "2=0.1", "--alias-weights", "3=0.1"])
+        #expect(twoExtra.status != 0)
+        #expect(twoExtra.output.contains("length less than or equal to 1"))
+    }
+
+    @Test func missingBootstrapSaysHowToBuildIt() throws {
+        let result = try run(["--bootstrap", "/nonexistent/bootstrap", "--port", "0"])
+        #expect(result.status != 0)
+        #expect(result.output.contains("not an executable file"))
+    }
+
+    @Test func helpDescribesTheEndpoints() throws {
+        let result = try run(["--help"])
+        #expect(result.status == 0)
+        #expect(result.output.contains("/2015-03-31/functions/NAME/invocations"))
+        #expect(result.output.contains("--alias-weights"))
+    }
+}
