@@ -25,13 +25,19 @@ let package = Package(
         ),
         // A small, safe face over one reusable libcurl easy handle.
         .target(name: "CurlHTTP", dependencies: ["CCurl"]),
+        // A JSON value, parser and writer without Foundation (FoundationEssentials costs ~7.5 MB and cold start).
+        .target(name: "LeanJSON"),
         // The Runtime API client, the invocation loop, the handler API and Lambda-style logs.
         .target(
             name: "LambdaRuntime",
-            dependencies: ["CurlHTTP", .product(name: "Logging", package: "swift-log")]
+            dependencies: ["CurlHTTP", "LeanJSON", .product(name: "Logging", package: "swift-log")]
         ),
+        // Flag evaluation behind one protocol; sources and the in-process cache.
+        .target(name: "FeatureFlags", dependencies: ["LeanJSON"]),
+        // The user-profile HTTP API: API Gateway events, schemas v1/v2, validation, authorization, stores.
+        .target(name: "ProfileService", dependencies: ["LambdaRuntime", "FeatureFlags", "LeanJSON"]),
         // Composition root: reads the environment, picks the built-in handler, runs the loop.
-        .executableTarget(name: "bootstrap", dependencies: ["LambdaRuntime"]),
+        .executableTarget(name: "bootstrap", dependencies: ["LambdaRuntime", "ProfileService"]),
 
         // A blocking loopback Runtime API server for tests and benchmarks (never linked into bootstrap).
         .target(name: "FakeRuntimeAPI"),
@@ -54,6 +60,11 @@ let package = Package(
         ),
 
         .testTarget(name: "CurlHTTPTests", dependencies: ["CurlHTTP", "FakeRuntimeAPI"]),
+        .testTarget(name: "LeanJSONTests", dependencies: ["LeanJSON"]),
+        .testTarget(
+            name: "ProfileServiceTests",
+            dependencies: ["ProfileService", "LambdaRuntime", "FeatureFlags", "LeanJSON"]
+        ),
         .testTarget(name: "LambdaRuntimeTests", dependencies: ["LambdaRuntime", "FakeRuntimeAPI"]),
         .testTarget(name: "BootstrapTests", dependencies: ["bootstrap", "FakeRuntimeAPI"]),
         .testTarget(

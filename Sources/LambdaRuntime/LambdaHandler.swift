@@ -1,3 +1,5 @@
+import LeanJSON
+
 /// A function's code: takes the event bytes, returns the response bytes or throws.
 ///
 /// A thrown error becomes an invocation error (`POST …/error`); its `errorType` is the error's type
@@ -57,13 +59,13 @@ public struct LambdaErrorReport: Sendable, Equatable, Error {
     /// The JSON body for the Runtime API.
     public var json: [UInt8] {
         var text = #"{"errorMessage":"#
-        JSON.appendString(errorMessage, to: &text)
+        JSON.writeString(errorMessage, to: &text)
         text += #","errorType":"#
-        JSON.appendString(errorType, to: &text)
+        JSON.writeString(errorType, to: &text)
         text += #","stackTrace":["#
         for (index, frame) in stackTrace.enumerated() {
             if index > 0 { text += "," }
-            JSON.appendString(frame, to: &text)
+            JSON.writeString(frame, to: &text)
         }
         text += "]}"
         return Array(text.utf8)

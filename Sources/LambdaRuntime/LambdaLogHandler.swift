@@ -3,6 +3,7 @@ import Glibc
 #elseif canImport(Musl)
 import Musl
 #endif
+import LeanJSON
 import Logging
 
 /// How log lines are written: Lambda's `AWS_LAMBDA_LOG_FORMAT`.
@@ -90,22 +91,22 @@ public struct LambdaLogHandler: LogHandler {
         time: String, event: LogEvent, requestID: Logger.Metadata.Value?, metadata: Logger.Metadata
     ) -> String {
         var line = #"{"timestamp":""# + time + #"","level":""# + event.level.lambdaName + #"","message":"#
-        JSON.appendString(event.message.description, to: &line)
+        JSON.writeString(event.message.description, to: &line)
         line += #","logger":"#
-        JSON.appendString(label, to: &line)
+        JSON.writeString(label, to: &line)
         if let requestID {
             line += #","requestId":"#
-            JSON.appendString(requestID.description, to: &line)
+            JSON.writeString(requestID.description, to: &line)
         }
         if let error = event.error {
             line += #","errorType":"#
-            JSON.appendString(String(describing: type(of: error)), to: &line)
+            JSON.writeString(String(describing: type(of: error)), to: &line)
             line += #","errorMessage":"#
-            JSON.appendString(String(describing: error), to: &line)
+            JSON.writeString(String(describing: error), to: &line)
         }
         for key in metadata.keys.sorted() where !Self.reservedKeys.contains(key) {
             line += ","
-            JSON.appendString(key, to: &line)
+            JSON.writeString(key, to: &line)
             line += ":"
             Self.appendJSON(metadata[key]!, to: &line)
         }
@@ -118,9 +119,9 @@ public struct LambdaLogHandler: LogHandler {
     private static func appendJSON(_ value: Logger.Metadata.Value, to line: inout String) {
         switch value {
         case .string(let text):
-            JSON.appendString(text, to: &line)
+            JSON.writeString(text, to: &line)
         case .stringConvertible(let convertible):
-            JSON.appendString(convertible.description, to: &line)
+            JSON.writeString(convertible.description, to: &line)
         case .array(let values):
             line += "["
             for (index, element) in values.enumerated() {
@@ -132,7 +133,7 @@ public struct LambdaLogHandler: LogHandler {
             line += "{"
             for (index, key) in values.keys.sorted().enumerated() {
                 if index > 0 { line += "," }
-                JSON.appendString(key, to: &line)
+                JSON.writeString(key, to: &line)
                 line += ":"
                 appendJSON(values[key]!, to: &line)
             }

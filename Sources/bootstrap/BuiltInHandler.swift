@@ -1,17 +1,22 @@
+import FeatureFlags
 import LambdaRuntime
+import ProfileService
 
 /// The handlers this bootstrap ships, selected by `_HANDLER`.
 enum BuiltInHandler: LambdaHandler {
     /// `echo`: returns the event unchanged (conformance checks, benchmarks).
     case echo(EchoHandler)
+    /// `profile`: the user-profile API behind API Gateway.
+    case profile(ProfileHandler)
 
     /// Every valid `_HANDLER` value.
-    static let names = ["echo"]
+    static let names = ["echo", "profile"]
 
     /// Builds the handler `_HANDLER` names.
-    static func make(named name: String?, context: LambdaInitContext) throws(HandlerSelectionError) -> BuiltInHandler {
+    static func make(named name: String?, context: LambdaInitContext) throws -> BuiltInHandler {
         switch name {
         case "echo": return .echo(EchoHandler())
+        case "profile": return .profile(try ProfileHandler(context: context, flags: StaticFlags()))
         default: throw HandlerSelectionError(requested: name, valid: names)
         }
     }
@@ -19,6 +24,7 @@ enum BuiltInHandler: LambdaHandler {
     mutating func handle(_ event: [UInt8], context: LambdaContext) async throws -> [UInt8] {
         switch self {
         case .echo(let echo): try await echo.handle(event, context: context)
+        case .profile(let profile): try await profile.handle(event, context: context)
         }
     }
 
@@ -27,6 +33,9 @@ enum BuiltInHandler: LambdaHandler {
         case .echo(var echo):
             await echo.afterResponse(context: context)
             self = .echo(echo)
+        case .profile(var profile):
+            await profile.afterResponse(context: context)
+            self = .profile(profile)
         }
     }
 }

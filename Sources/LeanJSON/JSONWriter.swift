@@ -1,0 +1,100 @@
+extension JSON {
+    /// Compact JSON text with object keys sorted.
+    public var text: String {
+        var output = ""
+        write(to: &output)
+        return output
+    }
+
+    /// Compact JSON as UTF-8 bytes.
+    public var bytes: [UInt8] {
+        Array(text.utf8)
+    }
+
+    /// Appends compact JSON text to `output`.
+    public func write(to output: inout String) {
+        switch self {
+        case .null:
+            output += "null"
+        case .bool(let value):
+            output += value ? "true" : "false"
+        case .number(let value):
+            output += JSON.format(value)
+        case .string(let value):
+            JSON.writeString(value, to: &output)
+        case .array(let elements):
+            output += "["
+            for (position, element) in elements.enumerated() {
+                if position > 0 { output += "," }
+                element.write(to: &output)
+            }
+            output += "]"
+        case .object(let members):
+            output += "{"
+            for (position, key) in members.keys.sorted().enumerated() {
+                if position > 0 { output += "," }
+                JSON.writeString(key, to: &output)
+                output += ":"
+                members[key]!.write(to: &output)
+            }
+            output += "}"
+        }
+    }
+
+    /// Whole numbers without a fraction (`3`, not `3.0`); others in Swift's shortest round-trip form.
+    static func format(_ value: Double) -> String {
+        if value.rounded() == value, abs(value) < 1e15 {
+            return String(Int64(value))
+        }
+        return value.description
+    }
+
+    /// Appends `value` as a quoted JSON string.
+    public static func writeString(_ value: String, to output: inout String) {
+        output += "\""
+        var needsEscaping = false
+        for byte in value.utf8 where byte < 0x20 || byte == 0x22 || byte == 0x5C {
+            needsEscaping = true
+            break
+        }
+        guard needsEscaping else {
+            output += value
+            output += "\""
+            return
+        }
+        for scalar in value.unicodeScalars {
+            switch scalar {
+            case "\"": output += "\\\""
+            case "\\": output += "\\\\"
+            case "\n": output += "\\n"
+            case "\r": output += "\\r"
+            case "\t": output += "\\t"
+            case _ where scalar.value < 0x20:
+                let hex = Array("0123456789abcdef")
+                output += "\\u00"
+                output.append(hex[Int(scalar.value >> 4)])
+                output.append(hex[Int(scalar.value & 0xF)])
+            default:
+                output.unicodeScalars.append(scalar)
+            }
+        }
+        output += "\""
+    }
+}
+
+extension JSON {
+    /// RFC 7396 JSON merge patch: objects merge member by member, `null` removes a member, anything
+    /// else replaces the target.
+    public func mergePatched(with patch: JSON) -> JSON {
+        guard case .object(let patchMembers) = patch else { return patch }
+        var result = objectValue ?? [:]
+        for (key, value) in patchMembers {
+            if value == .null {
+                result.removeValue(forKey: key)
+            } else {
+                result[key] = (result[key] ?? .null).mergePatched(with: value)
+            }
+        }
+        return .object(result)
+    }
+}

@@ -1,0 +1,63 @@
+import FeatureFlags
+import LambdaRuntime
+import LeanJSON
+import Logging
+
+/// The `profile` handler: API Gateway event in, API Gateway result out, one access-log line per request.
+public struct ProfileHandler: LambdaHandler {
+    /// The API it serves.
+    public let api: ProfileAPI
+
+    /// Creates the handler around an API.
+    public init(api: ProfileAPI) {
+        self.api = api
+    }
+
+    /// Builds the handler from the environment: `PROFILE_STORE=memory` (DynamoDB arrives with its store).
+    public init(context: LambdaInitContext, flags: any FlagEvaluating) throws(ProfileConfigurationError) {
+        let store: any ProfileStore
+        switch context.environment["PROFILE_STORE"] {
+        case "memory":
+            store = InMemoryProfileStore()
+        case let other:
+            throw ProfileConfigurationError(variable: "PROFILE_STORE", value: other, expected: "memory")
+        }
+        self.init(api: ProfileAPI(store: store, flags: flags, functionVersion: context.function.version))
+    }
+
+    /// Serves one event.
+    public func handle(_ event: [UInt8], context: LambdaContext) async throws -> [UInt8] {
+        let request = try APIRequest(event: event)
+        let outcome = await api.respond(to: request, deadline: context.deadline, logger: context.logger)
+        var metadata: Logger.Metadata = [
+            "method": .string(request.method), "path": .string(request.rawPath),
+            "status": .stringConvertible(outcome.response.status),
+        ]
+        if let schema = outcome.schema { metadata["schema"] = .stringConvertible(schema.rawValue) }
+        if let flag = outcome.flag {
+            metadata["flag"] = .string(ProfileAPI.schemaFlag)
+            metadata["flagReason"] = .string(flag.reason.rawValue)
+        }
+        context.logger.info("request", metadata: metadata)
+        return outcome.response.encoded(for: request.format)
+    }
+}
+
+/// A setting the profile handler needs is missing or wrong: an init error naming the variable.
+public struct ProfileConfigurationError: LambdaFunctionError, Equatable {
+    /// The environment variable.
+    public let variable: String
+    /// Its value, if set.
+    public let value: String?
+    /// What would be valid.
+    public let expected: String
+
+    /// `Runtime.ConfigInvalid`
+    public var errorType: String { "Runtime.ConfigInvalid" }
+
+    /// Which variable, what it was, what it may be.
+    public var errorMessage: String {
+        guard let value, !value.isEmpty else { return "\(variable) is not set; set it to \(expected)" }
+        return "\(variable)=\(value) is not valid; use \(expected)"
+    }
+}

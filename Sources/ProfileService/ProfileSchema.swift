@@ -1,0 +1,244 @@
+import LeanJSON
+
+/// The two profile shapes clients can see.
+///
+/// Stored attributes and who owns them (both versions share one item; each write updates only its own):
+///
+/// | attribute | v1 writes | v2 writes | notes |
+/// |---|---|---|---|
+/// | `name` | yes | yes, = `displayName` | v2 keeps it equal to `displayName` while v1 readers exist (expand) |
+/// | `email` | yes | yes | |
+/// | `displayName` | = `name`, only when the item already has one | yes | a v1 item read as v2 shows `name` |
+/// | `givenName`, `familyName`, `locale`, `timeZone`, `preferences`, `schemaVersion` | never | yes | v1 never touches them |
+/// | `updatedAt`, `version` | yes | yes | `version` rises by exactly one per write, under a condition |
+public enum ProfileSchema: Int, Sendable, Equatable {
+    /// `userId`, `name`, `email`, `updatedAt`, `version`.
+    case v1 = 1
+    /// `userId`, `givenName`, `familyName`, `displayName`, `email`, `locale`, `timeZone`, `preferences`,
+    /// `updatedAt`, `version`, `schemaVersion: 2`.
+    case v2 = 2
+
+    /// Fields a client may send.
+    var writableFields: Set<String> {
+        switch self {
+        case .v1: ["name", "email"]
+        case .v2: ["givenName", "familyName", "displayName", "email", "locale", "timeZone", "preferences"]
+        }
+    }
+
+    /// Fields a client sees but may not set.
+    static let readOnlyFields: Set<String> = ["userId", "updatedAt", "version", "schemaVersion"]
+
+    /// Fields a `PUT` must contain.
+    var requiredFields: [String] {
+        switch self {
+        case .v1: ["name", "email"]
+        case .v2: ["displayName", "email"]
+        }
+    }
+
+    /// The client's view of a stored item.
+    func view(of item: ProfileItem) -> JSON {
+        let attributes = item.attributes
+        var view: [String: JSON] = [
+            "userId": .string(item.userID),
+            "version": .number(Double(item.version)),
+        ]
+        if let updatedAt = attributes["updatedAt"] { view["updatedAt"] = updatedAt }
+        if let email = attributes["email"] { view["email"] = email }
+        switch self {
+        case .v1:
+            view["name"] = attributes["name"] ?? attributes["displayName"] ?? .string("")
+        case .v2:
+            view["displayName"] = attributes["displayName"] ?? attributes["name"] ?? .string("")
+            for field in ["givenName", "familyName", "locale", "timeZone"] {
+                if let value = attributes[field] { view[field] = value }
+            }
+            view["preferences"] = attributes["preferences"] ?? .object([:])
+            view["schemaVersion"] = 2
+        }
+        return .object(view)
+    }
+
+    /// The write that makes the item hold `input` (already validated) for the fields this schema owns.
+    /// Owned optional fields missing from `input` are removed: a `PUT` replaces what the schema owns.
+    func write(for input: [String: JSON], current: ProfileItem?, updatedAt: String) -> ProfileWrite {
+        var set: [String: JSON] = ["updatedAt": .string(updatedAt)]
+        var remove: [String] = []
+        switch self {
+        case .v1:
+            set["name"] = input["name"]
+            set["email"] = input["email"]
+            if current?.attributes["displayName"] != nil {
+                set["displayName"] = input["name"]
+            }
+        case .v2:
+            for field in writableFields {
+                if let value = input[field] {
+                    set[field] = value
+                } else if current?.attributes[field] != nil {
+                    remove.append(field)
+                }
+            }
+            set["name"] = input["displayName"]
+            set["schemaVersion"] = 2
+        }
+        return ProfileWrite(set: set, remove: remove.sorted())
+    }
+
+    /// Checks a client document for this schema; every problem is listed. A merge patch is checked
+    /// for its field names only (`checkValues: false`): its nulls remove, and the patched result is
+    /// checked in full.
+    func validate(_ document: JSON, requireAll: Bool, checkValues: Bool = true) -> [FieldProblem] {
+        guard let members = document.objectValue else {
+            return [FieldProblem(field: "", problem: "the body must be a JSON object, not \(document.typeName)")]
+        }
+        var problems: [FieldProblem] = []
+        for key in members.keys.sorted() where !writableFields.contains(key) {
+            if ProfileSchema.readOnlyFields.contains(key) {
+                problems.append(FieldProblem(field: key, problem: "is read-only"))
+            } else {
+                problems.append(FieldProblem(field: key, problem: "is not a field of the schema v\(rawValue) profile"))
+            }
+        }
+        if requireAll {
+            for field in requiredFields where members[field] == nil || members[field] == .null {
+                problems.append(FieldProblem(field: field, problem: "is required"))
+            }
+        }
+        for (key, value) in members.sorted(by: { $0.key < $1.key }) where checkValues && writableFields.contains(key) {
+            if value == .null, !requiredFields.contains(key) { continue }
+            if let problem = Self.check(field: key, value: value) {
+                problems.append(FieldProblem(field: key, problem: problem))
+            }
+        }
+        return problems
+    }
+
+    private static func check(field: String, value: JSON) -> String? {
+        switch field {
+        case "name", "displayName", "givenName", "familyName":
+            return checkText(value, maxLength: 100)
+        case "email":
+            guard let text = value.stringValue else { return "must be a string, not \(value.typeName)" }
+            return Validation.isEmail(text) ? nil : "is not a valid email address"
+        case "locale":
+            guard let text = value.stringValue else { return "must be a string, not \(value.typeName)" }
+            return Validation.isLanguageTag(text) ? nil : "is not a BCP 47 language tag (for example en-GB)"
+        case "timeZone":
+            guard let text = value.stringValue else { return "must be a string, not \(value.typeName)" }
+            return Validation.isTimeZoneName(text) ? nil : "is not an IANA time zone name (for example Europe/London)"
+        case "preferences":
+            guard let members = value.objectValue else { return "must be an object, not \(value.typeName)" }
+            if members.count > 50 { return "has \(members.count) entries; at most 50 are allowed" }
+            for (key, entry) in members.sorted(by: { $0.key < $1.key }) {
+                guard Validation.isPreferenceKey(key) else {
+                    return "key \"\(key)\" must be 1-64 letters, digits, '.', '_' or '-'"
+                }
+                switch entry {
+                case .string(let text) where text.unicodeScalars.count <= 256: continue
+                case .string: return "value of \"\(key)\" is longer than 256 characters"
+                case .bool: continue
+                case .number(let number) where abs(number) <= 1e15: continue
+                case .number: return "value of \"\(key)\" is out of range (±1e15)"
+                default: return "value of \"\(key)\" must be a string, boolean or number, not \(entry.typeName)"
+                }
+            }
+            return nil
+        default:
+            return nil
+        }
+    }
+
+    private static func checkText(_ value: JSON, maxLength: Int) -> String? {
+        guard let text = value.stringValue else { return "must be a string, not \(value.typeName)" }
+        let trimmed = text.trimmingWhitespace
+        if trimmed.isEmpty { return "must not be empty" }
+        if text.unicodeScalars.count > maxLength { return "is longer than \(maxLength) characters" }
+        if text.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) {
+            return "must not contain control characters"
+        }
+        return nil
+    }
+}
+
+/// One invalid field and what is wrong with it.
+public struct FieldProblem: Sendable, Equatable {
+    /// The field name (empty for the document as a whole).
+    public var field: String
+    /// What is wrong.
+    public var problem: String
+
+    var json: JSON { ["field": .string(field), "problem": .string(problem)] }
+}
+
+/// Input checks that do not depend on the schema.
+enum Validation {
+    /// `[A-Za-z0-9._@-]{1,128}`, and not only dots.
+    static func isUserID(_ id: String) -> Bool {
+        let bytes = Array(id.utf8)
+        guard (1...128).contains(bytes.count), !bytes.allSatisfy({ $0 == UInt8(ascii: ".") }) else { return false }
+        return bytes.allSatisfy { byte in
+            isAlphanumeric(byte) || byte == UInt8(ascii: ".") || byte == UInt8(ascii: "_") || byte == UInt8(ascii: "@")
+                || byte == UInt8(ascii: "-")
+        }
+    }
+
+    /// A practical address check: one `@`, a non-empty local part, a dotted domain, no spaces, ≤ 254 bytes.
+    static func isEmail(_ text: String) -> Bool {
+        let bytes = Array(text.utf8)
+        guard bytes.count <= 254, let at = bytes.firstIndex(of: UInt8(ascii: "@")), at > 0,
+              bytes.lastIndex(of: UInt8(ascii: "@")) == at else { return false }
+        let domain = bytes[(at + 1)...]
+        guard domain.count >= 3, domain.contains(UInt8(ascii: ".")), domain.first != UInt8(ascii: "."),
+              domain.last != UInt8(ascii: ".") else { return false }
+        return bytes.allSatisfy { $0 > 0x20 && $0 != 0x7F && $0 != UInt8(ascii: ",") && $0 != UInt8(ascii: "<") && $0 != UInt8(ascii: ">") }
+    }
+
+    /// BCP 47 shape: a 2-3 letter (or 5-8 letter) language, then subtags of 1-8 letters or digits.
+    static func isLanguageTag(_ text: String) -> Bool {
+        let parts = text.split(separator: "-", omittingEmptySubsequences: false)
+        guard let language = parts.first, (2...3).contains(language.count) || (5...8).contains(language.count),
+              language.utf8.allSatisfy(isLetter) else { return false }
+        return parts.dropFirst().allSatisfy { part in
+            (1...8).contains(part.count) && part.utf8.allSatisfy(isAlphanumeric)
+        } && text.utf8.count <= 35
+    }
+
+    private static let timeZoneAreas: Set<String> = [
+        "Africa", "America", "Antarctica", "Arctic", "Asia", "Atlantic", "Australia", "Europe", "Indian", "Pacific", "Etc",
+    ]
+
+    /// An IANA zone name: `UTC`, or `Area/Location[/Sub]` with a known area.
+    static func isTimeZoneName(_ text: String) -> Bool {
+        if text == "UTC" || text == "GMT" { return true }
+        let parts = text.split(separator: "/", omittingEmptySubsequences: false)
+        guard (2...3).contains(parts.count), timeZoneAreas.contains(String(parts[0])) else { return false }
+        return parts.dropFirst().allSatisfy { part in
+            (1...30).contains(part.count) && part.utf8.allSatisfy { isAlphanumeric($0) || $0 == UInt8(ascii: "_") || $0 == UInt8(ascii: "-") || $0 == UInt8(ascii: "+") }
+        }
+    }
+
+    /// 1-64 letters, digits, `.`, `_` or `-`.
+    static func isPreferenceKey(_ key: String) -> Bool {
+        (1...64).contains(key.utf8.count)
+            && key.utf8.allSatisfy { isAlphanumeric($0) || $0 == UInt8(ascii: ".") || $0 == UInt8(ascii: "_") || $0 == UInt8(ascii: "-") }
+    }
+
+    static func isLetter(_ byte: UInt8) -> Bool {
+        (byte >= 0x41 && byte <= 0x5A) || (byte >= 0x61 && byte <= 0x7A)
+    }
+
+    static func isAlphanumeric(_ byte: UInt8) -> Bool {
+        isLetter(byte) || (byte >= 0x30 && byte <= 0x39)
+    }
+}
+
+extension String {
+    var trimmingWhitespace: Substring {
+        var slice = Substring(self)
+        while let first = slice.first, first.isWhitespace { slice = slice.dropFirst() }
+        while let last = slice.last, last.isWhitespace { slice = slice.dropLast() }
+        return slice
+    }
+}

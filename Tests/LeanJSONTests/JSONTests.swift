@@ -1,0 +1,73 @@
+import LeanJSON
+import Testing
+
+@Suite struct JSONTests {
+    @Test func parsesEveryKindOfValue() throws {
+        let value = try JSON(parsing: #" {"s":"a\"b\\c\n\u00e9\ud83d\ude80","n":-12.5e1,"i":42,"t":true,"f":false,"z":null,"a":[1,[2],{}],"o":{"k":"v"}} "#)
+        #expect(value["s"] == "a\"b\\c\né🚀")
+        #expect(value["n"] == .number(-125))
+        #expect(value["i"]?.intValue == 42)
+        #expect(value["t"] == true)
+        #expect(value["f"] == false)
+        #expect(value["z"] == .null)
+        #expect(value["a"] == [1, [2], [:]])
+        #expect(value["o"]?["k"] == "v")
+    }
+
+    @Test func writesCompactSortedAndRoundTrips() throws {
+        let value: JSON = ["b": [1, 2.5, "x\"y\n"], "a": ["nested": true], "c": .null]
+        #expect(value.text == #"{"a":{"nested":true},"b":[1,2.5,"x\"y\n"],"c":null}"#)
+        #expect(try JSON(parsing: value.text) == value)
+        #expect(JSON.number(1e20).text == "1e+20")
+        #expect(JSON.string("\u{01}").text == #""\u0001""#)
+    }
+
+    @Test(arguments: [
+        ("", "empty"), ("{", "ends"), (#"{"a":1,}"#, "unexpected"), ("[1 2]", "unexpected"), ("01", "unexpected data"),
+        ("1.", "invalid number"), ("-", "invalid number"), (#""\x""#, "escape"), (#""\ud800""#, "escape"),
+        ("tru", "ends"), (#"{"a":1}x"#, "unexpected data"), (#"{"a":1,"a":2}"#, "twice"), ("1e999", "out of range"),
+        ("\"\u{07}\"", "unexpected"), ("NaN", "unexpected"),
+    ])
+    func rejectsMalformedTextWithAReason(_ text: String, _ expected: String) {
+        #expect {
+            try JSON(parsing: text)
+        } throws: { error in
+            "\(error)".contains(expected)
+        }
+    }
+
+    @Test func rejectsInvalidUTF8() {
+        let bytes: [UInt8] = [0x22, 0xC3, 0x28, 0x22]
+        #expect { try JSON(parsing: bytes) } throws: { ($0 as? JSONParseError)?.reason == .invalidUTF8 }
+    }
+
+    @Test func limitsNesting() throws {
+        let deep = String(repeating: "[", count: 40) + String(repeating: "]", count: 40)
+        #expect { try JSON(parsing: deep, maxDepth: 32) } throws: { ($0 as? JSONParseError)?.reason == .tooDeep(limit: 32) }
+        #expect(throws: Never.self) { try JSON(parsing: deep, maxDepth: 40) }
+    }
+
+    @Test func mergePatchFollowsTheRFC7396Examples() throws {
+        // The test cases of RFC 7396 appendix A.
+        let cases: [(String, String, String)] = [
+            (#"{"a":"b"}"#, #"{"a":"c"}"#, #"{"a":"c"}"#),
+            (#"{"a":"b"}"#, #"{"b":"c"}"#, #"{"a":"b","b":"c"}"#),
+            (#"{"a":"b"}"#, #"{"a":null}"#, #"{}"#),
+            (#"{"a":"b","b":"c"}"#, #"{"a":null}"#, #"{"b":"c"}"#),
+            (#"{"a":["b"]}"#, #"{"a":"c"}"#, #"{"a":"c"}"#),
+            (#"{"a":"c"}"#, #"{"a":["b"]}"#, #"{"a":["b"]}"#),
+            (#"{"a":{"b":"c"}}"#, #"{"a":{"b":"d","c":null}}"#, #"{"a":{"b":"d"}}"#),
+            (#"{"a":[{"b":"c"}]}"#, #"{"a":[1]}"#, #"{"a":[1]}"#),
+            (#"["a","b"]"#, #"["c","d"]"#, #"["c","d"]"#),
+            (#"{"a":"b"}"#, #"["c"]"#, #"["c"]"#),
+            (#"{"a":"foo"}"#, "null", "null"),
+            (#"{"a":"foo"}"#, #""bar""#, #""bar""#),
+            (#"{"e":null}"#, #"{"a":1}"#, #"{"a":1,"e":null}"#),
+            (#"[1,2]"#, #"{"a":"b","c":null}"#, #"{"a":"b"}"#),
+            (#"{}"#, #"{"a":{"bb":{"ccc":null}}}"#, #"{"a":{"bb":{}}}"#),
+        ]
+        for (target, patch, expected) in cases {
+            #expect(try JSON(parsing: target).mergePatched(with: JSON(parsing: patch)) == JSON(parsing: expected), "\(target) + \(patch)")
+        }
+    }
+}

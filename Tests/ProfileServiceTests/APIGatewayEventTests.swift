@@ -1,0 +1,83 @@
+import LeanJSON
+@testable import ProfileService
+import Testing
+
+@Suite struct APIGatewayEventTests {
+    @Test func httpAPIv2EventIsDecoded() throws {
+        let request = try APIRequest(event: SampleEvents.bytes("http-api-v2-get-profile.json"))
+        #expect(request.method == "GET")
+        #expect(request.rawPath == "/profiles/user-123")
+        #expect(request.claims["sub"] == "user-123")
+        #expect(request.claims["scope"] == "profiles/read profiles/write")
+        #expect(request.header("Accept") == "application/json")
+        #expect(request.header("cookie") == "locale=en-GB; theme=dark")
+        #expect(request.requestID == "Vx1AbC2dIAMEb0A=")
+        #expect(request.format == .v2)
+        #expect(request.body.isEmpty)
+    }
+
+    @Test func base64BodyIsDecoded() throws {
+        let request = try APIRequest(event: SampleEvents.bytes("http-api-v2-put-profile-base64.json"))
+        #expect(request.bodyProblem == nil)
+        let body = try JSON(parsing: request.body)
+        #expect(body["displayName"]?.stringValue == "Ada Lovelace")
+    }
+
+    @Test func restAPIv1EventIsDecodedWithCognitoClaims() throws {
+        let request = try APIRequest(event: SampleEvents.bytes("rest-api-v1-get-profile.json"))
+        #expect(request.method == "GET")
+        #expect(request.rawPath == "/profiles/user-123")
+        #expect(request.claims["sub"] == "user-123")
+        #expect(request.format == .v1)
+    }
+
+    @Test func functionURLEventIsDecoded() throws {
+        let request = try APIRequest(event: SampleEvents.bytes("function-url-get-profile.json"))
+        #expect(request.method == "GET")
+        #expect(request.rawPath == "/profiles/user-123")
+        #expect(request.claims.isEmpty)
+    }
+
+    @Test(arguments: [#"{"version":"0","source":"aws.events"}"#, "[1,2]", "\"text\"", "not json"])
+    func nonHTTPEventsAreInvalidEvent(_ event: String) {
+        #expect { try APIRequest(event: Array(event.utf8)) } throws: { error in
+            (error as? InvalidEventError)?.errorType == "InvalidEvent"
+        }
+    }
+
+    @Test func scheduledEventSampleIsInvalidEventWithAClearMessage() throws {
+        let error = try #require(throws: InvalidEventError.self) {
+            try APIRequest(event: SampleEvents.bytes("not-http-event.json"))
+        }
+        #expect(error.errorMessage.contains("expected an API Gateway HTTP API"))
+        #expect(error.errorMessage.contains("detail-type"))
+    }
+
+    @Test func brokenBase64IsABodyProblemNotACrash() throws {
+        let request = try APIRequest(event: Events.v2("PUT", "/profiles/user-123", base64Body: "!!not base64!!"))
+        #expect(request.bodyProblem != nil)
+    }
+
+    @Test func responsesGoBackInTheFormatThatCameIn() throws {
+        let response = APIResponse(status: 201, json: ["ok": true], headers: ["etag": "\"1\""])
+        let v2 = try JSON(parsing: response.encoded(for: .v2))
+        #expect(v2["statusCode"]?.intValue == 201)
+        #expect(v2["headers"]?["etag"]?.stringValue == "\"1\"")
+        #expect(v2["body"]?.stringValue == #"{"ok":true}"#)
+        #expect(v2["isBase64Encoded"]?.boolValue == false)
+        #expect(v2["multiValueHeaders"] == nil)
+        let v1 = try JSON(parsing: response.encoded(for: .v1))
+        #expect(v1["statusCode"]?.intValue == 201)
+        #expect(v1["multiValueHeaders"] != nil)
+    }
+
+    @Test func base64RoundTrips() {
+        for sample in [[UInt8](), [0], [0, 1], [0, 1, 2], Array("any carnal pleasure.".utf8), Array(0...255)] {
+            #expect(Base64.decode(Base64.encode(sample)) == sample)
+        }
+        #expect(Base64.encode(Array("Man".utf8)) == "TWFu")
+        #expect(Base64.decode("TWE") == Array("Ma".utf8))
+        #expect(Base64.decode("TW=u") == nil)
+        #expect(Base64.decode("T") == nil)
+    }
+}
