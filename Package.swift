@@ -32,10 +32,12 @@ let package = Package(
             name: "LambdaRuntime",
             dependencies: ["CurlHTTP", "LeanJSON", .product(name: "Logging", package: "swift-log")]
         ),
+        // Signed JSON calls to AWS (DynamoDB, AppConfigData): credentials, endpoints, errors, retries.
+        .target(name: "AWSClients", dependencies: ["CurlHTTP", "LambdaRuntime", "LeanJSON"]),
         // Flag evaluation behind one protocol; sources and the in-process cache.
         .target(name: "FeatureFlags", dependencies: ["LeanJSON"]),
         // The user-profile HTTP API: API Gateway events, schemas v1/v2, validation, authorization, stores.
-        .target(name: "ProfileService", dependencies: ["LambdaRuntime", "FeatureFlags", "LeanJSON"]),
+        .target(name: "ProfileService", dependencies: ["LambdaRuntime", "FeatureFlags", "AWSClients", "LeanJSON"]),
         // Composition root: reads the environment, picks the built-in handler, runs the loop.
         .executableTarget(name: "bootstrap", dependencies: ["LambdaRuntime", "ProfileService"]),
 
@@ -61,6 +63,7 @@ let package = Package(
 
         .testTarget(name: "CurlHTTPTests", dependencies: ["CurlHTTP", "FakeRuntimeAPI"]),
         .testTarget(name: "LeanJSONTests", dependencies: ["LeanJSON"]),
+        .testTarget(name: "AWSClientsTests", dependencies: ["AWSClients", "CurlHTTP", "FakeRuntimeAPI", "LeanJSON"]),
         .testTarget(
             name: "ProfileServiceTests",
             dependencies: ["ProfileService", "LambdaRuntime", "FeatureFlags", "LeanJSON"]

@@ -8,7 +8,8 @@ Usage: scripts/test.sh [--help]
 
 Installs what the tests need when it is missing (Debian packages: libcurl4-openssl-dev,
 shellcheck, curl; a Python virtual environment .venv-test with AWS's runtime client
-awslambdaric for the lambda-local conformance tests), builds every target, checks that the release bootstrap links no SwiftNIO,
+awslambdaric for the lambda-local conformance tests and moto for the DynamoDB store, which
+runs on 127.0.0.1 with signature checking for the duration of the tests), builds every target, checks that the release bootstrap links no SwiftNIO,
 lints the shell scripts, runs a short benchmark (scripts/bench.sh --quick) so it
 cannot rot, and runs `swift test`.
 
@@ -36,8 +37,22 @@ ensure_debian_packages libcurl4-openssl-dev:/usr/include/x86_64-linux-gnu/curl/c
   curl:/usr/bin/curl
 
 step "Python virtual environment for conformance tests (.venv-test: awslambdaric)"
-ensure_test_venv .venv-test awslambdaric==4.2.2
+ensure_test_venv .venv-test awslambdaric==4.2.2 'moto[server]==5.2.1'
 export RIC_PYTHON="$PWD/.venv-test/bin/python"
+
+step "moto on 127.0.0.1 with SigV4 checking, for the DynamoDB store tests"
+mkdir -p .build
+moto_port="$(free_port)"
+# One request at a time: threaded moto applies concurrent conditional updates without a lock
+# (see scripts/lib/moto_serial.py); DynamoDB itself is atomic per item.
+INITIAL_NO_AUTH_ACTION_COUNT=6 .venv-test/bin/python scripts/lib/moto_serial.py 127.0.0.1 "$moto_port" >.build/moto.log 2>&1 &
+moto_pid=$!
+trap 'kill "$moto_pid" 2>/dev/null || true' EXIT
+wait_for_port "$moto_port" 30
+eval "$(.venv-test/bin/python scripts/lib/moto_dynamodb.py "http://127.0.0.1:$moto_port" profiles-test)"
+export PROFILE_TEST_DYNAMODB_ENDPOINT PROFILE_TEST_DYNAMODB_TABLE PROFILE_TEST_ACCESS_KEY_ID \
+  PROFILE_TEST_SECRET_ACCESS_KEY PROFILE_TEST_SESSION_ACCESS_KEY_ID PROFILE_TEST_SESSION_SECRET_ACCESS_KEY \
+  PROFILE_TEST_SESSION_TOKEN
 
 step "Linting shell scripts"
 shellcheck -x scripts/*.sh scripts/lib/*.sh .ci/run

@@ -2,22 +2,29 @@ import CCurl
 
 /// One libcurl easy handle, reused for every request so the connection stays alive between calls.
 ///
-/// Not thread-safe: one session belongs to one task at a time, as a libcurl easy handle does.
+/// Not for concurrent use: one session serves one request at a time, as a libcurl easy handle does.
+/// It may move between tasks (a pool hands sessions out), hence `@unchecked Sendable`.
 /// Each ``perform(_:)`` resets the handle's options (libcurl keeps its connection cache), then
 /// applies the session's fixed settings: HTTP/1.1, no proxy, `TCP_NODELAY`, no signals, a short
 /// connect timeout.
-public final class CurlSession {
+public final class CurlSession: @unchecked Sendable {
     /// Settings that hold for every request of a session.
     public struct Configuration: Sendable {
         /// How long to wait for a TCP connection before failing with ``CurlError/Kind/couldNotConnect``.
         public var connectTimeout: Duration
         /// The `User-Agent` header sent with every request.
         public var userAgent: String
+        /// The CA bundle for HTTPS (`CURLOPT_CAINFO`); `nil` uses libcurl's built-in default.
+        public var caBundlePath: String?
 
         /// Creates a configuration.
-        public init(connectTimeout: Duration = .seconds(1), userAgent: String = "swift-lambda-bluegreen/0.1") {
+        public init(
+            connectTimeout: Duration = .seconds(1), userAgent: String = "swift-lambda-bluegreen/0.1",
+            caBundlePath: String? = nil
+        ) {
             self.connectTimeout = connectTimeout
             self.userAgent = userAgent
+            self.caBundlePath = caBundlePath
         }
     }
 
@@ -67,6 +74,17 @@ public final class CurlSession {
         try check(ccurl_setopt_long(handle, CURLOPT_CONNECTTIMEOUT_MS, configuration.connectTimeout.milliseconds))
         try check(ccurl_setopt_long(handle, CURLOPT_TIMEOUT_MS, request.timeout?.milliseconds ?? 0))
         try check(ccurl_setopt_string(handle, CURLOPT_USERAGENT, configuration.userAgent))
+        if let caBundlePath = configuration.caBundlePath {
+            try check(ccurl_setopt_string(handle, CURLOPT_CAINFO, caBundlePath))
+        }
+        if let signing = request.signing {
+            try check(ccurl_setopt_string(handle, CURLOPT_AWS_SIGV4, signing.provider))
+            try check(ccurl_setopt_string(handle, CURLOPT_USERNAME, signing.accessKeyID))
+            try check(ccurl_setopt_string(handle, CURLOPT_PASSWORD, signing.secretAccessKey))
+            if let token = signing.sessionToken, !token.isEmpty {
+                headerList = curl_slist_append(headerList, "X-Amz-Security-Token: \(token)")
+            }
+        }
 
         let sinkPointer = Unmanaged.passUnretained(sink).toOpaque()
         try check(ccurl_setopt_callback(handle, CURLOPT_WRITEFUNCTION, curlWriteBody))
@@ -90,9 +108,10 @@ public final class CurlSession {
             try check(ccurl_setopt_string(handle, CURLOPT_CUSTOMREQUEST, request.method.rawValue))
         }
 
-        if sendsBody {
+        if sendsBody, request.signing == nil {
             // libcurl adds these unless told otherwise: no 100-continue round trip, no chunking,
-            // no form content type.
+            // no form content type. Not on signed requests: libcurl's SigV4 would sign the empty
+            // headers it then does not send (and bodies there are small and sized, so it adds none).
             headerList = curl_slist_append(headerList, "Expect:")
             headerList = curl_slist_append(headerList, "Transfer-Encoding:")
             if request.headers["Content-Type"] == nil {

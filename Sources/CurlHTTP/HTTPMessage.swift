@@ -23,6 +23,33 @@ public struct HTTPMethod: RawRepresentable, Sendable, Equatable, Hashable, Custo
     public var description: String { rawValue }
 }
 
+/// AWS Signature Version 4 for one request, done by libcurl (`CURLOPT_AWS_SIGV4`).
+public struct AWSSigV4: Sendable, Equatable {
+    /// The region, for example `us-east-1`.
+    public var region: String
+    /// The signing name of the service, for example `dynamodb` or `appconfig`.
+    public var service: String
+    /// The access key id.
+    public var accessKeyID: String
+    /// The secret access key.
+    public var secretAccessKey: String
+    /// The session token of temporary credentials (inside Lambda always set); sent and signed as
+    /// `X-Amz-Security-Token`.
+    public var sessionToken: String?
+
+    /// Creates signing parameters.
+    public init(region: String, service: String, accessKeyID: String, secretAccessKey: String, sessionToken: String? = nil) {
+        self.region = region
+        self.service = service
+        self.accessKeyID = accessKeyID
+        self.secretAccessKey = secretAccessKey
+        self.sessionToken = sessionToken
+    }
+
+    /// libcurl's provider string: `aws:amz:REGION:SERVICE`.
+    var provider: String { "aws:amz:\(region):\(service)" }
+}
+
 /// A request for ``CurlSession/perform(_:)``.
 public struct HTTPRequest: Sendable {
     /// The method to send.
@@ -38,6 +65,8 @@ public struct HTTPRequest: Sendable {
     public var timeout: Duration?
     /// The largest response body accepted; a longer one fails with ``CurlError/Kind/responseTooLarge``.
     public var maxResponseBodySize: Int?
+    /// Sign the request for AWS, if set.
+    public var signing: AWSSigV4?
 
     /// Creates a request.
     public init(
@@ -46,8 +75,10 @@ public struct HTTPRequest: Sendable {
         headers: HTTPHeaders = [:],
         body: [UInt8] = [],
         timeout: Duration? = nil,
-        maxResponseBodySize: Int? = nil
+        maxResponseBodySize: Int? = nil,
+        signing: AWSSigV4? = nil
     ) {
+        self.signing = signing
         self.method = method
         self.url = url
         self.headers = headers

@@ -1,3 +1,4 @@
+import AWSClients
 import FeatureFlags
 import LambdaRuntime
 import LeanJSON
@@ -13,14 +14,25 @@ public struct ProfileHandler: LambdaHandler {
         self.api = api
     }
 
-    /// Builds the handler from the environment: `PROFILE_STORE=memory` (DynamoDB arrives with its store).
+    /// Builds the handler from the environment: `PROFILE_STORE=memory`, or `dynamodb` with
+    /// `PROFILE_TABLE`, `AWS_REGION` and credentials (endpoint override `AWS_ENDPOINT_URL_DYNAMODB`).
     public init(context: LambdaInitContext, flags: any FlagEvaluating) throws(ProfileConfigurationError) {
+        let environment = context.environment
         let store: any ProfileStore
-        switch context.environment["PROFILE_STORE"] {
+        switch environment["PROFILE_STORE"] {
         case "memory":
             store = InMemoryProfileStore()
+        case "dynamodb":
+            guard let table = environment["PROFILE_TABLE"], !table.isEmpty else {
+                throw ProfileConfigurationError(variable: "PROFILE_TABLE", value: nil, expected: "the DynamoDB table name")
+            }
+            do {
+                store = DynamoDBProfileStore(table: table, environment: try AWSEnvironment { environment[$0] })
+            } catch {
+                throw ProfileConfigurationError(variable: error.variable, value: nil, expected: "the value Lambda sets")
+            }
         case let other:
-            throw ProfileConfigurationError(variable: "PROFILE_STORE", value: other, expected: "memory")
+            throw ProfileConfigurationError(variable: "PROFILE_STORE", value: other, expected: "memory or dynamodb")
         }
         self.init(api: ProfileAPI(store: store, flags: flags, functionVersion: context.function.version))
     }

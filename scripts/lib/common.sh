@@ -42,3 +42,21 @@ ensure_test_venv() {
     return 1
   fi
 }
+
+# free_port: prints a TCP port on 127.0.0.1 that nothing listens on right now.
+free_port() {
+  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
+}
+
+# wait_for_port PORT SECONDS: waits until something accepts connections on 127.0.0.1:PORT.
+wait_for_port() {
+  local port="$1" limit="$2" waited=0
+  until (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; do
+    sleep 0.2
+    waited=$((waited + 1))
+    if [ "$waited" -ge $((limit * 5)) ]; then
+      echo "nothing listens on 127.0.0.1:$port after ${limit}s" >&2
+      return 1
+    fi
+  done
+}
