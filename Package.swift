@@ -23,6 +23,8 @@ let package = Package(
             pkgConfig: "libcurl",
             providers: [.apt(["libcurl4-openssl-dev"])]
         ),
+        // SHA-1 from OpenSSL's libcrypto (already loaded by libcurl) for flag bucketing.
+        .systemLibrary(name: "CCrypto", providers: [.apt(["libssl-dev"])]),
         // A small, safe face over one reusable libcurl easy handle.
         .target(name: "CurlHTTP", dependencies: ["CCurl"]),
         // A JSON value, parser and writer without Foundation (FoundationEssentials costs ~7.5 MB and cold start).
@@ -35,7 +37,11 @@ let package = Package(
         // Signed JSON calls to AWS (DynamoDB, AppConfigData): credentials, endpoints, errors, retries.
         .target(name: "AWSClients", dependencies: ["CurlHTTP", "LambdaRuntime", "LeanJSON"]),
         // Flag evaluation behind one protocol; sources and the in-process cache.
-        .target(name: "FeatureFlags", dependencies: ["LeanJSON"]),
+        .target(
+            name: "FeatureFlags",
+            dependencies: ["CCrypto", "CurlHTTP", "AWSClients", "LambdaRuntime", "LeanJSON",
+                           .product(name: "Logging", package: "swift-log")]
+        ),
         // The user-profile HTTP API: API Gateway events, schemas v1/v2, validation, authorization, stores.
         .target(name: "ProfileService", dependencies: ["LambdaRuntime", "FeatureFlags", "AWSClients", "LeanJSON"]),
         // Composition root: reads the environment, picks the built-in handler, runs the loop.
@@ -63,6 +69,7 @@ let package = Package(
 
         .testTarget(name: "CurlHTTPTests", dependencies: ["CurlHTTP", "FakeRuntimeAPI"]),
         .testTarget(name: "LeanJSONTests", dependencies: ["LeanJSON"]),
+        .testTarget(name: "FeatureFlagsTests", dependencies: ["FeatureFlags", "FakeRuntimeAPI", "LeanJSON", "AWSClients"]),
         .testTarget(name: "AWSClientsTests", dependencies: ["AWSClients", "CurlHTTP", "FakeRuntimeAPI", "LeanJSON"]),
         .testTarget(
             name: "ProfileServiceTests",
@@ -72,7 +79,7 @@ let package = Package(
         .testTarget(name: "BootstrapTests", dependencies: ["bootstrap", "FakeRuntimeAPI"]),
         .testTarget(
             name: "LambdaLocalTests",
-            dependencies: ["LambdaLocal", "lambda-local", "bootstrap", "CurlHTTP"],
+            dependencies: ["LambdaLocal", "lambda-local", "bootstrap", "CurlHTTP", "FeatureFlags"],
             exclude: ["Fixtures"]
         ),
     ]

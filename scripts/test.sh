@@ -33,7 +33,7 @@ source scripts/lib/common.sh
 step() { printf '\n==> %s\n' "$*" >&2; }
 
 step "Checking system packages"
-ensure_debian_packages libcurl4-openssl-dev:/usr/include/x86_64-linux-gnu/curl/curl.h shellcheck:/usr/bin/shellcheck \
+ensure_debian_packages libcurl4-openssl-dev:/usr/include/x86_64-linux-gnu/curl/curl.h libssl-dev:/usr/include/openssl/sha.h shellcheck:/usr/bin/shellcheck \
   curl:/usr/bin/curl
 
 step "Python virtual environment for conformance tests (.venv-test: awslambdaric)"

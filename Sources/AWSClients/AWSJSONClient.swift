@@ -14,12 +14,15 @@ public struct AWSError: Error, Sendable, Equatable, CustomStringConvertible {
     public var message: String
     /// The HTTP status (0 when there was no response).
     public var status: Int
+    /// The start of the error body, for details the message leaves out (`Details.InvalidParameters`).
+    public var body: String
 
     /// Creates an error.
-    public init(code: String, message: String, status: Int) {
+    public init(code: String, message: String, status: Int, body: String = "") {
         self.code = code
         self.message = message
         self.status = status
+        self.body = body
     }
 
     /// Reads `__type` (with or without `namespace#`) and `message`/`Message` from an error body.
@@ -36,6 +39,7 @@ public struct AWSError: Error, Sendable, Equatable, CustomStringConvertible {
         self.code = type.isEmpty ? "HTTP\(status)" : type
         self.message = json?["message"]?.stringValue ?? json?["Message"]?.stringValue ?? text
         self.status = status
+        self.body = String(decoding: body.prefix(2000), as: UTF8.self)
     }
 
     /// Throttling or a server-side failure: worth another try.

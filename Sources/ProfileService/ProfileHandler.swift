@@ -8,10 +8,27 @@ import Logging
 public struct ProfileHandler: LambdaHandler {
     /// The API it serves.
     public let api: ProfileAPI
+    /// The flag cache refreshed after each response, when flags come from a source.
+    public let flagCache: FlagCache?
 
     /// Creates the handler around an API.
-    public init(api: ProfileAPI) {
+    public init(api: ProfileAPI, flagCache: FlagCache? = nil) {
         self.api = api
+        self.flagCache = flagCache
+    }
+
+    /// Builds the handler from the environment (`PROFILE_STORE`, `FLAGS_SOURCE`…) and loads the flags
+    /// once, waiting at most about a second for them.
+    public static func make(context: LambdaInitContext) async throws -> ProfileHandler {
+        let (flags, cache) = try FlagConfiguration.make(environment: context.environment, logger: context.logger)
+        await cache?.load()
+        let handler = try ProfileHandler(context: context, flags: flags)
+        return ProfileHandler(api: handler.api, flagCache: cache)
+    }
+
+    /// Refreshes the flags when their poll interval has passed, off the caller's latency.
+    public func afterResponse(context: LambdaContext) async {
+        await flagCache?.refreshIfDue()
     }
 
     /// Builds the handler from the environment: `PROFILE_STORE=memory`, or `dynamodb` with

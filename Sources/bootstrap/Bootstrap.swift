@@ -22,7 +22,7 @@ enum Bootstrap {
         }
         let runtime = LambdaRuntime(configuration: configuration, logger: logger)
         let reason = await runtime.run { context in
-            try BuiltInHandler.make(named: context.environment["_HANDLER"], context: context)
+            try await BuiltInHandler.make(named: context.environment["_HANDLER"], context: context)
         }
         exit(reason.exitCode)
     }

@@ -1,4 +1,3 @@
-import FeatureFlags
 import LambdaRuntime
 import ProfileService
 
@@ -13,10 +12,10 @@ enum BuiltInHandler: LambdaHandler {
     static let names = ["echo", "profile"]
 
     /// Builds the handler `_HANDLER` names.
-    static func make(named name: String?, context: LambdaInitContext) throws -> BuiltInHandler {
+    static func make(named name: String?, context: LambdaInitContext) async throws -> BuiltInHandler {
         switch name {
         case "echo": return .echo(EchoHandler())
-        case "profile": return .profile(try ProfileHandler(context: context, flags: StaticFlags()))
+        case "profile": return .profile(try await ProfileHandler.make(context: context))
         default: throw HandlerSelectionError(requested: name, valid: names)
         }
     }
