@@ -37,7 +37,7 @@ ensure_debian_packages libcurl4-openssl-dev:/usr/include/x86_64-linux-gnu/curl/c
   curl:/usr/bin/curl
 
 step "Python virtual environment for conformance tests (.venv-test: awslambdaric)"
-ensure_test_venv .venv-test awslambdaric==4.2.2 'moto[server]==5.2.1'
+ensure_test_venv .venv-test awslambdaric==4.2.2 'moto[server]==5.2.1' awscli==1.45.11
 export RIC_PYTHON="$PWD/.venv-test/bin/python"
 
 step "moto on 127.0.0.1 with SigV4 checking, for the DynamoDB store tests"
@@ -50,6 +50,24 @@ moto_pid=$!
 trap 'kill "$moto_pid" 2>/dev/null || true' EXIT
 wait_for_port "$moto_port" 30
 eval "$(.venv-test/bin/python scripts/lib/moto_dynamodb.py "http://127.0.0.1:$moto_port" profiles-test)"
+step "ministack (AppConfig, AppConfigData) and microburst in front of it, on 127.0.0.1, for the flag tests"
+# ministack pins its own botocore, so it gets a virtual environment of its own.
+ensure_test_venv .venv-ministack ministack==1.5.33 microburst==0.10.0
+ministack_port="$(free_port)"
+BIND_HOST=127.0.0.1 GATEWAY_PORT="$ministack_port" IOT_MTLS_ENABLED=0 SFTP_ENABLED=0 SERVICES=appconfig,appconfigdata \
+  .venv-ministack/bin/ministack >.build/ministack.log 2>&1 &
+ministack_pid=$!
+fault_port="$(free_port)"
+.venv-ministack/bin/microburst --upstream "http://127.0.0.1:$ministack_port" --host 127.0.0.1 --port "$fault_port" \
+  >.build/microburst.log 2>&1 &
+fault_pid=$!
+trap 'kill "$moto_pid" "$ministack_pid" "$fault_pid" 2>/dev/null || true' EXIT
+wait_for_port "$ministack_port" 60
+wait_for_port "$fault_port" 30
+export FLAGS_TEST_APPCONFIG_ENDPOINT="http://127.0.0.1:$ministack_port"
+export FLAGS_TEST_FAULT_PROXY="http://127.0.0.1:$fault_port"
+export FLAGS_TEST_AWS_CLI="$PWD/.venv-test/bin/aws"
+
 export PROFILE_TEST_DYNAMODB_ENDPOINT PROFILE_TEST_DYNAMODB_TABLE PROFILE_TEST_ACCESS_KEY_ID \
   PROFILE_TEST_SECRET_ACCESS_KEY PROFILE_TEST_SESSION_ACCESS_KEY_ID PROFILE_TEST_SESSION_SECRET_ACCESS_KEY \
   PROFILE_TEST_SESSION_TOKEN
