@@ -40,7 +40,7 @@ public final class AppConfigDataSource: FlagSource {
         let response: HTTPResponse
         do {
             response = try await client.send(
-                method: .get, path: "/configuration?configuration_token=\(Self.queryEscaped(current))", deadline: deadline)
+                method: .get, path: "/configuration?configuration_token=\(current.percentEncodedUnreserved)", deadline: deadline)
         } catch {
             let problem = Self.badRequestProblem(error)
             if problem == "Expired" || problem == "Corrupted" || error.message.contains("expired") {
@@ -88,22 +88,6 @@ public final class AppConfigDataSource: FlagSource {
             return problem
         }
         return nil
-    }
-
-    static func queryEscaped(_ text: String) -> String {
-        var output = ""
-        for byte in text.utf8 {
-            if (byte >= 0x30 && byte <= 0x39) || (byte >= 0x41 && byte <= 0x5A) || (byte >= 0x61 && byte <= 0x7A)
-                || byte == 0x2D || byte == 0x2E || byte == 0x5F || byte == 0x7E {
-                output.unicodeScalars.append(Unicode.Scalar(byte))
-            } else {
-                let hex = Array("0123456789ABCDEF")
-                output.append("%")
-                output.append(hex[Int(byte >> 4)])
-                output.append(hex[Int(byte & 0xF)])
-            }
-        }
-        return output
     }
 
     static func milliseconds(_ duration: Duration) -> Int64 {

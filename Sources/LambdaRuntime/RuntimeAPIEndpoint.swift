@@ -1,3 +1,5 @@
+import CurlHTTP
+
 /// Where the Runtime API lives, from `AWS_LAMBDA_RUNTIME_API`, and the URLs of its endpoints.
 ///
 /// The value Lambda sets is `host:port` (for example `127.0.0.1:9001`). Some emulators add a path
@@ -35,12 +37,12 @@ public struct RuntimeAPIEndpoint: Sendable, Equatable, CustomStringConvertible {
 
     /// The URL of `POST …/invocation/{id}/response`.
     public func responseURL(for requestID: String) -> String {
-        "\(baseURL)/invocation/\(requestID.percentEncodedPathSegment)/response"
+        "\(baseURL)/invocation/\(requestID.percentEncodedUnreserved)/response"
     }
 
     /// The URL of `POST …/invocation/{id}/error`.
     public func errorURL(for requestID: String) -> String {
-        "\(baseURL)/invocation/\(requestID.percentEncodedPathSegment)/error"
+        "\(baseURL)/invocation/\(requestID.percentEncodedUnreserved)/error"
     }
 
     /// The base URL.
@@ -57,30 +59,5 @@ extension Substring {
             result = result.dropLast()
         }
         return result
-    }
-}
-
-extension String {
-    /// The string with every byte outside RFC 3986's unreserved set percent-encoded, so a request id
-    /// can never change the shape of a URL. Request ids Lambda sends (UUIDs) come back unchanged.
-    var percentEncodedPathSegment: String {
-        let isSafe: (UInt8) -> Bool = { byte in
-            (byte >= 0x30 && byte <= 0x39) || (byte >= 0x41 && byte <= 0x5A) || (byte >= 0x61 && byte <= 0x7A)
-                || byte == 0x2D || byte == 0x2E || byte == 0x5F || byte == 0x7E
-        }
-        if utf8.allSatisfy(isSafe) { return self }
-        let hex: [UInt8] = Array("0123456789ABCDEF".utf8)
-        var encoded: [UInt8] = []
-        encoded.reserveCapacity(utf8.count * 3)
-        for byte in utf8 {
-            if isSafe(byte) {
-                encoded.append(byte)
-            } else {
-                encoded.append(0x25)
-                encoded.append(hex[Int(byte >> 4)])
-                encoded.append(hex[Int(byte & 0x0F)])
-            }
-        }
-        return String(decoding: encoded, as: UTF8.self)
     }
 }
