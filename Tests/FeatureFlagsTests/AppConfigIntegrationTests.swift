@@ -159,7 +159,8 @@ struct AppConfigIntegrationTests {
                 let elapsed = clock.measure { _ = cache.evaluate("enableNewProfileSchema", userID: user) }
                 slowest = max(slowest, elapsed)
             }
-            #expect(slowest < .milliseconds(50), "evaluation waited \(slowest) during a faulty refresh")
+            // Far below the 2 s the slow rule holds the refresh; generous for a busy two-core machine.
+            #expect(slowest < .milliseconds(500), "evaluation waited \(slowest) during a faulty refresh")
             await refresh.value
             let evaluation = cache.evaluate("enableNewProfileSchema", userID: user)
             #expect(evaluation == FlagEvaluation(value: true, reason: .stale), "rule \(index): \(evaluation)")
