@@ -50,7 +50,7 @@ let package = Package(
         // A blocking loopback Runtime API server for tests and benchmarks (never linked into bootstrap).
         .target(name: "FakeRuntimeAPI"),
         // Measures the bootstrap against a plain C libcurl loop, warm and cold (scripts/bench.sh).
-        .executableTarget(name: "runtime-bench", dependencies: ["FakeRuntimeAPI"]),
+        .executableTarget(name: "runtime-bench", dependencies: ["FakeRuntimeAPI", "FeatureFlags"]),
 
         // The local runtime mock: runs the real bootstrap as a child, serves it the Runtime API, and
         // offers an RIE-compatible invoke endpoint plus an API Gateway HTTP front door.

@@ -32,14 +32,26 @@ public struct AWSError: Error, Sendable, Equatable, CustomStringConvertible {
         if let hash = type.lastIndex(of: "#") { type = String(type[type.index(after: hash)...]) }
         if let colon = type.firstIndex(of: ":") { type = String(type[..<colon]) }
         let text = String(decoding: body.prefix(300), as: UTF8.self)
-        if type.isEmpty, let range = text.firstRange(of: "<Code>"), let end = text.firstRange(of: "</Code>"),
-           range.upperBound <= end.lowerBound {
-            type = String(text[range.upperBound..<end.lowerBound])
+        if type.isEmpty, let code = Self.xmlCode(in: text) {
+            type = code
         }
         self.code = type.isEmpty ? "HTTP\(status)" : type
         self.message = json?["message"]?.stringValue ?? json?["Message"]?.stringValue ?? text
         self.status = status
         self.body = String(decoding: body.prefix(2000), as: UTF8.self)
+    }
+
+    /// The text between `<Code>` and `</Code>` (AWS's XML errors, for example from signature checks).
+    static func xmlCode(in text: String) -> String? {
+        let bytes = Array(text.utf8)
+        let marker = Array("<Code>".utf8)
+        guard bytes.count > marker.count else { return nil }
+        for start in 0...(bytes.count - marker.count) where bytes[start..<(start + marker.count)].elementsEqual(marker) {
+            let valueStart = start + marker.count
+            let valueEnd = bytes[valueStart...].firstIndex(of: UInt8(ascii: "<")) ?? bytes.count
+            return valueEnd > valueStart ? String(decoding: bytes[valueStart..<valueEnd], as: UTF8.self) : nil
+        }
+        return nil
     }
 
     /// Throttling or a server-side failure: worth another try.

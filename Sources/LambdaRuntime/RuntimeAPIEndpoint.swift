@@ -19,7 +19,7 @@ public struct RuntimeAPIEndpoint: Sendable, Equatable, CustomStringConvertible {
         var rest = Substring(value).trimmingASCIIWhitespace()
         if rest.hasPrefix("http://") {
             rest = rest.dropFirst("http://".count)
-        } else if rest.contains("://") {
+        } else if rest.utf8.contains(UInt8(ascii: ":")), rest.split(separator: ":", maxSplits: 1).last?.hasPrefix("//") == true {
             throw .invalidRuntimeAPI(value, reason: "only plain http is spoken to the Runtime API")
         }
         while rest.hasSuffix("/") { rest = rest.dropLast() }
