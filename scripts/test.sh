@@ -11,7 +11,8 @@ shellcheck, curl; a Python virtual environment .venv-test with AWS's runtime cli
 awslambdaric for the lambda-local conformance tests and moto for the DynamoDB store, which
 runs on 127.0.0.1 with signature checking for the duration of the tests), builds every target, checks that the release bootstrap links no SwiftNIO,
 lints the shell scripts, runs a short benchmark (scripts/bench.sh --quick) so it
-cannot rot, and runs `swift test`.
+cannot rot, the packaging suite (scripts/test-packaging.sh), the release-tooling suite
+(scripts/test-release.sh), and `swift test`.
 
 Environment:
   SWIFT_TEST_ARGS   extra arguments for `swift test` (for example `--filter RuntimeLoopTests`)
@@ -87,8 +88,14 @@ echo "release bootstrap: $(stat -c %s "$bootstrap_bin") bytes, no SwiftNIO" >&2
 step "Building everything (debug)"
 swift build --build-tests
 
-step "Benchmark smoke run (bootstrap vs a plain C libcurl loop)"
+step "Benchmark smoke run (the packaged bootstrap vs a plain C libcurl loop)"
 scripts/bench.sh --quick
+
+step "Packaging: deterministic zip, run from an empty root, deployed to ministack as provided.al2 and al2023"
+scripts/test-packaging.sh
+
+step "Release tooling: publish, canary/linear alias shifts with gates, rollback, template.yaml (moto, ministack)"
+scripts/test-release.sh
 
 step "Running swift test"
 # shellcheck disable=SC2086

@@ -1,0 +1,120 @@
+#!/usr/bin/env bash
+# Runs the release tests: publish.sh, release.sh, rollback.sh against local emulators, and template.yaml.
+set -euo pipefail
+
+usage() {
+  cat <<'USAGE'
+Usage: scripts/test-release.sh [--help]
+
+Tests the release scripts (publish.sh, release.sh, rollback.sh) and template.yaml, with the real aws
+CLI against AWS emulators on 127.0.0.1 (no AWS account, no Docker):
+  1. installs what is missing: Debian packages bats, jq, zip, shellcheck, curl, openssl
+     (apt-get, as root or with sudo); Python virtual environments .venv-release (awscli 1.x, moto
+     server, cfn-lint, aws-sam-translator, all pinned) and .venv-ministack (ministack and the SAM
+     translator it uses for CloudFormation, pinned: ministack
+     pins its own botocore, so it cannot share a venv with awscli)
+  2. Tests/scripts/unit.bats: command lines, the alias rules checked before any call, shellcheck,
+     cfn-lint and the SAM expansion of template.yaml
+  3. starts moto_server and ministack on free 127.0.0.1 ports and runs Tests/scripts/emulator.bats
+     against both at once: every test on ministack (it enforces --revision-id), the tests tagged
+     "moto" on moto (a second opinion); the emulators are stopped on exit
+  4. Tests/scripts/deploy.bats on ministack: `cloudformation package/deploy` of template.yaml with
+     DeploymentType=Scripted and the real .build/lambda/function.zip, GET /health through the HTTP API
+     and the alias, then publish.sh + release.sh on the stack's function and /health again. Skipped
+     (and reported) when scripts/package.sh has not written the zip yet
+The last line is "N passed, M failed". Logs of the emulators stay in .build-release/test-logs/.
+
+Environment:
+  RELEASE_TEST_FILTER   a regular expression: run only the tests whose name matches (bats --filter)
+
+Exit status: 0 when every test passed; 1 when a test failed; 2 when the setup failed.
+USAGE
+}
+
+case "${1:-}" in
+  -h|--help) usage; exit 0 ;;
+  "") ;;
+  *) echo "test-release.sh: unknown argument '$1' (see --help)" >&2; exit 64 ;;
+esac
+
+cd "$(dirname "$0")/.."
+# shellcheck source=scripts/lib/common.sh
+source scripts/lib/common.sh
+# shellcheck source=scripts/lib/emulators.sh
+source scripts/lib/emulators.sh
+
+step() { printf '\n==> %s\n' "$*" >&2; }
+setup_failed() { echo "test-release.sh: setup failed: $*" >&2; exit 2; }
+started=$SECONDS
+
+step "Checking system packages"
+ensure_debian_packages bats:/usr/bin/bats jq:/usr/bin/jq zip:/usr/bin/zip shellcheck:/usr/bin/shellcheck \
+  curl:/usr/bin/curl openssl:/usr/bin/openssl || setup_failed "Debian packages"
+
+step "Python virtual environments (.venv-release, .venv-ministack)"
+ensure_test_venv .venv-release awscli==1.45.11 'moto[server]==5.2.5' cfn-lint==1.58.0 aws-sam-translator==1.115.0 \
+  || setup_failed ".venv-release"
+ensure_test_venv .venv-ministack ministack==1.5.33 aws-sam-translator==1.115.0 || setup_failed ".venv-ministack"
+export PATH="$PWD/.venv-release/bin:$PATH"
+[ "$(command -v aws)" = "$PWD/.venv-release/bin/aws" ] || setup_failed "aws is not the venv's"
+
+logs=".build-release/test-logs"
+mkdir -p "$logs"
+suite_pids=()
+cleanup() {
+  local pid
+  for pid in "${suite_pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  stop_emulators
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+filter=()
+[ -n "${RELEASE_TEST_FILTER:-}" ] && filter=(--filter "$RELEASE_TEST_FILTER")
+
+step "Unit tests (no emulator)"
+bats --tap "${filter[@]}" Tests/scripts/unit.bats >"$logs/unit.tap" 2>&1 || true
+
+step "Starting ministack and moto on 127.0.0.1"
+MINISTACK_SERVICES=lambda,cloudwatch,iam,sts,logs,cloudformation,s3,apigateway,dynamodb,appconfig,appconfigdata \
+  start_ministack "$PWD/.venv-ministack/bin/ministack" "$logs/ministack.log" || setup_failed "ministack"
+ministack_url="$EMULATOR_URL"
+start_moto "$PWD/.venv-release/bin/moto_server" "$logs/moto.log" || setup_failed "moto"
+moto_url="$EMULATOR_URL"
+echo "ministack $ministack_url, moto $moto_url" >&2
+
+step "Emulator tests: every test on ministack, the moto-tagged ones on moto (in parallel)"
+EMU_URL="$ministack_url" EMU_NAME=ministack bats --tap "${filter[@]}" Tests/scripts/emulator.bats \
+  Tests/scripts/deploy.bats >"$logs/ministack.tap" 2>&1 &
+ministack_bats=$!
+suite_pids+=("$ministack_bats")
+EMU_URL="$moto_url" EMU_NAME=moto bats --tap --filter-tags moto "${filter[@]}" Tests/scripts/emulator.bats \
+  >"$logs/moto.tap" 2>&1 &
+moto_bats=$!
+suite_pids+=("$moto_bats")
+wait "$ministack_bats" || true
+wait "$moto_bats" || true
+suite_pids=()
+
+passed=0 failed=0 skipped=0
+for suite in unit ministack moto; do
+  tap="$logs/$suite.tap"
+  printf '\n--- %s ---\n' "$suite" >&2
+  sed "s/^/[$suite] /" "$tap" >&2
+  planned="$(sed -n 's/^1\.\.\([0-9]*\)$/\1/p' "$tap" | head -1)"
+  ok="$(grep -c '^ok ' "$tap" || true)"
+  skip="$(grep -c '^ok .* # skip' "$tap" || true)"
+  not_ok="$(grep -c '^not ok ' "$tap" || true)"
+  # A suite that died before reporting every planned test counts the missing ones as failed.
+  unreported=$(( ${planned:-0} - ok - not_ok ))
+  [ -n "$planned" ] || unreported=1
+  [ "$unreported" -gt 0 ] || unreported=0
+  passed=$((passed + ok - skip))
+  skipped=$((skipped + skip))
+  failed=$((failed + not_ok + unreported))
+done
+echo >&2
+[ "$skipped" -eq 0 ] || echo "($skipped skipped: see the '# skip' lines above)" >&2
+echo "release tests took $((SECONDS - started))s" >&2
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
