@@ -140,6 +140,9 @@ struct AppConfigIntegrationTests {
     @Test func throttlingServerErrorsAndSlownessLeaveTheLastGoodValueAndNeverBlockEvaluation() async throws {
         let proxy = try #require(AppConfigEmulator.faultProxy)
         let setup = try AppConfigEmulator.makeApplication(enabled: true, percentage: 100)
+        // The proxy loads its service models on its first request, which takes seconds: warm it up
+        // with a patient request before measuring anything through it.
+        try FaultProxy.warmUp(proxy)
         let cache = AppConfigEmulator.cache(application: setup.app, endpoint: proxy, fetchTimeout: .seconds(1))
         await AppConfigEmulator.loadUntilFresh(cache)
         #expect(cache.evaluate("enableNewProfileSchema", userID: user) == FlagEvaluation(value: true, reason: .staticValue),
@@ -171,6 +174,18 @@ struct AppConfigIntegrationTests {
 
 /// microburst's control API.
 enum FaultProxy {
+    /// One signed AppConfigData request with a long timeout, so the proxy's first-request cost is paid.
+    static func warmUp(_ proxy: String) throws {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/curl")
+        process.arguments = ["-sS", "-o", "/dev/null", "--max-time", "60", "--aws-sigv4", "aws:amz:us-east-1:appconfig",
+                             "--user", "test:test", "-H", "Content-Type: application/json",
+                             "-d", #"{"ApplicationIdentifier":"warm-up","EnvironmentIdentifier":"test","ConfigurationProfileIdentifier":"flags"}"#,
+                             "\(proxy)/configurationsessions"]
+        try process.run()
+        process.waitUntilExit()
+    }
+
     /// Replaces the proxy's rule set (POST replaces, `[]` clears).
     static func setRules(_ proxy: String, _ rules: String) throws {
         let process = Process()
