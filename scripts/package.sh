@@ -21,7 +21,7 @@ Options:
                  <root>/var/task, run <root>/var/task/bootstrap chrooted into <root> (a private mount
                  and PID namespace with its own /proc, which Lambda also provides and libdispatch
                  needs; nothing from the host) under lambda-local (built with
-                 `swift build --product lambda-local --scratch-path .build-pack`), and check through
+                 `swift build --product lambda-local`, in .build), and check through
                  the Invoke API that `echo` returns the event byte for byte, twice on one instance,
                  and that an unknown _HANDLER comes back as the init error Runtime.HandlerNotFound.
   --health       with --verify: also run _HANDLER=profile (PROFILE_STORE=memory) and check that
@@ -31,7 +31,7 @@ Options:
   -h, --help     this text
 
 Environment:
-  LOCAL_SCRATCH  SwiftPM scratch path for lambda-local (default .build-pack)
+  LOCAL_SCRATCH  SwiftPM scratch path for lambda-local (default .build, shared with the tests)
 
 Exit status: 0 done (and verified); 1 the build or packaging failed; 3 the verification failed;
 64 bad arguments.
@@ -138,7 +138,7 @@ if [ "$verify" -eq 1 ]; then
   } >"$wrapper"
   chmod +x "$wrapper"
 
-  local_scratch="${LOCAL_SCRATCH:-.build-pack}"
+  local_scratch="${LOCAL_SCRATCH:-.build}"
   say "building lambda-local (scratch path $local_scratch)…"
   swift build --product lambda-local --scratch-path "$local_scratch" >&2 || { say "building lambda-local failed"; exit 1; }
   lambda_local="$(swift build --scratch-path "$local_scratch" --show-bin-path)/lambda-local"

@@ -26,7 +26,7 @@ Checks, each counted as passed or failed:
 
 Installs what it needs: Debian packages (shellcheck, gcc, libcurl4-openssl-dev, zip, unzip, curl,
 python3-venv) with apt-get; Python virtual environments .venv-pack-ministack (ministack 1.5.33) and
-.venv-pack-aws (awscli 1.45.11); builds in .build-lambda (bootstrap), .build-pack (lambda-local)
+.venv-pack-aws (awscli 1.45.11); builds in .build-lambda (bootstrap), .build (lambda-local)
 and .build/static-curl (libcurl). Starts ministack and a silent listener on 127.0.0.1 and stops
 them on exit. About 8 minutes on a fresh 2-core machine (libcurl, lambda-local and the release
 build), about 2 minutes afterwards.

@@ -94,6 +94,9 @@ scripts/bench.sh --quick
 step "Packaging: deterministic zip, run from an empty root, deployed to ministack as provided.al2 and al2023"
 scripts/test-packaging.sh
 
+step "The zip the release suite deploys (.build/lambda/function.zip)"
+scripts/package.sh
+
 step "Release tooling: publish, canary/linear alias shifts with gates, rollback, template.yaml (moto, ministack)"
 scripts/test-release.sh
 
