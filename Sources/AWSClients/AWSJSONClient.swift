@@ -44,14 +44,23 @@ public struct AWSError: Error, Sendable, Equatable, CustomStringConvertible {
     /// The text between `<Code>` and `</Code>` (AWS's XML errors, for example from signature checks).
     static func xmlCode(in text: String) -> String? {
         let bytes = Array(text.utf8)
-        let marker = Array("<Code>".utf8)
-        guard bytes.count > marker.count else { return nil }
-        for start in 0...(bytes.count - marker.count) where bytes[start..<(start + marker.count)].elementsEqual(marker) {
-            let valueStart = start + marker.count
-            let valueEnd = bytes[valueStart...].firstIndex(of: UInt8(ascii: "<")) ?? bytes.count
-            return valueEnd > valueStart ? String(decoding: bytes[valueStart..<valueEnd], as: UTF8.self) : nil
-        }
-        return nil
+        guard let start = byteOffset(of: "<Code>", in: bytes) else { return nil }
+        let valueStart = start + "<Code>".utf8.count
+        let valueEnd = bytes[valueStart...].firstIndex(of: UInt8(ascii: "<")) ?? bytes.count
+        return valueEnd > valueStart ? String(decoding: bytes[valueStart..<valueEnd], as: UTF8.self) : nil
+    }
+
+    /// Whether the message or the error body contains `text` (for details such as `"Problem":"Expired"`).
+    public func mentions(_ text: String) -> Bool {
+        Self.byteOffset(of: text, in: Array(message.utf8)) != nil || Self.byteOffset(of: text, in: Array(body.utf8)) != nil
+    }
+
+    /// Where `needle` starts in `bytes`. A byte search: String's own substring search needs the regex
+    /// library, which would add a megabyte to the bootstrap.
+    static func byteOffset(of needle: String, in bytes: [UInt8]) -> Int? {
+        let pattern = Array(needle.utf8)
+        guard !pattern.isEmpty, bytes.count >= pattern.count else { return nil }
+        return (0...(bytes.count - pattern.count)).first { bytes[$0..<($0 + pattern.count)].elementsEqual(pattern) }
     }
 
     /// Throttling or a server-side failure: worth another try.

@@ -43,11 +43,11 @@ public final class AppConfigDataSource: FlagSource {
                 method: .get, path: "/configuration?configuration_token=\(current.percentEncodedUnreserved)", deadline: deadline)
         } catch {
             let problem = Self.badRequestProblem(error)
-            if problem == "Expired" || problem == "Corrupted" || Self.contains(error.message, "expired") {
+            if problem == "Expired" || problem == "Corrupted" || error.mentions("expired") {
                 token.withLock { $0 = nil }
                 throw FlagSourceError("configuration token \(problem ?? "expired"); a new session starts next poll", retryAfter: .zero)
             }
-            if problem == "PollIntervalNotSatisfied" || Self.contains(error.message, "too early") {
+            if problem == "PollIntervalNotSatisfied" || error.mentions("too early") {
                 throw FlagSourceError("AppConfigData: polled too early", retryAfter: .seconds(Int64(requestedPollInterval)))
             }
             throw FlagSourceError("AppConfigData GetLatestConfiguration: \(error)", retryAfter: .seconds(5))
@@ -84,19 +84,10 @@ public final class AppConfigDataSource: FlagSource {
     }
 
     private static func badRequestProblem(_ error: AWSError) -> String? {
-        for problem in ["Expired", "Corrupted", "PollIntervalNotSatisfied"] where contains(error.body, problem) || contains(error.message, problem) {
+        for problem in ["Expired", "Corrupted", "PollIntervalNotSatisfied"] where error.mentions(problem) {
             return problem
         }
         return nil
-    }
-
-    /// Substring search on UTF-8 bytes (String's own needs the regex library, which would add a
-    /// megabyte to the bootstrap).
-    static func contains(_ text: String, _ needle: String) -> Bool {
-        let haystack = Array(text.utf8)
-        let pattern = Array(needle.utf8)
-        guard !pattern.isEmpty, haystack.count >= pattern.count else { return pattern.isEmpty }
-        return (0...(haystack.count - pattern.count)).contains { haystack[$0..<($0 + pattern.count)].elementsEqual(pattern) }
     }
 
     static func milliseconds(_ duration: Duration) -> Int64 {

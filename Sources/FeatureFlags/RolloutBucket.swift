@@ -16,17 +16,21 @@ public enum RolloutBucket {
                 userID.withUTF8 { user in
                     let length = key.count + salt.count + user.count + 2
                     return withUnsafeTemporaryAllocation(of: UInt8.self, capacity: length + 20) { buffer in
+                        // flagKey "." salt "." userID, written in place: this runs on every evaluation.
                         var offset = 0
-                        for part in [key, salt, user] {
-                            if offset > 0 {
-                                buffer[offset] = UInt8(ascii: ".")
-                                offset += 1
-                            }
+                        func append(_ part: UnsafeBufferPointer<UInt8>) {
                             for byte in part {
                                 buffer[offset] = byte
                                 offset += 1
                             }
                         }
+                        append(key)
+                        buffer[offset] = UInt8(ascii: ".")
+                        offset += 1
+                        append(salt)
+                        buffer[offset] = UInt8(ascii: ".")
+                        offset += 1
+                        append(user)
                         let digest = buffer.baseAddress! + length
                         ccrypto_sha1(buffer.baseAddress!, length, digest)
                         var leading: UInt64 = 0

@@ -191,14 +191,14 @@ public struct ProfileAPI: Sendable {
         guard let subject = request.claims["sub"], !subject.isEmpty else { throw APIError.unauthenticated }
         if subject == userID { return }
         let scopes = (request.claims["scope"] ?? "").split(separator: " ")
-            + (request.claims["scopes"] ?? "").trimmingCharacters(in: "[]").split(separator: " ")
+            + (request.claims["scopes"] ?? "").trimmed(where: { $0 == "[" || $0 == "]" }).split(separator: " ")
         guard scopes.contains("profiles/admin") else { throw APIError.forbidden }
     }
 
     /// The `If-Match` version (`"3"`, `W/"3"` or `3`), if sent.
     static func ifMatch(_ request: APIRequest) throws -> Int? {
         guard let raw = request.header("if-match") else { return nil }
-        var text = Substring(raw).trimmingWhitespaceSubstring
+        var text = raw.trimmed()
         if text.hasPrefix("W/") { text = text.dropFirst(2) }
         if text.hasPrefix("\""), text.hasSuffix("\""), text.count >= 2 { text = text.dropFirst().dropLast() }
         guard let version = Int(text), version > 0 else {
@@ -213,7 +213,7 @@ public struct ProfileAPI: Sendable {
         if let problem = request.bodyProblem { throw APIError.invalid(problem) }
         guard request.body.count <= maxBodySize else { throw APIError.tooLarge }
         let contentType = (request.header("content-type") ?? "").split(separator: ";").first
-            .map { $0.trimmingWhitespaceSubstring.lowercased() } ?? ""
+            .map { $0.trimmed().lowercased() } ?? ""
         guard mediaTypes.contains(contentType) else {
             throw APIError.unsupportedMediaType(mediaTypes.joined(separator: " or "))
         }
@@ -265,23 +265,5 @@ public struct ProfileAPI: Sendable {
 
     static func profileResponse(status: Int, item: ProfileItem, schema: ProfileSchema) -> APIResponse {
         APIResponse(status: status, json: schema.view(of: item), headers: ["etag": "\"\(item.version)\""])
-    }
-}
-
-extension Substring {
-    var trimmingWhitespaceSubstring: Substring {
-        var slice = self
-        while let first = slice.first, first.isWhitespace { slice = slice.dropFirst() }
-        while let last = slice.last, last.isWhitespace { slice = slice.dropLast() }
-        return slice
-    }
-}
-
-extension String {
-    func trimmingCharacters(in set: String) -> String {
-        var slice = Substring(self)
-        while let first = slice.first, set.contains(first) { slice = slice.dropFirst() }
-        while let last = slice.last, set.contains(last) { slice = slice.dropLast() }
-        return String(slice)
     }
 }

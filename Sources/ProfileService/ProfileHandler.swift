@@ -22,8 +22,7 @@ public struct ProfileHandler: LambdaHandler {
     public static func make(context: LambdaInitContext) async throws -> ProfileHandler {
         let (flags, cache) = try FlagConfiguration.make(environment: context.environment, logger: context.logger)
         await cache?.load()
-        let handler = try ProfileHandler(context: context, flags: flags)
-        return ProfileHandler(api: handler.api, flagCache: cache)
+        return try ProfileHandler(context: context, flags: flags, flagCache: cache)
     }
 
     /// Refreshes the flags when their poll interval has passed, off the caller's latency.
@@ -33,7 +32,9 @@ public struct ProfileHandler: LambdaHandler {
 
     /// Builds the handler from the environment: `PROFILE_STORE=memory`, or `dynamodb` with
     /// `PROFILE_TABLE`, `AWS_REGION` and credentials (endpoint override `AWS_ENDPOINT_URL_DYNAMODB`).
-    public init(context: LambdaInitContext, flags: any FlagEvaluating) throws(ProfileConfigurationError) {
+    public init(
+        context: LambdaInitContext, flags: any FlagEvaluating, flagCache: FlagCache? = nil
+    ) throws(ProfileConfigurationError) {
         let environment = context.environment
         let store: any ProfileStore
         switch environment["PROFILE_STORE"] {
@@ -51,7 +52,7 @@ public struct ProfileHandler: LambdaHandler {
         case let other:
             throw ProfileConfigurationError(variable: "PROFILE_STORE", value: other, expected: "memory or dynamodb")
         }
-        self.init(api: ProfileAPI(store: store, flags: flags, functionVersion: context.function.version))
+        self.init(api: ProfileAPI(store: store, flags: flags, functionVersion: context.function.version), flagCache: flagCache)
     }
 
     /// Serves one event.

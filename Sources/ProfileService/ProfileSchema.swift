@@ -152,7 +152,7 @@ public enum ProfileSchema: Int, Sendable, Equatable {
 
     private static func checkText(_ value: JSON, maxLength: Int) -> String? {
         guard let text = value.stringValue else { return "must be a string, not \(value.typeName)" }
-        let trimmed = text.trimmingWhitespace
+        let trimmed = text.trimmed()
         if trimmed.isEmpty { return "must not be empty" }
         if text.unicodeScalars.count > maxLength { return "is longer than \(maxLength) characters" }
         if text.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) {
@@ -234,11 +234,13 @@ enum Validation {
     }
 }
 
-extension String {
-    var trimmingWhitespace: Substring {
-        var slice = Substring(self)
-        while let first = slice.first, first.isWhitespace { slice = slice.dropFirst() }
-        while let last = slice.last, last.isWhitespace { slice = slice.dropLast() }
-        return slice
+extension StringProtocol {
+    /// The text without leading and trailing characters that `drop` matches (whitespace by default).
+    func trimmed(where drop: (Character) -> Bool = \.isWhitespace) -> SubSequence {
+        var start = startIndex
+        var end = endIndex
+        while start < end, drop(self[start]) { start = index(after: start) }
+        while end > start, drop(self[index(before: end)]) { end = index(before: end) }
+        return self[start..<end]
     }
 }
