@@ -37,6 +37,11 @@ public final class FlagCache: FlagEvaluating {
         return document.evaluate(flag, userID: userID, stale: stale)
     }
 
+    /// Whether the cache serves the last good document because the latest refresh failed.
+    public var isStale: Bool {
+        state.withLock { $0.stale }
+    }
+
     /// `SOURCE (fresh|stale|never fetched: ERROR)`.
     public var sourceState: String {
         state.withLock { state in

@@ -35,6 +35,14 @@ public protocol FlagEvaluating: Sendable {
 
     /// What the source is and how fresh it is, for `GET /health`.
     var sourceState: String { get }
+
+    /// Whether evaluations are served from a document whose latest refresh failed (`STALE`).
+    var isStale: Bool { get }
+}
+
+extension FlagEvaluating {
+    /// Never stale: sources without a cache.
+    public var isStale: Bool { false }
 }
 
 /// Flags with fixed values, for tests and for running without a flag store.

@@ -28,15 +28,33 @@ public struct StandardErrorSink: LogLineSink {
 
     /// Writes `line` and a newline.
     public func write(line: String) {
-        var line = line
-        line.append("\n")
-        line.withUTF8 { bytes in
-            var offset = 0
-            while offset < bytes.count {
-                let written = Glibc.write(2, bytes.baseAddress! + offset, bytes.count - offset)
-                if written <= 0 { return }
-                offset += written
-            }
+        writeWholeLine(line, to: 2)
+    }
+}
+
+/// Writes lines to standard output, one system call a line, so that concurrent writers never
+/// interleave inside a line (CloudWatch embedded-metric lines must be whole JSON objects).
+public struct StandardOutputSink: LogLineSink {
+    /// Creates the sink.
+    public init() {}
+
+    /// Writes `line` and a newline.
+    public func write(line: String) {
+        writeWholeLine(line, to: 1)
+    }
+}
+
+/// Writes `line` and a newline to `descriptor` in one `write(2)` when the kernel takes it whole.
+private func writeWholeLine(_ line: String, to descriptor: Int32) {
+    var line = line
+    line.append("\n")
+    line.withUTF8 { bytes in
+        guard let start = bytes.baseAddress else { return }
+        var offset = 0
+        while offset < bytes.count {
+            let written = Glibc.write(descriptor, start + offset, bytes.count - offset)
+            if written <= 0 { return }
+            offset += written
         }
     }
 }

@@ -27,7 +27,10 @@ public struct ProfileAPI: Sendable {
         self.functionVersion = functionVersion
     }
 
-    /// What one request did, for the access log.
+    /// The `Route` of a request that matched no route (a 404, a 405, a malformed path).
+    public static let unmatchedRoute = "UNMATCHED"
+
+    /// What one request did, for the access log and the metrics.
     public struct Outcome: Sendable {
         /// The response to send.
         public var response: APIResponse
@@ -35,6 +38,9 @@ public struct ProfileAPI: Sendable {
         public var schema: ProfileSchema?
         /// The flag evaluation behind it.
         public var flag: FlagEvaluation?
+        /// The matched route, `METHOD /pattern` (`GET /profiles/{userId}`), or ``ProfileAPI/unmatchedRoute``:
+        /// one of a fixed set, so a metric dimension cannot be made to grow by what clients send.
+        public var route: String = ProfileAPI.unmatchedRoute
     }
 
     /// Answers one request. Never throws: every failure is an HTTP error response.
@@ -42,8 +48,11 @@ public struct ProfileAPI: Sendable {
         to request: APIRequest, deadline: LambdaDeadline? = nil, logger: Logger? = nil
     ) async -> Outcome {
         var outcome = Outcome(response: APIResponse(status: 500))
+        var route = Self.unmatchedRoute
         do {
-            outcome = try await route(request, deadline: deadline)
+            let segments = try Self.pathSegments(request.rawPath)
+            route = Self.routeName(method: request.method, segments: segments)
+            outcome = try await serve(request, segments: segments, deadline: deadline)
         } catch let error as APIError {
             outcome.response = error.response
         } catch let error as ProfileStoreError {
@@ -61,6 +70,7 @@ public struct ProfileAPI: Sendable {
             logger?.error("unexpected failure", metadata: ["error": "\(error)"])
             outcome.response = APIError.internalError(requestID: request.requestID).response
         }
+        outcome.route = route
         outcome.response.headers["x-function-version"] = functionVersion
         outcome.response.headers["cache-control"] = "no-store"
         if let schema = outcome.schema {
@@ -69,8 +79,22 @@ public struct ProfileAPI: Sendable {
         return outcome
     }
 
-    private func route(_ request: APIRequest, deadline: LambdaDeadline?) async throws -> Outcome {
-        let segments = try Self.pathSegments(request.rawPath)
+    /// The route a request matched: the method and path pattern for the methods a route serves,
+    /// ``unmatchedRoute`` for everything else. Built from literals and compared as bytes, so the
+    /// set of routes is fixed whatever a client sends.
+    static func routeName(method: String, segments: [String]) -> String {
+        func known(_ methods: [String]) -> String? { methods.first { $0.utf8.elementsEqual(method.utf8) } }
+        switch segments.count {
+        case 1 where segments[0].utf8.elementsEqual("health".utf8):
+            return known(["GET", "HEAD"]).map { $0 + " /health" } ?? unmatchedRoute
+        case 2 where segments[0].utf8.elementsEqual("profiles".utf8):
+            return known(["GET", "HEAD", "PUT", "PATCH", "DELETE"]).map { $0 + " /profiles/{userId}" } ?? unmatchedRoute
+        default:
+            return unmatchedRoute
+        }
+    }
+
+    private func serve(_ request: APIRequest, segments: [String], deadline: LambdaDeadline?) async throws -> Outcome {
         switch segments.count {
         case 1 where segments[0] == "health":
             guard request.method == "GET" || request.method == "HEAD" else { throw APIError.methodNotAllowed("GET") }

@@ -10,11 +10,14 @@ public struct ProfileHandler: LambdaHandler {
     public let api: ProfileAPI
     /// The flag cache refreshed after each response, when flags come from a source.
     public let flagCache: FlagCache?
+    /// The per-request EMF metrics line, unless `METRICS=off`.
+    public let metrics: ServiceMetrics?
 
     /// Creates the handler around an API.
-    public init(api: ProfileAPI, flagCache: FlagCache? = nil) {
+    public init(api: ProfileAPI, flagCache: FlagCache? = nil, metrics: ServiceMetrics? = nil) {
         self.api = api
         self.flagCache = flagCache
+        self.metrics = metrics
     }
 
     /// Builds the handler from the environment (`PROFILE_STORE`, `FLAGS_SOURCE`…) and loads the flags
@@ -31,7 +34,8 @@ public struct ProfileHandler: LambdaHandler {
     }
 
     /// Builds the handler from the environment: `PROFILE_STORE=memory`, or `dynamodb` with
-    /// `PROFILE_TABLE`, `AWS_REGION` and credentials (endpoint override `AWS_ENDPOINT_URL_DYNAMODB`).
+    /// `PROFILE_TABLE`, `AWS_REGION` and credentials (endpoint override `AWS_ENDPOINT_URL_DYNAMODB`);
+    /// metrics from `METRICS`, `METRICS_NAMESPACE` and `METRICS_SERVICE`.
     public init(
         context: LambdaInitContext, flags: any FlagEvaluating, flagCache: FlagCache? = nil
     ) throws(ProfileConfigurationError) {
@@ -52,13 +56,23 @@ public struct ProfileHandler: LambdaHandler {
         case let other:
             throw ProfileConfigurationError(variable: "PROFILE_STORE", value: other, expected: "memory or dynamodb")
         }
-        self.init(api: ProfileAPI(store: store, flags: flags, functionVersion: context.function.version), flagCache: flagCache)
+        let metrics = try ServiceMetrics.Configuration(environment: environment, function: context.function)
+            .map { ServiceMetrics(configuration: $0) }
+        self.init(
+            api: ProfileAPI(store: store, flags: flags, functionVersion: context.function.version), flagCache: flagCache,
+            metrics: metrics)
     }
 
-    /// Serves one event.
+    /// Serves one event: the response, one access-log line and one EMF metrics line.
     public func handle(_ event: [UInt8], context: LambdaContext) async throws -> [UInt8] {
+        let started = ContinuousClock.now
         let request = try APIRequest(event: event)
         let outcome = await api.respond(to: request, deadline: context.deadline, logger: context.logger)
+        let response = outcome.response.encoded(for: request.format)
+        metrics?.record(ServiceMetrics.Sample(
+            route: outcome.route, status: outcome.response.status, latency: ContinuousClock.now - started,
+            schemaV2: outcome.schema == .v2, flagsStale: api.flags.isStale, requestID: context.requestID,
+            traceID: context.traceID, timestamp: WallClock.now()))
         var metadata: Logger.Metadata = [
             "method": .string(request.method), "path": .string(request.rawPath),
             "status": .stringConvertible(outcome.response.status),
@@ -69,7 +83,7 @@ public struct ProfileHandler: LambdaHandler {
             metadata["flagReason"] = .string(flag.reason.rawValue)
         }
         context.logger.info("request", metadata: metadata)
-        return outcome.response.encoded(for: request.format)
+        return response
     }
 }
 

@@ -1,0 +1,77 @@
+import FakeRuntimeAPI
+import Foundation
+import Testing
+
+/// The profile handler's EMF metrics as the real `bootstrap` writes them: one bare JSON object per
+/// request on standard output, in both log formats, never inside a log record.
+@Suite struct BootstrapMetricsTests {
+    /// Runs the bootstrap until the queued events are served; returns its stdout and stderr lines.
+    func run(events: [String], environment extra: [String: String]) throws -> (stdout: [String], stderr: [String], server: FakeRuntimeAPI) {
+        let server = try FakeRuntimeAPI()
+        for event in events { server.enqueue(.init(requestID: "req-\(server.snapshot.outcomeCount)-\(UUID().uuidString.prefix(6))", body: Array(event.utf8), headers: [
+            ("Lambda-Runtime-Deadline-Ms", String(Int(Date().timeIntervalSince1970 * 1000) + 30_000)),
+            ("Lambda-Runtime-Trace-Id", "Root=1-67891233-abcdef012345678912345678;Sampled=1"),
+        ])) }
+        server.finish()
+        let process = Process()
+        process.executableURL = BootstrapProcessTests.executable
+        var environment = [
+            "AWS_LAMBDA_RUNTIME_API": server.runtimeAPI, "AWS_LAMBDA_FUNCTION_NAME": "profile-service-dev",
+            "AWS_LAMBDA_FUNCTION_VERSION": "5", "AWS_REGION": "us-east-1", "PATH": "/usr/bin:/bin",
+            "_HANDLER": "profile", "PROFILE_STORE": "memory",
+        ]
+        environment.merge(extra) { _, new in new }
+        process.environment = environment
+        let stdout = Pipe(), stderr = Pipe()
+        process.standardOutput = stdout
+        process.standardError = stderr
+        try process.run()
+        // Read both pipes to the end on their own threads so neither can fill up and block the child.
+        nonisolated(unsafe) var errText = Data()
+        let errReader = Thread { errText = stderr.fileHandleForReading.readDataToEndOfFile() }
+        errReader.start()
+        let outText = stdout.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        while !errReader.isFinished { usleep(1000) }
+        func lines(_ data: Data) -> [String] { String(decoding: data, as: UTF8.self).split(separator: "\n").map(String.init) }
+        return (lines(outText), lines(errText), server)
+    }
+
+    static let health = #"{"version":"2.0","routeKey":"GET /health","rawPath":"/health","rawQueryString":"","headers":{},"requestContext":{"http":{"method":"GET","path":"/health"},"requestId":"api-1"},"isBase64Encoded":false}"#
+    static let missing = #"{"version":"2.0","routeKey":"GET /nowhere","rawPath":"/nowhere","rawQueryString":"","headers":{},"requestContext":{"http":{"method":"GET","path":"/nowhere"},"requestId":"api-2"},"isBase64Encoded":false}"#
+
+    @Test(arguments: ["JSON", "Text"])
+    func oneBareEMFObjectPerRequestOnStandardOutput(_ format: String) throws {
+        let (stdout, stderr, server) = try run(
+            events: [Self.health, Self.missing], environment: ["AWS_LAMBDA_LOG_FORMAT": format, "METRICS_NAMESPACE": "Acme/Profiles"])
+        defer { server.stop() }
+        #expect(stdout.count == 2, "stdout: \(stdout)\nstderr: \(stderr)")
+        let objects = stdout.compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+        #expect(objects.count == 2, "every stdout line is one JSON object: \(stdout)")
+        for object in objects {
+            let aws = try #require(object["_aws"] as? [String: Any], "the EMF object is bare, not nested in a log record")
+            let directive = try #require((aws["CloudWatchMetrics"] as? [[String: Any]])?.first)
+            #expect(directive["Namespace"] as? String == "Acme/Profiles")
+            #expect(object["Service"] as? String == "profile-service-dev")
+            #expect(object["FunctionVersion"] as? String == "5")
+            #expect(object["traceId"] as? String == "Root=1-67891233-abcdef012345678912345678;Sampled=1")
+            #expect(object["level"] == nil && object["message"] == nil)
+        }
+        #expect(objects.first?["Route"] as? String == "GET /health")
+        #expect(objects.first?["ClientErrors"] as? Int == 0)
+        #expect(objects.last?["Route"] as? String == "UNMATCHED")
+        #expect(objects.last?["ClientErrors"] as? Int == 1)
+        #expect(!stderr.contains { $0.contains("_aws") }, "metrics never go into the log stream's records")
+    }
+
+    @Test func metricsOffWritesNothingAndABadNamespaceIsAnInitError() throws {
+        let (quiet, _, server) = try run(events: [Self.health], environment: ["METRICS": "off"])
+        server.stop()
+        #expect(quiet.isEmpty)
+        let (_, _, refused) = try run(events: [Self.health], environment: ["METRICS_NAMESPACE": "AWS/Lambda"])
+        defer { refused.stop() }
+        let report = try #require(refused.snapshot.initErrors.first)
+        #expect(report.text.contains("Runtime.ConfigInvalid") || report.text.contains("METRICS_NAMESPACE"))
+        #expect(report.text.contains("METRICS_NAMESPACE"))
+    }
+}
