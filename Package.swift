@@ -44,8 +44,13 @@ let package = Package(
         ),
         // The user-profile HTTP API: API Gateway events, schemas v1/v2, validation, authorization, stores.
         .target(name: "ProfileService", dependencies: ["LambdaRuntime", "FeatureFlags", "AWSClients", "LeanJSON"]),
+        // Release checks that run as Lambda handlers: the CodeDeploy PreTraffic hook.
+        .target(
+            name: "ReleaseHooks",
+            dependencies: ["AWSClients", "LambdaRuntime", "LeanJSON", .product(name: "Logging", package: "swift-log")]
+        ),
         // Composition root: reads the environment, picks the built-in handler, runs the loop.
-        .executableTarget(name: "bootstrap", dependencies: ["LambdaRuntime", "ProfileService"]),
+        .executableTarget(name: "bootstrap", dependencies: ["LambdaRuntime", "ProfileService", "ReleaseHooks"]),
 
         // A blocking loopback Runtime API server for tests and benchmarks (never linked into bootstrap).
         .target(name: "FakeRuntimeAPI"),
@@ -77,6 +82,10 @@ let package = Package(
         ),
         .testTarget(name: "LambdaRuntimeTests", dependencies: ["LambdaRuntime", "FakeRuntimeAPI"]),
         .testTarget(name: "BootstrapTests", dependencies: ["bootstrap", "FakeRuntimeAPI"]),
+        .testTarget(
+            name: "ReleaseHooksTests",
+            dependencies: ["ReleaseHooks", "AWSClients", "FakeRuntimeAPI", "LambdaRuntime", "LeanJSON", "ProfileService", "FeatureFlags"]
+        ),
         .testTarget(
             name: "LambdaLocalTests",
             dependencies: ["LambdaLocal", "lambda-local", "bootstrap", "CurlHTTP", "FeatureFlags"],

@@ -13,7 +13,8 @@ public struct AWSEnvironment: Sendable, Equatable {
     public var secretAccessKey: String
     /// `AWS_SESSION_TOKEN` (always set inside Lambda).
     public var sessionToken: String?
-    /// `AWS_ENDPOINT_URL`, and `AWS_ENDPOINT_URL_<SERVICE>` overrides by service id (`DYNAMODB`, `APPCONFIGDATA`).
+    /// `AWS_ENDPOINT_URL`, and `AWS_ENDPOINT_URL_<SERVICE>` overrides by service id (`DYNAMODB`,
+    /// `APPCONFIGDATA`, `LAMBDA`, `CODEDEPLOY`).
     public var endpointOverrides: [String: String]
     /// The CA bundle for HTTPS: `SSL_CERT_FILE`, else Amazon Linux's, else Debian's, if present.
     public var caBundlePath: String?
@@ -42,7 +43,7 @@ public struct AWSEnvironment: Sendable, Equatable {
         guard let secret = value("AWS_SECRET_ACCESS_KEY") else { throw .missing("AWS_SECRET_ACCESS_KEY") }
         var overrides: [String: String] = [:]
         if let all = value("AWS_ENDPOINT_URL") { overrides[""] = all }
-        for service in ["DYNAMODB", "APPCONFIGDATA"] {
+        for service in ["DYNAMODB", "APPCONFIGDATA", "LAMBDA", "CODEDEPLOY"] {
             if let specific = value("AWS_ENDPOINT_URL_\(service)") { overrides[service] = specific }
         }
         self.init(

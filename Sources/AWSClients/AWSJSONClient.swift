@@ -120,11 +120,14 @@ public final class AWSJSONClient: Sendable {
     /// The endpoint calls go to.
     public var endpointURL: String { endpoint }
 
-    /// POSTs `body` with `X-Amz-Target: target` (JSON 1.0 protocol) and returns the parsed answer.
-    public func call(target: String, body: JSON, deadline: LambdaDeadline?) async throws(AWSError) -> JSON {
+    /// POSTs `body` with `X-Amz-Target: target` (the AWS JSON protocol, version 1.0 by default, 1.1 for
+    /// services such as CodeDeploy) and returns the parsed answer.
+    public func call(
+        target: String, body: JSON, protocolVersion: String = "1.0", deadline: LambdaDeadline?
+    ) async throws(AWSError) -> JSON {
         let answer = try await send(
             method: .post, path: "/", body: body.bytes,
-            headers: ["Content-Type": "application/x-amz-json-1.0", "X-Amz-Target": target], deadline: deadline)
+            headers: ["Content-Type": "application/x-amz-json-" + protocolVersion, "X-Amz-Target": target], deadline: deadline)
         do {
             return answer.body.isEmpty ? .object([:]) : try JSON(parsing: answer.body, maxDepth: 64)
         } catch {

@@ -88,20 +88,4 @@ public struct ProfileHandler: LambdaHandler {
 }
 
 /// A setting the profile handler needs is missing or wrong: an init error naming the variable.
-public struct ProfileConfigurationError: LambdaFunctionError, Equatable {
-    /// The environment variable.
-    public let variable: String
-    /// Its value, if set.
-    public let value: String?
-    /// What would be valid.
-    public let expected: String
-
-    /// `Runtime.ConfigInvalid`
-    public var errorType: String { "Runtime.ConfigInvalid" }
-
-    /// Which variable, what it was, what it may be.
-    public var errorMessage: String {
-        guard let value, !value.isEmpty else { return "\(variable) is not set; set it to \(expected)" }
-        return "\(variable)=\(value) is not valid; use \(expected)"
-    }
-}
+public typealias ProfileConfigurationError = LambdaConfigurationError

@@ -1,5 +1,6 @@
 import LambdaRuntime
 import ProfileService
+import ReleaseHooks
 
 /// The handlers this bootstrap ships, selected by `_HANDLER`.
 enum BuiltInHandler: LambdaHandler {
@@ -7,15 +8,18 @@ enum BuiltInHandler: LambdaHandler {
     case echo(EchoHandler)
     /// `profile`: the user-profile API behind API Gateway.
     case profile(ProfileHandler)
+    /// `pretraffic`: the CodeDeploy PreTraffic hook that checks a new version before any traffic.
+    case pretraffic(PreTrafficHook)
 
     /// Every valid `_HANDLER` value.
-    static let names = ["echo", "profile"]
+    static let names = ["echo", "profile", "pretraffic"]
 
     /// Builds the handler `_HANDLER` names.
     static func make(named name: String?, context: LambdaInitContext) async throws -> BuiltInHandler {
         switch name {
         case "echo": return .echo(EchoHandler())
         case "profile": return .profile(try await ProfileHandler.make(context: context))
+        case "pretraffic": return .pretraffic(try PreTrafficHook(context: context))
         default: throw HandlerSelectionError(requested: name, valid: names)
         }
     }
@@ -24,6 +28,7 @@ enum BuiltInHandler: LambdaHandler {
         switch self {
         case .echo(let echo): try await echo.handle(event, context: context)
         case .profile(let profile): try await profile.handle(event, context: context)
+        case .pretraffic(let hook): try await hook.handle(event, context: context)
         }
     }
 
@@ -35,6 +40,8 @@ enum BuiltInHandler: LambdaHandler {
         case .profile(var profile):
             await profile.afterResponse(context: context)
             self = .profile(profile)
+        case .pretraffic:
+            break
         }
     }
 }
