@@ -16,6 +16,9 @@ public struct CurlError: Error, Sendable, Equatable, CustomStringConvertible {
         case responseTooLarge
         /// libcurl could not be set up (out of memory, unsupported option).
         case setupFailed
+        /// The request was refused before sending: a header or the URL holds CR, LF or NUL, which
+        /// would split or end the line libcurl writes.
+        case invalidRequest
         /// Any other libcurl failure; ``CurlError/code`` says which.
         case other
     }

@@ -58,6 +58,7 @@ public final class CurlSession: @unchecked Sendable {
     ///
     /// Any status code is a response; only a transfer that produced no response throws.
     public func perform(_ request: HTTPRequest) throws(CurlError) -> HTTPResponse {
+        try Self.checkLineSafety(request)
         curl_easy_reset(handle)
         errorBuffer[0] = 0
         sink.reset(limit: request.maxResponseBodySize)
@@ -164,6 +165,18 @@ public final class CurlSession: @unchecked Sendable {
     private func check(_ code: CURLcode) throws(CurlError) {
         if code != CURLE_OK {
             throw CurlError(code: code, detail: "")
+        }
+    }
+
+    /// Refuses a request whose URL or headers hold CR, LF or NUL: such a value would end libcurl's
+    /// header line early and let the rest be read as another header (header injection).
+    static func checkLineSafety(_ request: HTTPRequest) throws(CurlError) {
+        func isSafe(_ text: String) -> Bool { !text.utf8.contains { $0 == 0x0D || $0 == 0x0A || $0 == 0x00 } }
+        guard isSafe(request.url) else {
+            throw CurlError(code: 0, message: "the URL contains CR, LF or NUL", kind: .invalidRequest)
+        }
+        for field in request.headers where !isSafe(field.name) || !isSafe(field.value) {
+            throw CurlError(code: 0, message: "header \(field.name.utf8.count > 64 ? "(long name)" : field.name.debugDescription) contains CR, LF or NUL", kind: .invalidRequest)
         }
     }
 }

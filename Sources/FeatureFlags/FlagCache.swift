@@ -42,13 +42,15 @@ public final class FlagCache: FlagEvaluating {
         state.withLock { $0.stale }
     }
 
-    /// `SOURCE (fresh|stale|never fetched: ERROR)`.
+    /// `KIND (fresh|stale|not loaded)`, for `GET /health`: states only. The source's details (its
+    /// path or AppConfig ids) and the last error, which may carry account and role ids, go to the log.
     public var sourceState: String {
-        state.withLock { state in
+        let kind = source.name.split(separator: ":", maxSplits: 1).first.map(String.init) ?? source.name
+        return state.withLock { state in
             switch (state.document, state.stale) {
-            case (nil, _): "\(source.name) (not loaded\(state.lastError.map { ": \($0)" } ?? ""))"
-            case (_, true): "\(source.name) (stale: \(state.lastError ?? "refresh failed"))"
-            case (_, false): "\(source.name) (fresh)"
+            case (nil, _): "\(kind) (not loaded)"
+            case (_, true): "\(kind) (stale)"
+            case (_, false): "\(kind) (fresh)"
             }
         }
     }

@@ -164,16 +164,36 @@ public struct LambdaLogHandler: LogHandler {
     ) -> String {
         var line = time
         if let requestID {
-            line += "\t" + requestID.description
+            line += "\t" + Self.escapedForText(requestID.description)
         }
-        line += "\t" + event.level.lambdaName + "\t" + event.message.description
+        line += "\t" + event.level.lambdaName + "\t" + Self.escapedForText(event.message.description)
         if let error = event.error {
-            line += " error=\(type(of: error)): \(error)"
+            line += " error=" + Self.escapedForText("\(type(of: error)): \(error)")
         }
-        for key in metadata.keys.sorted() {
-            line += " \(key)=\(metadata[key]!)"
+        for (key, value) in metadata.sorted(by: { $0.key < $1.key }) {
+            line += " " + Self.escapedForText(key) + "=" + Self.escapedForText(value.description)
         }
         return line
+    }
+
+    /// `text` with control characters (C0, DEL, C1) written as `\n`, `\r`, `\t` or `\u{XX}` and
+    /// backslashes doubled, so that no value can start a forged log line or hide a NUL in one.
+    static func escapedForText(_ text: String) -> String {
+        let needsEscape = text.utf8.contains { $0 < 0x20 || $0 == 0x7F || $0 == UInt8(ascii: "\\") || $0 == 0xC2 }
+        guard needsEscape else { return text }
+        var escaped = ""
+        escaped.reserveCapacity(text.utf8.count + 8)
+        for scalar in text.unicodeScalars {
+            switch scalar.value {
+            case 0x0A: escaped += "\\n"
+            case 0x0D: escaped += "\\r"
+            case 0x09: escaped += "\\t"
+            case 0x5C: escaped += "\\\\"
+            case 0x00..<0x20, 0x7F...0x9F: escaped += "\\u{" + String(scalar.value, radix: 16) + "}"
+            default: escaped.unicodeScalars.append(scalar)
+            }
+        }
+        return escaped
     }
 }
 
