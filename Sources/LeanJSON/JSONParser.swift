@@ -11,6 +11,10 @@ public struct JSONParseError: Error, Sendable, Equatable, CustomStringConvertibl
         case numberOutOfRange
         case tooDeep(limit: Int)
         case duplicateKey(String)
+        /// Two keys of one object whose bytes differ but which Swift's `String ==` (canonical
+        /// equivalence) cannot tell apart, such as `"K"` and KELVIN SIGN `"\u{212A}"`: they are not
+        /// duplicates, but a `[String: JSON]` object cannot hold both.
+        case equivalentKeys(String, String)
         case trailingData
     }
 
@@ -31,18 +35,33 @@ public struct JSONParseError: Error, Sendable, Equatable, CustomStringConvertibl
         case .numberOutOfRange: "number out of range at byte \(offset)"
         case .tooDeep(let limit): "nesting deeper than \(limit) levels"
         case .duplicateKey(let key): "the key \"\(key)\" appears twice"
+        case .equivalentKeys(let first, let second):
+            "the keys \"\(first)\" and \"\(second)\" differ in bytes but not as Unicode text (byte \(offset))"
         case .trailingData: "unexpected data after the JSON value at byte \(offset)"
         }
     }
 }
 
 extension JSON {
-    /// Parses one JSON text (RFC 8259): strict UTF-8, no trailing data, no duplicate keys, at most
-    /// `maxDepth` nested arrays and objects, finite numbers only.
+    /// Parses one JSON text (RFC 8259): strict UTF-8, no trailing data, no duplicate keys (keys are
+    /// compared as bytes), at most `maxDepth` nested arrays and objects, finite numbers only. Two keys
+    /// that differ in bytes but are canonically equivalent are refused (`equivalentKeys`).
     public init(parsing bytes: some Collection<UInt8>, maxDepth: Int = 32) throws(JSONParseError) {
         let array = Array(bytes)
         var parser = Parser(bytes: array, maxDepth: maxDepth)
         self = try parser.parseDocument()
+    }
+
+    /// Parses like ``init(parsing:maxDepth:)``, except that of two keys of one object that differ in
+    /// bytes but not as Swift strings the first is kept and the second is returned in
+    /// `equivalentKeys`, so a caller can answer such input instead of failing on it.
+    public static func parseKeepingFirstOfEquivalentKeys(
+        _ bytes: some Collection<UInt8>, maxDepth: Int = 32
+    ) throws(JSONParseError) -> (value: JSON, equivalentKeys: [String]) {
+        var parser = Parser(bytes: Array(bytes), maxDepth: maxDepth)
+        parser.keepFirstOfEquivalentKeys = true
+        let value = try parser.parseDocument()
+        return (value, parser.droppedEquivalentKeys)
     }
 
     /// Parses JSON text.
@@ -56,6 +75,8 @@ private struct Parser {
     let maxDepth: Int
     var index = 0
     var depth = 0
+    var keepFirstOfEquivalentKeys = false
+    var droppedEquivalentKeys: [String] = []
 
     init(bytes: [UInt8], maxDepth: Int) {
         self.bytes = bytes
@@ -132,8 +153,18 @@ private struct Parser {
             index += 1
             skipWhitespace()
             let value = try parseValue()
-            guard members.updateValue(value, forKey: key) == nil else {
-                throw JSONParseError(reason: .duplicateKey(key), offset: index)
+            if let earlier = members.updateValue(value, forKey: key) {
+                // Dictionary keys compare as canonical equivalence; a duplicate is the same bytes.
+                guard let stored = members.index(forKey: key) else { throw unexpected() }
+                let storedKey = members[stored].key
+                members[key] = earlier
+                if storedKey.utf8.elementsEqual(key.utf8) {
+                    throw JSONParseError(reason: .duplicateKey(key), offset: index)
+                }
+                guard keepFirstOfEquivalentKeys else {
+                    throw JSONParseError(reason: .equivalentKeys(storedKey, key), offset: index)
+                }
+                droppedEquivalentKeys.append(key)
             }
             skipWhitespace()
             guard index < bytes.count else { throw JSONParseError(reason: .unexpectedEnd, offset: index) }

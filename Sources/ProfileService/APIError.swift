@@ -19,7 +19,8 @@ struct APIError: Error, Sendable {
     }
 
     static let unauthenticated = APIError(
-        status: 401, code: "unauthenticated", message: "no caller identity: the request needs a JWT with a sub claim")
+        status: 401, code: "unauthenticated",
+        message: "no caller identity: the request needs a JWT whose sub claim is a valid user id")
 
     static let forbidden = APIError(status: 403, code: "forbidden", message: "you may only access your own profile")
 
@@ -35,6 +36,10 @@ struct APIError: Error, Sendable {
         let message = current.map { "If-Match does not match the current version \($0)" } ?? "If-Match given, but the profile does not exist"
         return APIError(status: 412, code: "precondition_failed", message: message)
     }
+
+    /// A pinned write lost a race: the profile changed between reading and writing.
+    static let changedWhileWriting = APIError(
+        status: 412, code: "precondition_failed", message: "the profile changed while this request was written; read it again")
 
     static let tooLarge = APIError(status: 413, code: "payload_too_large", message: "the body is larger than 64 KiB")
 

@@ -13,9 +13,13 @@ public enum PayloadFormat: Sendable, Equatable {
 public struct APIRequest: Sendable, Equatable {
     /// `GET`, `PUT`…
     public var method: String
-    /// The path as sent (still percent-encoded), without an HTTP API stage prefix.
+    /// The path as the event gave it, for logs (without an HTTP API stage prefix).
     public var rawPath: String
-    /// Header fields with lower-cased names.
+    /// The path's segments, percent-decoded exactly once; `nil` when the path has a malformed
+    /// percent-encoding (answered 400).
+    public var pathSegments: [String]?
+    /// Header fields with lower-cased names. When an event carries one name in several cases
+    /// (`Content-Type` and `content-type`), the all-lower-case one wins, then the smallest in bytes.
     public var headers: [String: String]
     /// Query parameters (repeated ones joined with commas, as API Gateway does).
     public var query: [String: String]
@@ -23,33 +27,55 @@ public struct APIRequest: Sendable, Equatable {
     public var body: [UInt8]
     /// Set when the body could not be decoded (broken base64); the request gets a 400.
     public var bodyProblem: String?
-    /// Authorizer claims: HTTP API JWT claims or REST API Cognito claims.
+    /// Set when the event holds something the API cannot take safely, such as two names that differ
+    /// in bytes but not as Unicode text; the request gets a 400, never a function error.
+    public var eventProblem: String?
+    /// Authorizer claims with string, number or Boolean values: HTTP API JWT claims or REST API Cognito claims.
     public var claims: [String: String]
+    /// OAuth scopes: API Gateway's `jwt.scopes`, then the `scope` claim (space-separated) and `scp`
+    /// (space-separated or a list).
+    public var scopes: [String]
     /// API Gateway's request id.
     public var requestID: String
     /// The payload format, for the response.
     public var format: PayloadFormat
 
-    /// Creates a request directly (tests, other front ends).
+    /// Creates a request directly (tests, other front ends). `rawPath` is percent-encoded.
     public init(
         method: String, rawPath: String, headers: [String: String] = [:], query: [String: String] = [:],
-        body: [UInt8] = [], claims: [String: String] = [:], requestID: String = "local", format: PayloadFormat = .v2
+        body: [UInt8] = [], claims: [String: String] = [:], scopes: [String]? = nil, requestID: String = "local",
+        format: PayloadFormat = .v2
+    ) {
+        self.init(
+            method: method, rawPath: rawPath, pathSegments: Self.decodedSegments(rawPath),
+            headers: Self.lowercasedNames(headers.map { ($0.key, $0.value) }), query: query, body: body, claims: claims,
+            scopes: scopes ?? Self.scopes(jwtScopes: nil, claims: claims.mapValues { .string($0) }), requestID: requestID,
+            format: format)
+    }
+
+    private init(
+        method: String, rawPath: String, pathSegments: [String]?, headers: [String: String], query: [String: String],
+        body: [UInt8], claims: [String: String], scopes: [String], requestID: String, format: PayloadFormat
     ) {
         self.method = method
         self.rawPath = rawPath
-        self.headers = Dictionary(headers.map { ($0.key.lowercased(), $0.value) }) { first, _ in first }
+        self.pathSegments = pathSegments
+        self.headers = headers
         self.query = query
         self.body = body
         self.claims = claims
+        self.scopes = scopes
         self.requestID = requestID
         self.format = format
     }
 
-    /// Reads an API Gateway HTTP API 2.0, Function URL or REST API 1.0 event.
+    /// Reads an API Gateway HTTP API 2.0, Function URL or REST API 1.0 event. Throws only for events
+    /// that are none of these; whatever API Gateway can deliver becomes a request (a bad one gets a 400).
     public init(event bytes: [UInt8]) throws(InvalidEventError) {
         let event: JSON
+        let equivalentKeys: [String]
         do {
-            event = try JSON(parsing: bytes, maxDepth: 64)
+            (event, equivalentKeys) = try JSON.parseKeepingFirstOfEquivalentKeys(bytes, maxDepth: 64)
         } catch {
             throw InvalidEventError(detail: "the event is not JSON (\(error))")
         }
@@ -57,37 +83,54 @@ public struct APIRequest: Sendable, Equatable {
             throw InvalidEventError(detail: "the event is a JSON \(event.typeName)")
         }
         let context = object["requestContext"]?.objectValue ?? [:]
-        if object["version"]?.stringValue == "2.0", let http = context["http"]?.objectValue,
+        let claimsJSON = context["authorizer"]?["jwt"]?["claims"]?.objectValue ?? context["authorizer"]?["claims"]?.objectValue ?? [:]
+        let claims = Self.stringValues(claimsJSON)
+        let scopes = Self.scopes(jwtScopes: context["authorizer"]?["jwt"]?["scopes"], claims: claimsJSON)
+        if object["version"]?.stringValue?.utf8.elementsEqual("2.0".utf8) == true, let http = context["http"]?.objectValue,
            let method = http["method"]?.stringValue {
             var rawPath = object["rawPath"]?.stringValue ?? http["path"]?.stringValue ?? "/"
-            if let stage = context["stage"]?.stringValue, stage != "$default", rawPath.hasPrefix("/\(stage)/") {
+            if let stage = context["stage"]?.stringValue, stage != "$default", rawPath.utf8.starts(with: "/\(stage)/".utf8) {
                 rawPath.removeFirst(stage.count + 1)
             }
-            var headers = Self.stringMap(object["headers"]).mapKeys { $0.lowercased() }
+            var headers = Self.lowercasedNames(Self.stringValues(object["headers"]?.objectValue ?? [:]).map { ($0.key, $0.value) })
             if let cookies = object["cookies"]?.arrayValue?.compactMap(\.stringValue), !cookies.isEmpty {
                 headers["cookie"] = cookies.joined(separator: "; ")
             }
-            let claims = Self.stringMap(context["authorizer"]?["jwt"]?["claims"])
+            // HTTP APIs deliver rawPath already percent-decoded; Function URLs deliver it encoded.
+            let isFunctionURL = (context["domainName"]?.stringValue ?? "").utf8.contains(subsequence: ".lambda-url.".utf8)
+            let segments = Self.segments(
+                template: (object["routeKey"]?.stringValue).flatMap(Self.routePattern),
+                parameters: Self.stringValues(object["pathParameters"]?.objectValue ?? [:]))
+                ?? (isFunctionURL ? Self.decodedSegments(rawPath) : Self.plainSegments(rawPath))
             self.init(
-                method: method.uppercased(), rawPath: rawPath, headers: headers,
-                query: Self.stringMap(object["queryStringParameters"]), body: [], claims: claims,
-                requestID: context["requestId"]?.stringValue ?? "", format: .v2)
+                method: method.uppercased(), rawPath: rawPath, pathSegments: segments, headers: headers,
+                query: Self.stringValues(object["queryStringParameters"]?.objectValue ?? [:]), body: [], claims: claims,
+                scopes: scopes, requestID: context["requestId"]?.stringValue ?? "", format: .v2)
         } else if let method = object["httpMethod"]?.stringValue, let path = object["path"]?.stringValue {
-            var headers = Self.stringMap(object["headers"]).mapKeys { $0.lowercased() }
-            for (name, values) in object["multiValueHeaders"]?.objectValue ?? [:] where headers[name.lowercased()] == nil {
-                headers[name.lowercased()] = values.arrayValue?.compactMap(\.stringValue).joined(separator: ",")
+            var fields = Self.stringValues(object["headers"]?.objectValue ?? [:]).map { ($0.key, $0.value) }
+            for (name, values) in object["multiValueHeaders"]?.objectValue ?? [:] {
+                if let joined = values.arrayValue?.compactMap(\.stringValue).joined(separator: ",") { fields.append((name, joined)) }
             }
-            var query = Self.stringMap(object["queryStringParameters"])
+            var query = Self.stringValues(object["queryStringParameters"]?.objectValue ?? [:])
             for (name, values) in object["multiValueQueryStringParameters"]?.objectValue ?? [:] {
                 if let joined = values.arrayValue?.compactMap(\.stringValue).joined(separator: ",") { query[name] = joined }
             }
-            let claims = Self.stringMap(context["authorizer"]?["claims"])
+            // REST APIs keep a custom domain's base path in `path`; the resource template and the
+            // (decoded) path parameters name the route without it.
+            let segments = Self.segments(
+                template: object["resource"]?.stringValue,
+                parameters: Self.stringValues(object["pathParameters"]?.objectValue ?? [:]))
+                ?? Self.decodedSegments(path)
             self.init(
-                method: method.uppercased(), rawPath: path, headers: headers, query: query, body: [], claims: claims,
-                requestID: context["requestId"]?.stringValue ?? "", format: .v1)
+                method: method.uppercased(), rawPath: path, pathSegments: segments, headers: Self.lowercasedNames(fields),
+                query: query, body: [], claims: claims, scopes: scopes, requestID: context["requestId"]?.stringValue ?? "",
+                format: .v1)
         } else {
             let keys = object.keys.sorted().prefix(8).joined(separator: ", ")
             throw InvalidEventError(detail: "the event has none of their fields (it has: \(keys))")
+        }
+        if !equivalentKeys.isEmpty {
+            eventProblem = "the request has names that differ in bytes but not as Unicode text (\(equivalentKeys.prefix(3).map { "\"\($0)\"" }.joined(separator: ", "))); send each name once, in one form"
         }
         if let text = object["body"]?.stringValue {
             if object["isBase64Encoded"]?.boolValue == true {
@@ -107,18 +150,138 @@ public struct APIRequest: Sendable, Equatable {
         headers[name.lowercased()]
     }
 
-    private static func stringMap(_ value: JSON?) -> [String: String] {
-        guard let object = value?.objectValue else { return [:] }
+    /// String, number and Boolean members as text; other members are left out.
+    private static func stringValues(_ object: [String: JSON]) -> [String: String] {
         var result: [String: String] = [:]
         for (key, member) in object {
             switch member {
             case .string(let text): result[key] = text
             case .number, .bool: result[key] = member.text
-            case .array(let elements): result[key] = "[" + elements.map { $0.stringValue ?? $0.text }.joined(separator: " ") + "]"
             default: continue
             }
         }
         return result
+    }
+
+    /// Lower-cases names; of several fields with one lower-cased name, the one already in lower case
+    /// wins, then the smallest name in bytes: never the hash seed's choice.
+    static func lowercasedNames(_ fields: [(String, String)]) -> [String: String] {
+        var chosen: [String: (name: String, value: String)] = [:]
+        for (name, value) in fields {
+            let lower = name.lowercased()
+            if let current = chosen[lower] {
+                let currentIsLower = current.name.utf8.elementsEqual(lower.utf8)
+                let nameIsLower = name.utf8.elementsEqual(lower.utf8)
+                guard !currentIsLower else { continue }
+                guard nameIsLower || name.utf8.lexicographicallyPrecedes(current.name.utf8) else { continue }
+            }
+            chosen[lower] = (name, value)
+        }
+        return chosen.mapValues(\.value)
+    }
+
+    /// `jwt.scopes` (a list), then the `scope` and `scp` claims: space-separated text (API Gateway
+    /// turns list claims into `[a b]`) or a list.
+    static func scopes(jwtScopes: JSON?, claims: [String: JSON]) -> [String] {
+        var scopes: [String] = jwtScopes?.arrayValue?.compactMap(\.stringValue) ?? []
+        for name in ["scope", "scp"] {
+            switch claims[name] {
+            case .string(let text)?:
+                var list = Substring(text)
+                if list.utf8.first == UInt8(ascii: "["), list.utf8.last == UInt8(ascii: "]") { list = list.dropFirst().dropLast() }
+                scopes += list.split(separator: " ").map(String.init)
+            case .array(let items)?:
+                scopes += items.compactMap(\.stringValue)
+            default:
+                continue
+            }
+        }
+        return scopes
+    }
+
+    /// `/profiles/{userId}` from a route key such as `GET /profiles/{userId}`; `nil` for `$default`.
+    private static func routePattern(_ routeKey: String) -> String? {
+        guard let space = routeKey.utf8.firstIndex(of: UInt8(ascii: " ")) else { return nil }
+        return String(routeKey[routeKey.index(after: space)...])
+    }
+
+    /// The path a route template names with its (already decoded) parameters filled in, as segments;
+    /// `nil` when there is no template or a parameter is missing.
+    static func segments(template: String?, parameters: [String: String]) -> [String]? {
+        guard let template, template.utf8.first == UInt8(ascii: "/") else { return nil }
+        var segments: [String] = []
+        for part in template.split(separator: "/") {
+            guard part.utf8.first == UInt8(ascii: "{"), part.utf8.last == UInt8(ascii: "}") else {
+                segments.append(String(part))
+                continue
+            }
+            var name = part.dropFirst().dropLast()
+            let greedy = name.utf8.last == UInt8(ascii: "+")
+            if greedy { name = name.dropLast() }
+            guard let value = parameters[String(name)] else { return nil }
+            if greedy {
+                segments += value.split(separator: "/").map(String.init)
+            } else {
+                segments.append(value)
+            }
+        }
+        return segments
+    }
+
+    /// Segments of a path that is already decoded.
+    static func plainSegments(_ path: String) -> [String] {
+        path.split(separator: "/").map(String.init)
+    }
+
+    /// Segments of a percent-encoded path, each decoded once; `nil` on a malformed escape or bytes
+    /// that are not UTF-8.
+    static func decodedSegments(_ path: String) -> [String]? {
+        var segments: [String] = []
+        for raw in path.split(separator: "/") {
+            guard let decoded = percentDecoded(raw) else { return nil }
+            segments.append(decoded)
+        }
+        return segments
+    }
+
+    private static func percentDecoded(_ text: Substring) -> String? {
+        guard text.utf8.contains(UInt8(ascii: "%")) else { return String(text) }
+        var bytes: [UInt8] = []
+        var iterator = text.utf8.makeIterator()
+        while let byte = iterator.next() {
+            if byte == UInt8(ascii: "%") {
+                guard let high = iterator.next().flatMap(hexValue), let low = iterator.next().flatMap(hexValue) else {
+                    return nil
+                }
+                bytes.append(high << 4 | low)
+            } else {
+                bytes.append(byte)
+            }
+        }
+        return String(validating: bytes, as: UTF8.self)
+    }
+
+    private static func hexValue(_ byte: UInt8) -> UInt8? {
+        switch byte {
+        case UInt8(ascii: "0")...UInt8(ascii: "9"): byte - UInt8(ascii: "0")
+        case UInt8(ascii: "a")...UInt8(ascii: "f"): byte - UInt8(ascii: "a") + 10
+        case UInt8(ascii: "A")...UInt8(ascii: "F"): byte - UInt8(ascii: "A") + 10
+        default: nil
+        }
+    }
+}
+
+extension Collection where Element: Equatable {
+    /// Whether `subsequence` occurs in the collection (a byte search without the regex library).
+    func contains(subsequence: some Collection<Element>) -> Bool {
+        guard !subsequence.isEmpty, count >= subsequence.count else { return subsequence.isEmpty }
+        var start = startIndex
+        while true {
+            if self[start...].starts(with: subsequence) { return true }
+            guard start != endIndex else { return false }
+            start = index(after: start)
+            if distance(from: start, to: endIndex) < subsequence.count { return false }
+        }
     }
 }
 
@@ -177,11 +340,5 @@ public struct InvalidEventError: LambdaFunctionError, Equatable {
     /// What was expected, and what came.
     public var errorMessage: String {
         "expected an API Gateway HTTP API (payload 2.0), Function URL or REST API (payload 1.0) event; \(detail)"
-    }
-}
-
-extension Dictionary {
-    func mapKeys<NewKey: Hashable>(_ transform: (Key) -> NewKey) -> [NewKey: Value] {
-        Dictionary<NewKey, Value>(map { (transform($0.key), $0.value) }) { first, _ in first }
     }
 }

@@ -7,6 +7,11 @@ import LeanJSON
 /// Writes are `UpdateItem` on the named attributes only, conditioned on `version`; reads are
 /// consistent `GetItem`s. A whole-item `PutItem` is never used: it would delete the attributes the
 /// other schema owns.
+///
+/// Versions never restart: a delete leaves a tombstone item under the key `USERID#deleted` (`#` is
+/// never part of a user id) holding the last version, and a new profile of that user starts above
+/// it, so an ETag read before a delete can never match the re-created profile. Deleting and
+/// creating are transactions (`TransactWriteItems`) over the profile and its tombstone.
 public struct DynamoDBProfileStore: ProfileStore {
     /// The table name (`PROFILE_TABLE`).
     public let table: String
@@ -32,20 +37,29 @@ public struct DynamoDBProfileStore: ProfileStore {
         return try Self.profile(DynamoDBValue.item(attributes))
     }
 
-    /// `UpdateItem` with `SET`/`REMOVE` on the write's attributes and `version` under a condition.
+    /// `UpdateItem` with `SET`/`REMOVE` on the write's attributes and `version` under a condition; a
+    /// creation (`expectedVersion == nil`) continues the version of the user's tombstone, in one
+    /// transaction with a check that the tombstone did not move.
     public func update(
         _ userID: String, _ write: ProfileWrite, expectedVersion: Int?, deadline: LambdaDeadline?
     ) async throws(ProfileStoreError) -> ProfileItem {
+        let base: Int
+        if let expectedVersion {
+            base = expectedVersion
+        } else {
+            base = try await tombstoneVersion(userID, deadline: deadline) ?? 0
+        }
         var names: [String: JSON] = ["#version": "version"]
-        var values: [String: JSON] = [":next": DynamoDBValue.attribute(.number(Double((expectedVersion ?? 0) + 1)))]
+        var values: [String: JSON] = [":next": Self.number(base + 1)]
         var assignments = ["#version = :next"]
-        for (index, name) in write.set.keys.sorted().enumerated() where name != "version" && name != "userId" {
+        for (index, name) in write.set.keys.sorted().enumerated() where !Self.isKeyAttribute(name) {
+            guard let value = write.set[name] else { continue }
             names["#s\(index)"] = .string(name)
-            values[":s\(index)"] = DynamoDBValue.attribute(write.set[name]!)
+            values[":s\(index)"] = DynamoDBValue.attribute(value)
             assignments.append("#s\(index) = :s\(index)")
         }
         var expression = "SET " + assignments.joined(separator: ", ")
-        let removals = write.remove.filter { $0 != "version" && $0 != "userId" }
+        let removals = write.remove.filter { !Self.isKeyAttribute($0) }
         if !removals.isEmpty {
             var removed: [String] = []
             for (index, name) in removals.enumerated() {
@@ -54,32 +68,80 @@ public struct DynamoDBProfileStore: ProfileStore {
             }
             expression += " REMOVE " + removed.joined(separator: ", ")
         }
-        let condition: String
-        if let expectedVersion {
-            condition = "#version = :expected"
-            values[":expected"] = DynamoDBValue.attribute(.number(Double(expectedVersion)))
-        } else {
-            condition = "attribute_not_exists(#version)"
+        guard expectedVersion == nil else {
+            values[":expected"] = Self.number(base)
+            let answer = try await call("UpdateItem", [
+                "TableName": .string(table), "Key": Self.key(userID), "UpdateExpression": .string(expression),
+                "ConditionExpression": "#version = :expected", "ExpressionAttributeNames": .object(names),
+                "ExpressionAttributeValues": .object(values), "ReturnValues": "ALL_NEW",
+            ], deadline: deadline)
+            guard let attributes = answer["Attributes"] else { throw .failed("UpdateItem returned no attributes") }
+            return try Self.profile(DynamoDBValue.item(attributes))
         }
-        let answer = try await call("UpdateItem", [
-            "TableName": .string(table), "Key": Self.key(userID), "UpdateExpression": .string(expression),
-            "ConditionExpression": .string(condition), "ExpressionAttributeNames": .object(names),
-            "ExpressionAttributeValues": .object(values), "ReturnValues": "ALL_NEW",
-        ], deadline: deadline)
-        guard let attributes = answer["Attributes"] else {
-            throw .failed("UpdateItem returned no attributes")
-        }
-        return try Self.profile(DynamoDBValue.item(attributes))
+        let tombstoneCheck: JSON = base == 0
+            ? ["TableName": .string(table), "Key": Self.key(Self.tombstoneKey(userID)),
+               "ConditionExpression": "attribute_not_exists(#version)", "ExpressionAttributeNames": ["#version": "version"]]
+            : ["TableName": .string(table), "Key": Self.key(Self.tombstoneKey(userID)),
+               "ConditionExpression": "#version = :base", "ExpressionAttributeNames": ["#version": "version"],
+               "ExpressionAttributeValues": [":base": Self.number(base)]]
+        _ = try await call("TransactWriteItems", ["TransactItems": [
+            ["ConditionCheck": tombstoneCheck],
+            ["Update": [
+                "TableName": .string(table), "Key": Self.key(userID), "UpdateExpression": .string(expression),
+                "ConditionExpression": "attribute_not_exists(#version)", "ExpressionAttributeNames": .object(names),
+                "ExpressionAttributeValues": .object(values),
+            ]],
+        ]], deadline: deadline)
+        let attributes = write.set.filter { !Self.isKeyAttribute($0.key) }
+        return ProfileItem(userID: userID, version: base + 1, attributes: attributes)
     }
 
-    /// `DeleteItem` conditioned on `version`.
+    /// Deletes the profile if its version is `expectedVersion` and, in the same transaction, records
+    /// the highest version the user's profiles reached in the tombstone.
     public func delete(_ userID: String, expectedVersion: Int, deadline: LambdaDeadline?) async throws(ProfileStoreError) {
-        _ = try await call("DeleteItem", [
-            "TableName": .string(table), "Key": Self.key(userID), "ConditionExpression": "#version = :expected",
+        let previous = try await tombstoneVersion(userID, deadline: deadline)
+        var tombstone: [String: JSON] = [
+            "TableName": .string(table),
+            "Item": ["userId": ["S": .string(Self.tombstoneKey(userID))],
+                     "version": Self.number(max(previous ?? 0, expectedVersion)),
+                     "deletedAt": ["S": .string(WallClock.now().rfc3339)]],
             "ExpressionAttributeNames": ["#version": "version"],
-            "ExpressionAttributeValues": [":expected": DynamoDBValue.attribute(.number(Double(expectedVersion)))],
-        ], deadline: deadline)
+        ]
+        if let previous {
+            tombstone["ConditionExpression"] = "#version = :previous"
+            tombstone["ExpressionAttributeValues"] = [":previous": Self.number(previous)]
+        } else {
+            tombstone["ConditionExpression"] = "attribute_not_exists(#version)"
+        }
+        _ = try await call("TransactWriteItems", ["TransactItems": [
+            ["Delete": [
+                "TableName": .string(table), "Key": Self.key(userID), "ConditionExpression": "#version = :expected",
+                "ExpressionAttributeNames": ["#version": "version"],
+                "ExpressionAttributeValues": [":expected": Self.number(expectedVersion)],
+            ]],
+            ["Put": .object(tombstone)],
+        ]], deadline: deadline)
     }
+
+    /// The version the user's last deleted profile reached, if one was deleted.
+    private func tombstoneVersion(_ userID: String, deadline: LambdaDeadline?) async throws(ProfileStoreError) -> Int? {
+        let answer = try await call("GetItem", [
+            "TableName": .string(table), "Key": Self.key(Self.tombstoneKey(userID)), "ConsistentRead": true,
+        ], deadline: deadline)
+        guard let item = answer["Item"]?.objectValue, let version = item["version"]?["N"]?.stringValue else { return nil }
+        guard let value = Int(version) else { throw .failed("tombstone of \(userID) has version \(version)") }
+        return value
+    }
+
+    /// `userId` and `version`, which only the store writes (compared as bytes).
+    static func isKeyAttribute(_ name: String) -> Bool {
+        name.utf8.elementsEqual("userId".utf8) || name.utf8.elementsEqual("version".utf8)
+    }
+
+    /// The tombstone's key: a user id never contains `#`.
+    static func tombstoneKey(_ userID: String) -> String { userID + "#deleted" }
+
+    private static func number(_ value: Int) -> JSON { ["N": .string(String(value))] }
 
     private func call(_ operation: String, _ body: JSON, deadline: LambdaDeadline?) async throws(ProfileStoreError) -> JSON {
         do {
@@ -87,6 +149,8 @@ public struct DynamoDBProfileStore: ProfileStore {
         } catch {
             switch error.code {
             case "ConditionalCheckFailedException":
+                throw .conflict
+            case "TransactionCanceledException" where error.mentions("ConditionalCheckFailed") || error.mentions("TransactionConflict"):
                 throw .conflict
             case _ where error.isRetryable, "Timeout", "Transport":
                 throw .unavailable("\(operation): \(error)", retryAfter: 1)

@@ -29,6 +29,12 @@ public enum ProfileSchema: Int, Sendable, Equatable {
     /// Fields a client sees but may not set.
     static let readOnlyFields: Set<String> = ["userId", "updatedAt", "version", "schemaVersion"]
 
+    /// Whether a client may send `key`, compared as bytes: a `Set<String>` lookup is canonical
+    /// equivalence, which must not decide what a client can write.
+    func owns(_ key: String) -> Bool {
+        writableFields.contains { $0.utf8.elementsEqual(key.utf8) }
+    }
+
     /// Fields a `PUT` must contain.
     var requiredFields: [String] {
         switch self {
@@ -94,8 +100,8 @@ public enum ProfileSchema: Int, Sendable, Equatable {
             return [FieldProblem(field: "", problem: "the body must be a JSON object, not \(document.typeName)")]
         }
         var problems: [FieldProblem] = []
-        for key in members.keys.sorted() where !writableFields.contains(key) {
-            if ProfileSchema.readOnlyFields.contains(key) {
+        for key in members.keys.sorted() where !owns(key) {
+            if ProfileSchema.readOnlyFields.contains(where: { $0.utf8.elementsEqual(key.utf8) }) {
                 problems.append(FieldProblem(field: key, problem: "is read-only"))
             } else {
                 problems.append(FieldProblem(field: key, problem: "is not a field of the schema v\(rawValue) profile"))
@@ -106,7 +112,7 @@ public enum ProfileSchema: Int, Sendable, Equatable {
                 problems.append(FieldProblem(field: field, problem: "is required"))
             }
         }
-        for (key, value) in members.sorted(by: { $0.key < $1.key }) where checkValues && writableFields.contains(key) {
+        for (key, value) in members.sorted(by: { $0.key < $1.key }) where checkValues && owns(key) {
             if value == .null, !requiredFields.contains(key) { continue }
             if let problem = Self.check(field: key, value: value) {
                 problems.append(FieldProblem(field: key, problem: problem))
@@ -139,8 +145,9 @@ public enum ProfileSchema: Int, Sendable, Equatable {
                 case .string(let text) where text.unicodeScalars.count <= 256: continue
                 case .string: return "value of \"\(key)\" is longer than 256 characters"
                 case .bool: continue
-                case .number(let number) where abs(number) <= 1e15: continue
-                case .number: return "value of \"\(key)\" is out of range (±1e15)"
+                // DynamoDB stores magnitudes from 1e-130 to 9.9e125; 1e15 keeps integers exact in JSON.
+                case .number(let number) where number == 0 || (1e-130...1e15).contains(abs(number)): continue
+                case .number: return "value of \"\(key)\" is out of range (0, or 1e-130 to 1e15 in magnitude)"
                 default: return "value of \"\(key)\" must be a string, boolean or number, not \(entry.typeName)"
                 }
             }

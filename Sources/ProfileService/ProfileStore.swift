@@ -62,18 +62,26 @@ public protocol ProfileStore: Sendable {
     func item(for userID: String, deadline: LambdaDeadline?) async throws(ProfileStoreError) -> ProfileItem?
 
     /// Applies `write` if the stored version is `expectedVersion` (`nil`: the item must not exist yet),
-    /// setting the version to `expectedVersion + 1` (or 1); returns the item as stored afterwards.
+    /// setting the version to `expectedVersion + 1`; a new item starts one above the last version a
+    /// deleted profile of that user reached (or at 1), so versions, and ETags, never repeat.
+    /// Returns the item as stored afterwards.
     func update(
         _ userID: String, _ write: ProfileWrite, expectedVersion: Int?, deadline: LambdaDeadline?
     ) async throws(ProfileStoreError) -> ProfileItem
 
-    /// Deletes the item if its version is `expectedVersion`.
+    /// Deletes the item if its version is `expectedVersion`, remembering that version.
     func delete(_ userID: String, expectedVersion: Int, deadline: LambdaDeadline?) async throws(ProfileStoreError)
 }
 
 /// The local default store: a dictionary behind a lock, with the same conditional semantics as DynamoDB.
 public final class InMemoryProfileStore: ProfileStore {
-    private let items = Mutex<[String: ProfileItem]>([:])
+    private struct Contents {
+        var items: [String: ProfileItem] = [:]
+        /// The last version of each deleted profile: a new one starts above it.
+        var deletedVersions: [String: Int] = [:]
+    }
+
+    private let contents = Mutex(Contents())
 
     /// Creates an empty store.
     public init() {}
@@ -83,21 +91,21 @@ public final class InMemoryProfileStore: ProfileStore {
 
     /// The item, if any.
     public func item(for userID: String, deadline: LambdaDeadline?) async throws(ProfileStoreError) -> ProfileItem? {
-        items.withLock { $0[userID] }
+        contents.withLock { $0.items[userID] }
     }
 
     /// Applies the write atomically under the version condition.
     public func update(
         _ userID: String, _ write: ProfileWrite, expectedVersion: Int?, deadline: LambdaDeadline?
     ) async throws(ProfileStoreError) -> ProfileItem {
-        let result: ProfileItem? = items.withLock { items in
-            let current = items[userID]
+        let result: ProfileItem? = contents.withLock { contents in
+            let current = contents.items[userID]
             guard current?.version == expectedVersion else { return nil }
-            var item = current ?? ProfileItem(userID: userID, version: 0, attributes: [:])
+            var item = current ?? ProfileItem(userID: userID, version: contents.deletedVersions[userID] ?? 0, attributes: [:])
             for name in write.remove { item.attributes.removeValue(forKey: name) }
             for (name, value) in write.set { item.attributes[name] = value }
             item.version += 1
-            items[userID] = item
+            contents.items[userID] = item
             return item
         }
         guard let result else { throw .conflict }
@@ -106,9 +114,10 @@ public final class InMemoryProfileStore: ProfileStore {
 
     /// Deletes under the version condition.
     public func delete(_ userID: String, expectedVersion: Int, deadline: LambdaDeadline?) async throws(ProfileStoreError) {
-        let deleted: Bool = items.withLock { items in
-            guard items[userID]?.version == expectedVersion else { return false }
-            items.removeValue(forKey: userID)
+        let deleted: Bool = contents.withLock { contents in
+            guard contents.items[userID]?.version == expectedVersion else { return false }
+            contents.items.removeValue(forKey: userID)
+            contents.deletedVersions[userID] = max(contents.deletedVersions[userID] ?? 0, expectedVersion)
             return true
         }
         if !deleted { throw .conflict }

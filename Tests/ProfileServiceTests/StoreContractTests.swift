@@ -95,6 +95,24 @@ enum StoreUnderTest: String, CaseIterable, Sendable, CustomTestStringConvertible
     }
 
     @Test(arguments: StoreUnderTest.available)
+    func versionsNeverRestartAfterADeleteSoOldETagsNeverMatch(_ kind: StoreUnderTest) async throws {
+        let store = kind.makeStore()
+        let user = Self.newUser()
+        _ = try await store.update(user, ProfileWrite(set: ["name": "Ada"]), expectedVersion: nil, deadline: nil)
+        _ = try await store.update(user, ProfileWrite(set: ["name": "Ada L."]), expectedVersion: 1, deadline: nil)
+        try await store.delete(user, expectedVersion: 2, deadline: nil)
+        let recreated = try await store.update(user, ProfileWrite(set: ["name": "Eve"]), expectedVersion: nil, deadline: nil)
+        #expect(recreated == ProfileItem(userID: user, version: 3, attributes: ["name": "Eve"]))
+        #expect(try await store.item(for: user, deadline: nil) == recreated)
+        await #expect(throws: ProfileStoreError.conflict, "a stale version of the old profile matches nothing") {
+            try await store.update(user, ProfileWrite(set: ["name": "Mallory"]), expectedVersion: 2, deadline: nil)
+        }
+        try await store.delete(user, expectedVersion: 3, deadline: nil)
+        let third = try await store.update(user, ProfileWrite(set: ["name": "Ada"]), expectedVersion: nil, deadline: nil)
+        #expect(third.version == 4)
+    }
+
+    @Test(arguments: StoreUnderTest.available)
     func mixedVersionWritersLoseNothing(_ kind: StoreUnderTest) async throws {
         let store = kind.makeStore()
         let users = (0..<3).map { _ in Self.newUser() }
