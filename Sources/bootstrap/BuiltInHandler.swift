@@ -37,9 +37,8 @@ enum BuiltInHandler: LambdaHandler {
         case .echo(var echo):
             await echo.afterResponse(context: context)
             self = .echo(echo)
-        case .profile(var profile):
+        case .profile(let profile):
             await profile.afterResponse(context: context)
-            self = .profile(profile)
         case .pretraffic:
             break
         }
