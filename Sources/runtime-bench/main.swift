@@ -14,6 +14,15 @@ struct Options {
     var callgrindInvocations = 0
     var sizes: [String: Int] = [:]
     var jsonPath: String?
+    // --soak
+    var soakInvocations = 0
+    var checkpoints: [Int] = []
+    var handler = "echo"
+    var environment: [String: String] = [:]
+    var eventFile: String?
+    var setupEventFile: String?
+    var expectInResponse: String?
+    var maxGrowthKB: Int?
 }
 
 func parseOptions() -> Options {
@@ -48,6 +57,25 @@ func parseOptions() -> Options {
             }
             options.sizes[String(spec[..<equals])] = bytes
         case "--json": options.jsonPath = value(argument)
+        case "--soak": options.soakInvocations = Int(value(argument)) ?? 0
+        case "--checkpoint":
+            guard let count = Int(value(argument)), count > 0 else {
+                FileHandle.standardError.write(Data("runtime-bench: --checkpoint takes a positive count\n".utf8))
+                exit(64)
+            }
+            options.checkpoints.append(count)
+        case "--handler": options.handler = value(argument)
+        case "--env":
+            let spec = value(argument)
+            guard let equals = spec.firstIndex(of: "=") else {
+                FileHandle.standardError.write(Data("runtime-bench: --env takes NAME=VALUE\n".utf8))
+                exit(64)
+            }
+            options.environment[String(spec[..<equals])] = String(spec[spec.index(after: equals)...])
+        case "--event-file": options.eventFile = value(argument)
+        case "--setup-event-file": options.setupEventFile = value(argument)
+        case "--expect": options.expectInResponse = value(argument)
+        case "--max-growth-kb": options.maxGrowthKB = Int(value(argument))
         case "-h", "--help":
             print("""
                 usage: runtime-bench --binary NAME=PATH [--binary NAME=PATH …] [--warm N] [--cold N] [--rounds N]
@@ -58,6 +86,16 @@ func parseOptions() -> Options {
                 instructions with valgrind: for start-up to the first /next, and per invocation over N
                 invocations. --size records an artifact size (the zip) per binary. --json writes every
                 number and ratio to PATH.
+
+                usage: runtime-bench --soak N --binary NAME=PATH [--checkpoint K …] [--handler NAME] [--env NAME=VALUE …]
+                                     [--event-file PATH] [--setup-event-file PATH] [--expect TEXT] [--max-growth-kb KB]
+                The soak: one process of the (first) binary serves N sequential invocations, each with a new
+                trace id, deadline and ARN as Lambda sends them, and its VmRSS and VmHWM are read after each
+                checkpoint K (default 10,000 and N) while it waits in /next. --handler sets _HANDLER (echo);
+                --env sets more variables; --event-file is the event (default: the --event-bytes echo event);
+                --setup-event-file is sent once first, uncounted; --expect is text the first counted response
+                must contain. Any /error post fails the run. --max-growth-kb fails it (exit 1) when VmRSS or
+                VmHWM grew by more than KB between the first and the last checkpoint.
                 """)
             exit(0)
         default:
@@ -251,6 +289,9 @@ func percentile(_ values: [Double], _ fraction: Double) -> Double {
 
 let options = parseOptions()
 let event = Array(("{\"payload\":\"" + String(repeating: "x", count: max(0, options.eventBytes - 14)) + "\"}").utf8)
+if options.soakInvocations > 0 {
+    exit(runSoak(options, echoEvent: event))
+}
 var cold: [String: (startup: [Double], first: [Double])] = [:]
 var latencies: [String: [Double]] = [:]
 var throughput: [String: [Double]] = [:]
