@@ -18,6 +18,8 @@ struct SoakPlan {
     var setupEvent: [UInt8]?
     /// Text every counted response must contain (`"statusCode":200`); `nil` checks nothing.
     var expectedInResponse: String?
+    /// Whether posts to `/error` are expected (a soak of the error path) instead of failing the run.
+    var allowErrors = false
     /// Invocation counts (after the setup event) at which memory is read; the last is the total.
     var checkpoints: [Int]
 }
@@ -47,7 +49,7 @@ enum SoakError: Error, CustomStringConvertible {
 enum Soak {
     /// Runs the plan: hands out events up to each checkpoint, waits until the bootstrap is idle in
     /// `/next` (so nothing is in flight), reads its memory, goes on.
-    static func run(_ plan: SoakPlan) throws -> [SoakSample] {
+    static func run(_ plan: SoakPlan) throws -> (samples: [SoakSample], errors: Int) {
         let server = try FakeRuntimeAPI(recordBodies: false)
         defer { server.stop() }
         let setup = plan.setupEvent == nil ? 0 : 1
@@ -119,11 +121,11 @@ enum Soak {
         precondition(handedOut.withLock { $0.count } == total)
 
         let seen = observed.withLock { $0 }
-        if seen.errors > 0 { throw SoakError.failedInvocations(plan.name, count: seen.errors) }
+        if seen.errors > 0, !plan.allowErrors { throw SoakError.failedInvocations(plan.name, count: seen.errors) }
         if let expected = plan.expectedInResponse, !(seen.firstResponse ?? "").contains(expected) {
             throw SoakError.unexpectedResponse(plan.name, body: seen.firstResponse ?? "(none)")
         }
-        return samples
+        return (samples, seen.errors)
     }
 
     /// A request id shaped like Lambda's (a UUID), unique per invocation.
@@ -171,11 +173,13 @@ func runSoak(_ options: Options, echoEvent: [UInt8]) -> Int32 {
     environment["_HANDLER"] = options.handler
     let plan = SoakPlan(
         name: "\(options.handler) (\(binary.name))", binary: binary.path, environment: environment, event: event,
-        setupEvent: setupEvent, expectedInResponse: options.expectInResponse, checkpoints: checkpoints)
+        setupEvent: setupEvent, expectedInResponse: options.expectInResponse, allowErrors: options.allowErrors,
+        checkpoints: checkpoints)
 
     let samples: [SoakSample]
+    let errors: Int
     do {
-        samples = try Soak.run(plan)
+        (samples, errors) = try Soak.run(plan)
     } catch {
         FileHandle.standardError.write(Data("runtime-bench: soak failed: \(error)\n".utf8))
         return 1
@@ -191,7 +195,7 @@ func runSoak(_ options: Options, echoEvent: [UInt8]) -> Int32 {
     }
     guard let first = samples.first, let last = samples.last else { return 1 }
     let rate = Double(last.invocations - first.invocations) / max(last.seconds - first.seconds, 1e-9)
-    print("soak \(plan.name): \(grouped(last.invocations)) sequential invocations, a new trace id each, \(event.count)-byte event; \(grouped(Int(rate))) invocations/s")
+    print("soak \(plan.name): \(grouped(last.invocations)) sequential invocations, a new trace id each, \(event.count)-byte event; \(grouped(Int(rate))) invocations/s\(errors > 0 ? "; \(grouped(errors)) posted to /error" : "")")
     print("| invocations | VmRSS kB | VmHWM (peak) kB | s |")
     print("|---:|---:|---:|---:|")
     for sample in samples {

@@ -23,6 +23,7 @@ struct Options {
     var setupEventFile: String?
     var expectInResponse: String?
     var maxGrowthKB: Int?
+    var allowErrors = false
 }
 
 func parseOptions() -> Options {
@@ -76,6 +77,7 @@ func parseOptions() -> Options {
         case "--setup-event-file": options.setupEventFile = value(argument)
         case "--expect": options.expectInResponse = value(argument)
         case "--max-growth-kb": options.maxGrowthKB = Int(value(argument))
+        case "--allow-errors": options.allowErrors = true
         case "-h", "--help":
             print("""
                 usage: runtime-bench --binary NAME=PATH [--binary NAME=PATH …] [--warm N] [--cold N] [--rounds N]
@@ -89,13 +91,15 @@ func parseOptions() -> Options {
 
                 usage: runtime-bench --soak N --binary NAME=PATH [--checkpoint K …] [--handler NAME] [--env NAME=VALUE …]
                                      [--event-file PATH] [--setup-event-file PATH] [--expect TEXT] [--max-growth-kb KB]
+                                     [--allow-errors]
                 The soak: one process of the (first) binary serves N sequential invocations, each with a new
                 trace id, deadline and ARN as Lambda sends them, and its VmRSS and VmHWM are read after each
                 checkpoint K (default 10,000 and N) while it waits in /next. --handler sets _HANDLER (echo);
                 --env sets more variables; --event-file is the event (default: the --event-bytes echo event);
                 --setup-event-file is sent once first, uncounted; --expect is text the first counted response
-                must contain. Any /error post fails the run. --max-growth-kb fails it (exit 1) when VmRSS or
-                VmHWM grew by more than KB between the first and the last checkpoint.
+                must contain. Any /error post fails the run, unless --allow-errors (a soak of the error path).
+                --max-growth-kb fails it (exit 1) when VmRSS or VmHWM grew by more than KB between the first
+                and the last checkpoint.
                 """)
             exit(0)
         default:
