@@ -11,6 +11,7 @@ struct Options {
     var coldStarts = 30
     var rounds = 3
     var eventBytes = 512
+    var traceIDs = false
     var callgrindInvocations = 0
     var sizes: [String: Int] = [:]
     var jsonPath: String?
@@ -49,6 +50,7 @@ func parseOptions() -> Options {
         case "--cold": options.coldStarts = Int(value(argument)) ?? options.coldStarts
         case "--rounds": options.rounds = Int(value(argument)) ?? options.rounds
         case "--event-bytes": options.eventBytes = Int(value(argument)) ?? options.eventBytes
+        case "--trace-ids": options.traceIDs = true
         case "--callgrind": options.callgrindInvocations = Int(value(argument)) ?? 0
         case "--size":
             let spec = value(argument)
@@ -81,13 +83,14 @@ func parseOptions() -> Options {
         case "-h", "--help":
             print("""
                 usage: runtime-bench --binary NAME=PATH [--binary NAME=PATH …] [--warm N] [--cold N] [--rounds N]
-                                     [--event-bytes N] [--callgrind N] [--size NAME=BYTES …] [--json PATH]
+                                     [--event-bytes N] [--trace-ids] [--callgrind N] [--size NAME=BYTES …] [--json PATH]
                 The last --binary is the baseline. Warm runs are sequential invocations on one process:
                 latency is from the event leaving /next to its response arriving (p50, p99 over all
                 rounds), invocations/s is the count over the wall time. --callgrind N also counts
                 instructions with valgrind: for start-up to the first /next, and per invocation over N
-                invocations. --size records an artifact size (the zip) per binary. --json writes every
-                number and ratio to PATH.
+                invocations. --trace-ids gives every warm and valgrind event a new Lambda-Runtime-Trace-Id,
+                as Lambda does (by default events carry only the request id). --size records an artifact
+                size (the zip) per binary. --json writes every number and ratio to PATH.
 
                 usage: runtime-bench --soak N --binary NAME=PATH [--checkpoint K …] [--handler NAME] [--env NAME=VALUE …]
                                      [--event-file PATH] [--setup-event-file PATH] [--expect TEXT] [--max-growth-kb KB]
@@ -213,7 +216,7 @@ struct WarmResult {
 }
 
 /// `count` sequential invocations after a warm-up: each invocation's latency, the wall time, memory.
-func warm(_ path: String, count: Int, event: [UInt8]) throws -> WarmResult {
+func warm(_ path: String, count: Int, event: [UInt8], traceIDs: Bool) throws -> WarmResult {
     let server = try FakeRuntimeAPI(recordBodies: false)
     defer { server.stop() }
     let warmUp = 500
@@ -225,7 +228,7 @@ func warm(_ path: String, count: Int, event: [UInt8]) throws -> WarmResult {
             guard n < total else { return nil }
             n += 1
             times.handedOut[n] = monotonicNanos()
-            return FakeRuntimeAPI.Event(requestID: "r\(n)", body: event, headers: [])
+            return FakeRuntimeAPI.Event(requestID: "r\(n)", body: event, headers: benchHeaders(n, traceIDs: traceIDs))
         }
     }
     server.setOverride { request in
@@ -253,8 +256,13 @@ func warm(_ path: String, count: Int, event: [UInt8]) throws -> WarmResult {
     return WarmResult(latenciesMicros: latencies, wallMicros: wall, count: count, rssKB: rss, peakKB: peak)
 }
 
+/// The headers of benchmark event `n`: none but the request id, or also a new trace id (`--trace-ids`).
+func benchHeaders(_ n: Int, traceIDs: Bool) -> [(String, String)] {
+    traceIDs ? [("Lambda-Runtime-Trace-Id", Soak.traceID(n, epoch: "69295680"))] : []
+}
+
 /// Instructions executed by `path` serving `count` invocations (0: start-up and exit only).
-func instructions(_ path: String, invocations count: Int, event: [UInt8]) throws -> Int {
+func instructions(_ path: String, invocations count: Int, event: [UInt8], traceIDs: Bool) throws -> Int {
     let server = try FakeRuntimeAPI(recordBodies: false)
     defer { server.stop() }
     let produced = Mutex(0)
@@ -262,7 +270,7 @@ func instructions(_ path: String, invocations count: Int, event: [UInt8]) throws
         produced.withLock { n in
             guard n < count else { return nil }
             n += 1
-            return FakeRuntimeAPI.Event(requestID: "r\(n)", body: event, headers: [])
+            return FakeRuntimeAPI.Event(requestID: "r\(n)", body: event, headers: benchHeaders(n, traceIDs: traceIDs))
         }
     }
     server.finish()
@@ -311,7 +319,7 @@ for _ in 0..<options.coldStarts {
 }
 for _ in 0..<options.rounds {
     for candidate in options.candidates {
-        let result = try warm(candidate.path, count: options.warmInvocations, event: event)
+        let result = try warm(candidate.path, count: options.warmInvocations, event: event, traceIDs: options.traceIDs)
         latencies[candidate.name, default: []].append(contentsOf: result.latenciesMicros)
         throughput[candidate.name, default: []].append(Double(result.count) / (result.wallMicros / 1e6))
         let previous = memory[candidate.name] ?? (0, 0)
@@ -352,8 +360,8 @@ if options.callgrindInvocations > 0 {
     let count = options.callgrindInvocations
     for index in rows.indices {
         let path = options.candidates[index].path
-        let startup = Double(try instructions(path, invocations: 0, event: event))
-        let loaded = Double(try instructions(path, invocations: count, event: event))
+        let startup = Double(try instructions(path, invocations: 0, event: event, traceIDs: options.traceIDs))
+        let loaded = Double(try instructions(path, invocations: count, event: event, traceIDs: options.traceIDs))
         rows[index].values["instructions_startup"] = startup
         rows[index].values["instructions_per_invocation"] = (loaded - startup) / Double(count)
     }
