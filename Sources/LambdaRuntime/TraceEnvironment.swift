@@ -21,7 +21,7 @@ import Musl
 /// `environ` array already has (a `realloc` to the size it had). So nothing grows, whatever the
 /// mix of ids. The buffer in the environment is never written, so `getenv` on another thread sees
 /// the old value or the new one, never a torn one; a pointer `getenv` returned stays valid until the
-/// invocation after next reuses its buffer.
+/// invocation after next reuses its buffer (or, for an over-long id, replaces it).
 ///
 /// Size: each buffer holds a value of up to 8,192 bytes, the length Lambda allows for an
 /// `X-Amzn-Trace-Id` (`TraceHeader.XAmznTraceId`: 0–8192); real ones are about 100 bytes
