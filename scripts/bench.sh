@@ -4,7 +4,7 @@ set -euo pipefail
 
 usage() {
   cat <<'USAGE'
-Usage: scripts/bench.sh [--quick] [--help] [-- RUNTIME_BENCH_ARGS…]
+Usage: scripts/bench.sh [--quick | --soak | --soak-check] [--reuse] [--help] [-- RUNTIME_BENCH_ARGS…]
 
 Packages the zip (scripts/package.sh: static bootstrap, .build-lambda) and unpacks it into
 .build/bench/task/, builds the C floor (bench/c-loop/runtime_loop.c, gcc -O2 over Debian's shared
@@ -26,21 +26,40 @@ peak RSS ≤ 10 MB, zip ≤ 6 MB. The table is Markdown (README's Performance se
 goes to .build/bench/latest.json.
 
 Options:
-  --quick   a short run for CI (5 cold starts, 1 x 2,000 warm invocations, 300 under valgrind)
-  --help    this text
+  --quick       a short run for CI (5 cold starts, 1 x 2,000 warm invocations, 300 under valgrind)
+  --soak        instead of the benchmark, the memory soak (issue 11): one packaged bootstrap process
+                serves 200,000 sequential invocations of `echo` (the 49-byte event), then another
+                200,000 of the profile handler's `GET /profiles/{id}` (events/http-api-v2-get-profile.json
+                after one uncounted PUT of that profile; PROFILE_STORE=memory, FLAGS_SOURCE=file with
+                config/flags.local.json), each with a new trace id, deadline and ARN as Lambda sends
+                them. Prints VmRSS and VmHWM (peak RSS) after 10,000, 20,000, 100,000 and 200,000
+                invocations, read while the bootstrap waits in /next. Fails when either grew by more
+                than 1 MB from 10,000 to 200,000. About 2–3 minutes on 2 cores.
+  --soak-check  the bounded soak scripts/test.sh runs (about 25 s): 100,000 `echo` invocations;
+                fails when VmRSS or VmHWM grew by more than 1 MB from 20,000 to 100,000.
+  --reuse       do not package or build: use the bootstrap unpacked by the last run
+                (.build/bench/task/bootstrap) and the release runtime-bench already built
+                (scripts/test.sh, right after `bench.sh --quick`)
+  --help        this text
 Anything after -- goes to runtime-bench (see `runtime-bench --help`).
 
-Exit status: 0 when the benchmark ran (targets missed are reported, not failed); non-zero when a
-build or a run failed.
+Exit status: 0 when the benchmark ran (targets missed are reported, not failed) or the soak stayed
+within 1 MB; 1 when the soak grew more, or an invocation failed or stalled; other non-zero values
+when a build or a run failed.
 USAGE
 }
 
 quick=0
+mode=bench
+reuse=0
 extra=()
 while [ $# -gt 0 ]; do
   case "$1" in
     -h|--help) usage; exit 0 ;;
     --quick) quick=1 ;;
+    --soak) mode=soak ;;
+    --soak-check) mode=soak-check ;;
+    --reuse) reuse=1 ;;
     --) shift; extra=("$@"); break ;;
     *) echo "bench.sh: unknown argument '$1' (see --help)" >&2; exit 64 ;;
   esac
@@ -55,13 +74,51 @@ ensure_debian_packages libcurl4-openssl-dev:/usr/include/x86_64-linux-gnu/curl/c
 
 out=.build/bench
 mkdir -p "$out"
+packaged="$out/task/bootstrap"
+
+if [ "$mode" != bench ]; then
+  if [ "$reuse" -eq 0 ]; then
+    echo "bench.sh: packaging the zip…" >&2
+    zip_path="$(scripts/package.sh --output "$out/function.zip" | tail -1)"
+    rm -rf "$out/task"
+    mkdir -p "$out/task"
+    unzip -q "$zip_path" -d "$out/task"
+    swift build -c release --product runtime-bench >&2
+  fi
+  driver="$(swift build -c release --show-bin-path)/runtime-bench"
+  for needed in "$packaged" "$driver"; do
+    [ -x "$needed" ] || { echo "bench.sh: $needed is missing; run scripts/bench.sh without --reuse first" >&2; exit 66; }
+  done
+  echo "bench.sh: soak of $packaged ($(stat -c %s "$packaged") bytes, from the zip)" >&2
+  if [ "$mode" = soak-check ]; then
+    "$driver" --soak 100000 --checkpoint 20000 --binary "packaged=$packaged" --event-bytes 49 \
+      --max-growth-kb 1024 --json "$out/soak-check.json" "${extra[@]}"
+    exit
+  fi
+  ensure_debian_packages jq:/usr/bin/jq
+  # The fixture updates an existing profile (If-Match); without If-Match the PUT creates it.
+  jq 'del(.headers["if-match"])' events/http-api-v2-put-profile.json >"$out/soak-put-profile.json"
+  status=0
+  "$driver" --soak 200000 --checkpoint 10000 --checkpoint 20000 --checkpoint 100000 --binary "packaged=$packaged" \
+    --event-bytes 49 --max-growth-kb 1024 --json "$out/soak-echo.json" "${extra[@]}" || status=1
+  echo
+  "$driver" --soak 200000 --checkpoint 10000 --checkpoint 20000 --checkpoint 100000 --binary "packaged=$packaged" \
+    --handler profile --env PROFILE_STORE=memory --env FLAGS_SOURCE=file --env "FLAGS_FILE=$PWD/config/flags.local.json" \
+    --event-file events/http-api-v2-get-profile.json --setup-event-file "$out/soak-put-profile.json" \
+    --expect '"statusCode":200' --max-growth-kb 1024 --json "$out/soak-profile.json" "${extra[@]}" || status=1
+  echo "bench.sh: soak numbers in $out/soak-echo.json and $out/soak-profile.json" >&2
+  exit "$status"
+fi
+if [ "$reuse" -eq 1 ]; then
+  echo "bench.sh: --reuse is for --soak and --soak-check" >&2
+  exit 64
+fi
 
 echo "bench.sh: packaging the zip…" >&2
 zip_path="$(scripts/package.sh --output "$out/function.zip" | tail -1)"
 rm -rf "$out/task"
 mkdir -p "$out/task"
 unzip -q "$zip_path" -d "$out/task"
-packaged="$out/task/bootstrap"
 
 echo "bench.sh: building the C floor and the benchmark driver…" >&2
 c_loop="$out/c-loop/bootstrap"

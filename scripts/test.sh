@@ -11,7 +11,8 @@ shellcheck, curl; a Python virtual environment .venv-test with AWS's runtime cli
 awslambdaric for the lambda-local conformance tests and moto for the DynamoDB store, which
 runs on 127.0.0.1 with signature checking for the duration of the tests), builds every target, checks that the release bootstrap links no SwiftNIO,
 lints the shell scripts, runs a short benchmark (scripts/bench.sh --quick) so it
-cannot rot, the packaging suite (scripts/test-packaging.sh), the release-tooling suite
+cannot rot, a bounded memory soak of the packaged bootstrap (scripts/bench.sh --soak-check:
+RSS may not grow by more than 1 MB from 20,000 to 100,000 invocations), the packaging suite (scripts/test-packaging.sh), the release-tooling suite
 (scripts/test-release.sh), and `swift test`.
 
 Environment:
@@ -90,6 +91,9 @@ swift build --build-tests
 
 step "Benchmark smoke run (the packaged bootstrap vs a plain C libcurl loop)"
 scripts/bench.sh --quick
+
+step "Memory soak: the packaged bootstrap's RSS stays flat over 100,000 echo invocations (about 25 s)"
+scripts/bench.sh --soak-check --reuse
 
 step "Packaging: deterministic zip, run from an empty root, deployed to ministack as provided.al2 and al2023"
 scripts/test-packaging.sh

@@ -99,6 +99,10 @@ public struct LambdaRuntime {
             return .initializationFailed(errorType: report.errorType)
         }
 
+        // This loop serves one invocation at a time, so the process environment can carry the
+        // current trace id; it owns the only `TraceEnvironment` (see there: no `setenv`, nothing
+        // allocated per invocation). A concurrent mode (Managed Instances) must not make one.
+        var traceEnvironment = TraceEnvironment()
         while true {
             let invocation: Invocation
             do {
@@ -107,7 +111,7 @@ public struct LambdaRuntime {
                 logger.critical("stopping: \(error)")
                 return error.exit
             }
-            if let exit = await serve(invocation, with: &handler, client: client) {
+            if let exit = await serve(invocation, with: &handler, client: client, traceEnvironment: &traceEnvironment) {
                 return exit
             }
         }
@@ -115,9 +119,10 @@ public struct LambdaRuntime {
 
     /// Serves one invocation and posts its result; returns a reason to stop, or `nil` to go on.
     private func serve<Handler: LambdaHandler>(
-        _ invocation: Invocation, with handler: inout Handler, client: RuntimeClient
+        _ invocation: Invocation, with handler: inout Handler, client: RuntimeClient,
+        traceEnvironment: inout TraceEnvironment
     ) async -> RuntimeExit? {
-        TraceEnvironment.set(invocation.traceID)
+        traceEnvironment.set(invocation.traceID)
         let context = LambdaContext(invocation: invocation, function: configuration.function, logger: logger)
         context.logger.trace("invocation", metadata: ["bytes": "\(invocation.event.count)"])
 

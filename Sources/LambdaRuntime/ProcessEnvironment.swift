@@ -27,17 +27,3 @@ public struct ProcessEnvironment: Sendable {
         return String(cString: value)
     }
 }
-
-/// Sets `_X_AMZN_TRACE_ID` for the invocation being served, as custom runtimes must, and removes it
-/// when an invocation has no trace header (so a stale id never leaks into the next one).
-enum TraceEnvironment {
-    static let variable = "_X_AMZN_TRACE_ID"
-
-    static func set(_ traceID: String?) {
-        if let traceID {
-            setenv(variable, traceID, 1)
-        } else {
-            unsetenv(variable)
-        }
-    }
-}

@@ -11,9 +11,20 @@ struct Options {
     var coldStarts = 30
     var rounds = 3
     var eventBytes = 512
+    var traceIDs = false
     var callgrindInvocations = 0
     var sizes: [String: Int] = [:]
     var jsonPath: String?
+    // --soak
+    var soakInvocations = 0
+    var checkpoints: [Int] = []
+    var handler = "echo"
+    var environment: [String: String] = [:]
+    var eventFile: String?
+    var setupEventFile: String?
+    var expectInResponse: String?
+    var maxGrowthKB: Int?
+    var allowErrors = false
 }
 
 func parseOptions() -> Options {
@@ -39,6 +50,7 @@ func parseOptions() -> Options {
         case "--cold": options.coldStarts = Int(value(argument)) ?? options.coldStarts
         case "--rounds": options.rounds = Int(value(argument)) ?? options.rounds
         case "--event-bytes": options.eventBytes = Int(value(argument)) ?? options.eventBytes
+        case "--trace-ids": options.traceIDs = true
         case "--callgrind": options.callgrindInvocations = Int(value(argument)) ?? 0
         case "--size":
             let spec = value(argument)
@@ -48,16 +60,49 @@ func parseOptions() -> Options {
             }
             options.sizes[String(spec[..<equals])] = bytes
         case "--json": options.jsonPath = value(argument)
+        case "--soak": options.soakInvocations = Int(value(argument)) ?? 0
+        case "--checkpoint":
+            guard let count = Int(value(argument)), count > 0 else {
+                FileHandle.standardError.write(Data("runtime-bench: --checkpoint takes a positive count\n".utf8))
+                exit(64)
+            }
+            options.checkpoints.append(count)
+        case "--handler": options.handler = value(argument)
+        case "--env":
+            let spec = value(argument)
+            guard let equals = spec.firstIndex(of: "=") else {
+                FileHandle.standardError.write(Data("runtime-bench: --env takes NAME=VALUE\n".utf8))
+                exit(64)
+            }
+            options.environment[String(spec[..<equals])] = String(spec[spec.index(after: equals)...])
+        case "--event-file": options.eventFile = value(argument)
+        case "--setup-event-file": options.setupEventFile = value(argument)
+        case "--expect": options.expectInResponse = value(argument)
+        case "--max-growth-kb": options.maxGrowthKB = Int(value(argument))
+        case "--allow-errors": options.allowErrors = true
         case "-h", "--help":
             print("""
                 usage: runtime-bench --binary NAME=PATH [--binary NAME=PATH …] [--warm N] [--cold N] [--rounds N]
-                                     [--event-bytes N] [--callgrind N] [--size NAME=BYTES …] [--json PATH]
+                                     [--event-bytes N] [--trace-ids] [--callgrind N] [--size NAME=BYTES …] [--json PATH]
                 The last --binary is the baseline. Warm runs are sequential invocations on one process:
                 latency is from the event leaving /next to its response arriving (p50, p99 over all
                 rounds), invocations/s is the count over the wall time. --callgrind N also counts
                 instructions with valgrind: for start-up to the first /next, and per invocation over N
-                invocations. --size records an artifact size (the zip) per binary. --json writes every
-                number and ratio to PATH.
+                invocations. --trace-ids gives every warm and valgrind event a new Lambda-Runtime-Trace-Id,
+                as Lambda does (by default events carry only the request id). --size records an artifact
+                size (the zip) per binary. --json writes every number and ratio to PATH.
+
+                usage: runtime-bench --soak N --binary NAME=PATH [--checkpoint K …] [--handler NAME] [--env NAME=VALUE …]
+                                     [--event-file PATH] [--setup-event-file PATH] [--expect TEXT] [--max-growth-kb KB]
+                                     [--allow-errors]
+                The soak: one process of the (first) binary serves N sequential invocations, each with a new
+                trace id, deadline and ARN as Lambda sends them, and its VmRSS and VmHWM are read after each
+                checkpoint K (default 10,000 and N) while it waits in /next. --handler sets _HANDLER (echo);
+                --env sets more variables; --event-file is the event (default: the --event-bytes echo event);
+                --setup-event-file is sent once first, uncounted; --expect is text the first counted response
+                must contain. Any /error post fails the run, unless --allow-errors (a soak of the error path).
+                --max-growth-kb fails it (exit 1) when VmRSS or VmHWM grew by more than KB between the first
+                and the last checkpoint.
                 """)
             exit(0)
         default:
@@ -171,7 +216,7 @@ struct WarmResult {
 }
 
 /// `count` sequential invocations after a warm-up: each invocation's latency, the wall time, memory.
-func warm(_ path: String, count: Int, event: [UInt8]) throws -> WarmResult {
+func warm(_ path: String, count: Int, event: [UInt8], traceIDs: Bool) throws -> WarmResult {
     let server = try FakeRuntimeAPI(recordBodies: false)
     defer { server.stop() }
     let warmUp = 500
@@ -183,7 +228,7 @@ func warm(_ path: String, count: Int, event: [UInt8]) throws -> WarmResult {
             guard n < total else { return nil }
             n += 1
             times.handedOut[n] = monotonicNanos()
-            return FakeRuntimeAPI.Event(requestID: "r\(n)", body: event, headers: [])
+            return FakeRuntimeAPI.Event(requestID: "r\(n)", body: event, headers: benchHeaders(n, traceIDs: traceIDs))
         }
     }
     server.setOverride { request in
@@ -211,8 +256,13 @@ func warm(_ path: String, count: Int, event: [UInt8]) throws -> WarmResult {
     return WarmResult(latenciesMicros: latencies, wallMicros: wall, count: count, rssKB: rss, peakKB: peak)
 }
 
+/// The headers of benchmark event `n`: none but the request id, or also a new trace id (`--trace-ids`).
+func benchHeaders(_ n: Int, traceIDs: Bool) -> [(String, String)] {
+    traceIDs ? [("Lambda-Runtime-Trace-Id", Soak.traceID(n, epoch: "69295680"))] : []
+}
+
 /// Instructions executed by `path` serving `count` invocations (0: start-up and exit only).
-func instructions(_ path: String, invocations count: Int, event: [UInt8]) throws -> Int {
+func instructions(_ path: String, invocations count: Int, event: [UInt8], traceIDs: Bool) throws -> Int {
     let server = try FakeRuntimeAPI(recordBodies: false)
     defer { server.stop() }
     let produced = Mutex(0)
@@ -220,7 +270,7 @@ func instructions(_ path: String, invocations count: Int, event: [UInt8]) throws
         produced.withLock { n in
             guard n < count else { return nil }
             n += 1
-            return FakeRuntimeAPI.Event(requestID: "r\(n)", body: event, headers: [])
+            return FakeRuntimeAPI.Event(requestID: "r\(n)", body: event, headers: benchHeaders(n, traceIDs: traceIDs))
         }
     }
     server.finish()
@@ -251,6 +301,9 @@ func percentile(_ values: [Double], _ fraction: Double) -> Double {
 
 let options = parseOptions()
 let event = Array(("{\"payload\":\"" + String(repeating: "x", count: max(0, options.eventBytes - 14)) + "\"}").utf8)
+if options.soakInvocations > 0 {
+    exit(runSoak(options, echoEvent: event))
+}
 var cold: [String: (startup: [Double], first: [Double])] = [:]
 var latencies: [String: [Double]] = [:]
 var throughput: [String: [Double]] = [:]
@@ -266,7 +319,7 @@ for _ in 0..<options.coldStarts {
 }
 for _ in 0..<options.rounds {
     for candidate in options.candidates {
-        let result = try warm(candidate.path, count: options.warmInvocations, event: event)
+        let result = try warm(candidate.path, count: options.warmInvocations, event: event, traceIDs: options.traceIDs)
         latencies[candidate.name, default: []].append(contentsOf: result.latenciesMicros)
         throughput[candidate.name, default: []].append(Double(result.count) / (result.wallMicros / 1e6))
         let previous = memory[candidate.name] ?? (0, 0)
@@ -307,8 +360,8 @@ if options.callgrindInvocations > 0 {
     let count = options.callgrindInvocations
     for index in rows.indices {
         let path = options.candidates[index].path
-        let startup = Double(try instructions(path, invocations: 0, event: event))
-        let loaded = Double(try instructions(path, invocations: count, event: event))
+        let startup = Double(try instructions(path, invocations: 0, event: event, traceIDs: options.traceIDs))
+        let loaded = Double(try instructions(path, invocations: count, event: event, traceIDs: options.traceIDs))
         rows[index].values["instructions_startup"] = startup
         rows[index].values["instructions_per_invocation"] = (loaded - startup) / Double(count)
     }
