@@ -16,6 +16,8 @@ public struct Invocation: Sendable, Equatable {
     public var cognitoIdentity: String?
     /// The tenant id, for tenant-isolated functions.
     public var tenantID: String?
+    /// `Lambda-Runtime-Invocation-Id`: this attempt's id, echoed on the result when present.
+    public var invocationID: String?
     /// The event bytes, exactly as received.
     public var event: [UInt8]
 
@@ -23,7 +25,7 @@ public struct Invocation: Sendable, Equatable {
     public init(
         requestID: String, deadline: LambdaDeadline? = nil, invokedFunctionARN: String? = nil,
         traceID: String? = nil, clientContext: String? = nil, cognitoIdentity: String? = nil,
-        tenantID: String? = nil, event: [UInt8] = []
+        tenantID: String? = nil, invocationID: String? = nil, event: [UInt8] = []
     ) {
         self.requestID = requestID
         self.deadline = deadline
@@ -32,6 +34,7 @@ public struct Invocation: Sendable, Equatable {
         self.clientContext = clientContext
         self.cognitoIdentity = cognitoIdentity
         self.tenantID = tenantID
+        self.invocationID = invocationID
         self.event = event
     }
 
@@ -41,7 +44,7 @@ public struct Invocation: Sendable, Equatable {
     public init(headers: HTTPHeaders, event: [UInt8]) throws(InvocationHeaderError) {
         var requestID: String?
         var deadline: LambdaDeadline?
-        var arn, trace, clientContext, cognito, tenant: String?
+        var arn, trace, clientContext, cognito, tenant, invocationID: String?
         for field in headers where !field.value.isEmpty {
             let name = field.name
             guard name.utf8.count > 15, name.utf8.first == UInt8(ascii: "L") || name.utf8.first == UInt8(ascii: "l") else {
@@ -61,12 +64,15 @@ public struct Invocation: Sendable, Equatable {
                 cognito = field.value
             } else if tenant == nil, name.equalsIgnoringASCIICase(RuntimeHeader.tenantID) {
                 tenant = field.value
+            } else if invocationID == nil, name.equalsIgnoringASCIICase(RuntimeHeader.invocationID) {
+                invocationID = field.value
             }
         }
         guard let requestID else { throw .missingRequestID }
         self.init(
             requestID: requestID, deadline: deadline, invokedFunctionARN: arn, traceID: trace,
-            clientContext: clientContext, cognitoIdentity: cognito, tenantID: tenant, event: event)
+            clientContext: clientContext, cognitoIdentity: cognito, tenantID: tenant, invocationID: invocationID,
+            event: event)
     }
 }
 

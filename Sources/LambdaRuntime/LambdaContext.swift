@@ -75,9 +75,11 @@ public struct LambdaContext: Sendable {
     public let cognitoIdentity: String?
     /// The tenant id of a tenant-isolated function.
     public let tenantID: String?
+    /// The per-attempt invocation id, when Lambda sent one.
+    public let invocationID: String?
     /// The function this sandbox runs.
     public let function: FunctionMetadata
-    /// A logger whose lines carry this invocation's `requestId`.
+    /// A logger whose lines carry this invocation's `requestId` (and `tenantId`, when there is one).
     public let logger: Logger
 
     /// Creates a context; the runtime does this for every invocation, tests may too.
@@ -89,9 +91,13 @@ public struct LambdaContext: Sendable {
         self.clientContext = invocation.clientContext
         self.cognitoIdentity = invocation.cognitoIdentity
         self.tenantID = invocation.tenantID
+        self.invocationID = invocation.invocationID
         self.function = function
         var logger = logger
         logger[metadataKey: LambdaLogHandler.requestIDKey] = .string(invocation.requestID)
+        if let tenantID = invocation.tenantID {
+            logger[metadataKey: LambdaLogHandler.tenantIDKey] = .string(tenantID)
+        }
         self.logger = logger
     }
 

@@ -63,6 +63,8 @@ private func writeWholeLine(_ line: String, to descriptor: Int32) {
 public struct LambdaLogHandler: LogHandler {
     /// The metadata key whose value is printed as the line's `requestId`.
     public static let requestIDKey = "requestId"
+    /// The metadata key of a tenant-isolated invocation's tenant id (`tenantId` in JSON lines).
+    public static let tenantIDKey = "tenantId"
 
     /// The logger's label, printed as `logger` in JSON lines.
     public let label: String

@@ -1,3 +1,8 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
 import CurlHTTP
 import Logging
 
@@ -70,6 +75,7 @@ public struct LambdaRuntime {
     public func run<Handler: LambdaHandler>(
         makeHandler: @Sendable (LambdaInitContext) async throws -> Handler
     ) async -> RuntimeExit {
+        Self.exitOnSIGTERM(logFormat: configuration.logging.format)
         let client: RuntimeClient
         do {
             client = try RuntimeClient(endpoint: configuration.endpoint, retryPolicy: configuration.retryPolicy)
@@ -141,7 +147,7 @@ public struct LambdaRuntime {
         do {
             switch result {
             case .success(let response):
-                let outcome = try client.postResponse(response, for: invocation.requestID)
+                let outcome = try client.postResponse(response, for: invocation.requestID, invocationID: invocation.invocationID)
                 switch outcome {
                 case .accepted:
                     break
@@ -150,17 +156,19 @@ public struct LambdaRuntime {
                         "the Runtime API refused the response as too large (413): \(body)",
                         metadata: ["bytes": "\(response.count)"])
                     let report = Self.responseTooLarge(size: response.count, limit: configuration.maxResponseSize)
-                    try logRefusal(outcome: client.postError(report, for: invocation.requestID), context: context,
-                               sent: "error \(report.errorType)")
-                case .rejected:
+                    try logRefusal(
+                        outcome: client.postError(report, for: invocation.requestID, invocationID: invocation.invocationID),
+                        context: context, sent: "error \(report.errorType)")
+                case .rejected, .gone:
                     logRefusal(outcome: outcome, context: context, sent: "response of \(response.count) bytes")
                 }
             case .failure(let report):
                 context.logger.error(
                     "invocation failed",
                     metadata: ["errorType": .string(report.errorType), "errorMessage": .string(report.errorMessage)])
-                try logRefusal(outcome: client.postError(report, for: invocation.requestID), context: context,
-                           sent: "error \(report.errorType)")
+                try logRefusal(
+                    outcome: client.postError(report, for: invocation.requestID, invocationID: invocation.invocationID),
+                    context: context, sent: "error \(report.errorType)")
             }
         } catch {
             logger.critical("stopping: \(error)")
@@ -178,8 +186,25 @@ public struct LambdaRuntime {
             return
         case .payloadTooLarge(let body):
             context.logger.error("the Runtime API refused the \(sent) as too large (413): \(body)")
+        case .gone:
+            context.logger.warning("the \(sent) came too late: the attempt timed out (410), so it was dropped")
         case .rejected(let status, let body):
             context.logger.error("the Runtime API rejected the \(sent) with \(status): \(body)")
+        }
+    }
+
+    /// Lambda sends SIGTERM before it shuts a sandbox down (when extensions are registered): exit 0
+    /// at once, with one log line. The runtime buffers nothing (every log and metrics line is one
+    /// `write(2)` as it happens), so there is nothing to flush; the handler is async-signal-safe
+    /// (`write` of a static line, then `_exit`).
+    public static func exitOnSIGTERM(logFormat: LambdaLogFormat) {
+        sigtermWritesJSON = logFormat == .json
+        signal(SIGTERM) { _ in
+            let line: StaticString = sigtermWritesJSON
+                ? "{\"level\":\"INFO\",\"message\":\"SIGTERM: the sandbox is shutting down; exiting\",\"logger\":\"LambdaRuntime\"}\n"
+                : "SIGTERM: the sandbox is shutting down; exiting\n"
+            _ = write(2, line.utf8Start, line.utf8CodeUnitCount)
+            _exit(0)
         }
     }
 
@@ -189,3 +214,6 @@ public struct LambdaRuntime {
             errorMessage: "Response payload size (\(size) bytes) exceeded maximum allowed payload size (\(limit) bytes).")
     }
 }
+
+/// Read by the SIGTERM handler: a plain flag set once before the handler is installed.
+nonisolated(unsafe) private var sigtermWritesJSON = false

@@ -26,6 +26,8 @@ public enum PostOutcome: Sendable, Equatable {
     case accepted
     /// 413: the response is larger than Lambda accepts.
     case payloadTooLarge(body: String)
+    /// 410: the attempt this result belongs to timed out (its invocation id is stale); dropped.
+    case gone(body: String)
     /// Any other 4xx (400 unknown request id, 403 not allowed now): logged; the loop goes on.
     case rejected(status: Int, body: String)
 }
@@ -88,24 +90,45 @@ public final class RuntimeClient {
         }
     }
 
-    /// `POST /invocation/{id}/response` with the response bytes and an explicit `Content-Length`.
-    public func postResponse(_ body: [UInt8], for requestID: String) throws(RuntimeClientError) -> PostOutcome {
-        try post(url: endpoint.responseURL(for: requestID), headers: [:], body: body)
+    /// `POST /invocation/{id}/response` with the response bytes and an explicit `Content-Length`;
+    /// `invocationID` (from `/next`) is echoed when Lambda sent one.
+    public func postResponse(
+        _ body: [UInt8], for requestID: String, invocationID: String? = nil
+    ) throws(RuntimeClientError) -> PostOutcome {
+        var headers = HTTPHeaders()
+        if let invocationID { headers.add(RuntimeHeader.invocationID, invocationID) }
+        return try post(url: endpoint.responseURL(for: requestID), headers: headers, body: body)
     }
 
-    /// `POST /invocation/{id}/error` with the `Lambda-Runtime-Function-Error-Type` header and the JSON body.
-    public func postError(_ report: LambdaErrorReport, for requestID: String) throws(RuntimeClientError) -> PostOutcome {
-        try post(url: endpoint.errorURL(for: requestID), headers: Self.errorHeaders(report), body: report.json)
+    /// `POST /invocation/{id}/error` with the `Lambda-Runtime-Function-Error-Type` and X-Ray cause
+    /// headers and the JSON body; `invocationID` is echoed when Lambda sent one.
+    public func postError(
+        _ report: LambdaErrorReport, for requestID: String, invocationID: String? = nil
+    ) throws(RuntimeClientError) -> PostOutcome {
+        var headers = errorHeaders(report)
+        if let invocationID { headers.add(RuntimeHeader.invocationID, invocationID) }
+        return try post(url: endpoint.errorURL(for: requestID), headers: headers, body: report.json)
     }
 
     /// `POST /init/error`: initialization failed; the runtime exits after this.
     public func postInitError(_ report: LambdaErrorReport) throws(RuntimeClientError) -> PostOutcome {
-        try post(url: endpoint.initErrorURL, headers: Self.errorHeaders(report), body: report.json)
+        try post(url: endpoint.initErrorURL, headers: errorHeaders(report), body: report.json)
     }
 
-    private static func errorHeaders(_ report: LambdaErrorReport) -> HTTPHeaders {
-        [RuntimeHeader.functionErrorType: report.headerValue, "Content-Type": "application/json"]
+    private func errorHeaders(_ report: LambdaErrorReport) -> HTTPHeaders {
+        var headers: HTTPHeaders = [RuntimeHeader.functionErrorType: report.headerValue, "Content-Type": "application/json"]
+        if let cause = report.xrayErrorCause(workingDirectory: workingDirectory) {
+            headers.add(RuntimeHeader.xrayErrorCause, cause)
+        }
+        return headers
     }
+
+    /// The process's working directory, read once, for X-Ray error causes.
+    private lazy var workingDirectory: String = {
+        var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
+        guard getcwd(&buffer, buffer.count) != nil else { return "/" }
+        return String(cString: buffer)
+    }()
 
     /// A post is tried twice when the connection breaks (a kept-alive connection may have been
     /// closed while the sandbox was frozen); any HTTP answer is final.
@@ -126,6 +149,7 @@ public final class RuntimeClient {
             switch response.status {
             case 200...299: return .accepted
             case 413: return .payloadTooLarge(body: response.bodyText)
+            case 410: return .gone(body: response.bodyText)
             case 500...599: throw .sandboxFailure(url: url, body: response.bodyText)
             default: return .rejected(status: response.status, body: response.bodyText)
             }

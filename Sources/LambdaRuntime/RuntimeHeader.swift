@@ -14,6 +14,14 @@ public enum RuntimeHeader {
     public static let cognitoIdentity = "Lambda-Runtime-Cognito-Identity"
     /// The tenant id of a tenant-isolated function.
     public static let tenantID = "Lambda-Runtime-Aws-Tenant-Id"
+    /// The per-attempt invocation id (2026): echoed on `/response` and `/error` when `/next` sent it,
+    /// so that a late post from a timed-out attempt cannot land on a retry (answered 410 Gone).
+    /// Name as in AWS's Python runtime client (`lambda_runtime_client.py`) and the Rust runtime's
+    /// `constants.rs` (lambda_runtime 1.5).
+    public static let invocationID = "Lambda-Runtime-Invocation-Id"
     /// The error type of an `/error` or `/init/error` post.
     public static let functionErrorType = "Lambda-Runtime-Function-Error-Type"
+    /// The X-Ray error cause of an `/error` or `/init/error` post: a JSON document (RIE
+    /// `rapi/model/error_cause.go`: at most 64 KiB, at least one of its fields set).
+    public static let xrayErrorCause = "Lambda-Runtime-Function-XRay-Error-Cause"
 }

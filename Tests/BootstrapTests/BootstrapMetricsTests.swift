@@ -75,3 +75,65 @@ import Testing
         #expect(report.text.contains("METRICS_NAMESPACE"))
     }
 }
+
+/// SIGTERM, which Lambda sends before shutting a sandbox down: exit 0 at once, waiting or busy.
+@Suite struct BootstrapShutdownTests {
+    func start(_ environment: [String: String], server: FakeRuntimeAPI) throws -> Process {
+        let process = Process()
+        process.executableURL = BootstrapProcessTests.executable
+        var values = [
+            "AWS_LAMBDA_RUNTIME_API": server.runtimeAPI, "AWS_LAMBDA_FUNCTION_NAME": "profile-service-dev",
+            "AWS_REGION": "us-east-1", "PATH": "/usr/bin:/bin", "METRICS": "off",
+        ]
+        values.merge(environment) { _, new in new }
+        process.environment = values
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        return process
+    }
+
+    /// Sends SIGTERM and returns the exit status and how long the exit took.
+    func terminate(_ process: Process) -> (status: Int32, reason: Process.TerminationReason, took: Duration) {
+        let sent = ContinuousClock.now
+        kill(process.processIdentifier, SIGTERM)
+        while process.isRunning, ContinuousClock.now - sent < .seconds(5) { usleep(2_000) }
+        let took = ContinuousClock.now - sent
+        if process.isRunning { process.terminate() }
+        process.waitUntilExit()
+        return (process.terminationStatus, process.terminationReason, took)
+    }
+
+    @Test func whileWaitingForTheNextEvent() throws {
+        let server = try FakeRuntimeAPI()
+        defer { server.stop() }
+        let process = try start(["_HANDLER": "echo"], server: server)
+        #expect(server.wait(timeout: .seconds(10)) { $0.waitingForEvent == 1 })
+        let (status, reason, took) = terminate(process)
+        #expect(reason == .exit && status == 0)
+        #expect(took < .milliseconds(300), "exited in \(took)")
+    }
+
+    @Test func inTheMiddleOfAnInvocation() throws {
+        // The profile store is a server that takes 5 s to answer: the invocation is busy when SIGTERM comes.
+        let slowStore = try FakeRuntimeAPI()
+        defer { slowStore.stop() }
+        slowStore.setOverride { _ in
+            usleep(5_000_000)
+            return .init(status: 200, body: "{}")
+        }
+        let server = try FakeRuntimeAPI()
+        defer { server.stop() }
+        server.enqueue(#"{"version":"2.0","routeKey":"$default","rawPath":"/profiles/u-1","headers":{},"requestContext":{"http":{"method":"GET","path":"/profiles/u-1"},"authorizer":{"jwt":{"claims":{"sub":"u-1"}}},"requestId":"r"},"isBase64Encoded":false}"#)
+        let process = try start([
+            "_HANDLER": "profile", "PROFILE_STORE": "dynamodb", "PROFILE_TABLE": "profiles",
+            "AWS_ACCESS_KEY_ID": "k", "AWS_SECRET_ACCESS_KEY": "s", "AWS_ENDPOINT_URL_DYNAMODB": "http://\(slowStore.runtimeAPI)",
+        ], server: server)
+        #expect(slowStore.wait(timeout: .seconds(10)) { $0.connections >= 1 })
+        usleep(100_000)
+        #expect(server.snapshot.outcomeCount == 0, "still busy")
+        let (status, reason, took) = terminate(process)
+        #expect(reason == .exit && status == 0)
+        #expect(took < .milliseconds(300), "exited in \(took)")
+    }
+}
