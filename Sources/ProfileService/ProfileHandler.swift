@@ -72,7 +72,7 @@ public struct ProfileHandler: LambdaHandler {
         metrics?.record(ServiceMetrics.Sample(
             route: outcome.route, status: outcome.response.status, latency: ContinuousClock.now - started,
             schemaV2: outcome.schema == .v2, flagsStale: api.flags.isStale, requestID: context.requestID,
-            traceID: context.traceID, timestamp: WallClock.now()))
+            traceID: context.traceID, tenantID: context.tenantID, timestamp: WallClock.now()))
         var metadata: Logger.Metadata = [
             "method": .string(request.method), "path": .string(request.rawPath),
             "status": .stringConvertible(outcome.response.status),

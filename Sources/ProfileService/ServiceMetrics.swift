@@ -74,13 +74,15 @@ public struct ServiceMetrics: Sendable {
         public var requestID: String
         /// The X-Ray trace header, a plain property.
         public var traceID: String?
+        /// The tenant of a tenant-isolated function, a plain property (never a dimension).
+        public var tenantID: String?
         /// When the request was served (the metrics' timestamp).
         public var timestamp: WallClock.Instant
 
         /// Creates a sample.
         public init(
             route: String, status: Int, latency: Duration, schemaV2: Bool, flagsStale: Bool, requestID: String,
-            traceID: String?, timestamp: WallClock.Instant
+            traceID: String?, tenantID: String? = nil, timestamp: WallClock.Instant
         ) {
             self.route = route
             self.status = status
@@ -89,6 +91,7 @@ public struct ServiceMetrics: Sendable {
             self.flagsStale = flagsStale
             self.requestID = requestID
             self.traceID = traceID
+            self.tenantID = tenantID
             self.timestamp = timestamp
         }
     }
@@ -149,6 +152,10 @@ public struct ServiceMetrics: Sendable {
         if let traceID = sample.traceID {
             text += #","traceId":"#
             JSON.writeString(traceID, to: &text)
+        }
+        if let tenantID = sample.tenantID {
+            text += #","tenantId":"#
+            JSON.writeString(tenantID, to: &text)
         }
         text += "}"
         return text

@@ -229,6 +229,12 @@ struct StaleFlags: FlagEvaluating {
         #expect(json["Latency"]?.numberValue == 12.345)
         #expect(json["requestId"] == "r\"1", "request ids are escaped, never spliced")
         #expect(json["traceId"] == nil)
+        #expect(json["tenantId"] == nil)
+        let tenant = metrics.line(for: .init(
+            route: "GET /health", status: 200, latency: .zero, schemaV2: false, flagsStale: false, requestID: "r",
+            traceID: nil, tenantID: "tenant-\"blue", timestamp: .init(epochMilliseconds: 1)))
+        #expect(SchemaCheck.emfProblems(tenant) == [])
+        #expect((try? JSON(parsing: Array(tenant.utf8)))?["tenantId"] == "tenant-\"blue", "a plain property, escaped")
         // The checker itself catches what the specification forbids.
         #expect(!SchemaCheck.emfProblems(#"{"_aws":{"Timestamp":1.5,"CloudWatchMetrics":[]}}"#).isEmpty)
         #expect(!SchemaCheck.emfProblems(#"{"_aws":{"Timestamp":1,"CloudWatchMetrics":[{"Namespace":"N","Dimensions":[["Service"]],"Metrics":[{"Name":"Requests","Unit":"Count"}]}]},"Requests":1}"#).isEmpty)
