@@ -45,17 +45,26 @@ public struct PreTrafficHook: LambdaHandler {
     private let codeDeploy: CodeDeployHookClient
     /// Time kept back from each invocation so that the report to CodeDeploy still fits.
     static let reportMargin: Duration = .seconds(3)
+    /// Attempts at an invocation that Lambda refuses with `AccessDeniedException`: the hook's role is
+    /// updated by the same deployment that runs the hook, and IAM takes seconds to apply a change.
+    static let accessDeniedAttempts = 5
+    /// The wait between those attempts.
+    let accessDeniedDelay: Duration
 
     /// Creates the hook.
-    public init(target: LambdaVersionARN, checks: [Check], lambda: LambdaInvokeClient, codeDeploy: CodeDeployHookClient) {
+    public init(
+        target: LambdaVersionARN, checks: [Check], lambda: LambdaInvokeClient, codeDeploy: CodeDeployHookClient,
+        accessDeniedDelay: Duration = .seconds(2)
+    ) {
         self.target = target
         self.checks = checks
         self.lambda = lambda
         self.codeDeploy = codeDeploy
+        self.accessDeniedDelay = accessDeniedDelay
     }
 
     /// Builds the hook from the environment; a missing or malformed setting is an init error.
-    public init(context: LambdaInitContext) throws(LambdaConfigurationError) {
+    public init(context: LambdaInitContext, accessDeniedDelay: Duration = .seconds(2)) throws(LambdaConfigurationError) {
         let environment = context.environment
         guard let targetText = environment["PRETRAFFIC_TARGET"], !targetText.isEmpty else {
             throw LambdaConfigurationError(variable: "PRETRAFFIC_TARGET", value: nil, expected:
@@ -81,7 +90,9 @@ public struct PreTrafficHook: LambdaHandler {
         }
         let codeDeploy = CodeDeployHookClient(environment: aws)
         aws.region = target.region
-        self.init(target: target, checks: checks, lambda: LambdaInvokeClient(environment: aws), codeDeploy: codeDeploy)
+        self.init(
+            target: target, checks: checks, lambda: LambdaInvokeClient(environment: aws), codeDeploy: codeDeploy,
+            accessDeniedDelay: accessDeniedDelay)
     }
 
     /// Runs the checks for one CodeDeploy hook execution and reports the outcome to CodeDeploy.
@@ -122,13 +133,21 @@ public struct PreTrafficHook: LambdaHandler {
 
     /// Invokes the version with one event and judges the answer.
     func run(_ check: Check, deadline: LambdaDeadline?) async -> CheckResult {
-        let answer: LambdaInvokeResult
-        do {
-            answer = try await lambda.invoke(target, payload: check.event, deadline: deadline)
-        } catch {
-            return CheckResult(name: check.name, passed: false, detail: "the invocation failed: \(error.description)")
+        var attempt = 0
+        while true {
+            attempt += 1
+            do {
+                let answer = try await lambda.invoke(target, payload: check.event, deadline: deadline)
+                return CheckResult(name: check.name, verdict: Self.judge(answer))
+            } catch {
+                let denied = error.code.utf8.elementsEqual("AccessDeniedException".utf8) || error.status == 403
+                let timeLeft = deadline.map { $0.remainingTime() > accessDeniedDelay + .seconds(1) } ?? true
+                guard denied, attempt < Self.accessDeniedAttempts, timeLeft else {
+                    return CheckResult(name: check.name, passed: false, detail: "the invocation failed: \(error.description)")
+                }
+                try? await Task.sleep(for: accessDeniedDelay)
+            }
         }
-        return CheckResult(name: check.name, verdict: Self.judge(answer))
     }
 
     /// A 2xx API Gateway response passes; a function error, another status, or a payload that is not

@@ -6,6 +6,7 @@ import LeanJSON
 import Logging
 import ProfileService
 import ReleaseHooks
+import Synchronization
 import Testing
 
 /// The CodeDeploy PreTraffic hook against a loopback server that plays Lambda's Invoke API and
@@ -41,7 +42,7 @@ import Testing
             values.merge(extra) { _, new in new }
             return try PreTrafficHook(context: LambdaInitContext(
                 function: FunctionMetadata(name: "profile-service-dev-pretraffic"), logger: PreTrafficHookTests.logger,
-                environment: ProcessEnvironment(values)))
+                environment: ProcessEnvironment(values)), accessDeniedDelay: .milliseconds(5))
         }
     }
 
@@ -111,6 +112,23 @@ import Testing
         #expect(check["passed"] == false)
         #expect(check["detail"]?.stringValue?.contains(detail) == true, "\(check)")
         #expect(fake.reports.first?["status"] == "Failed")
+    }
+
+    @Test func accessDeniedWhileIAMCatchesUpIsRetriedThenSucceeds() async throws {
+        let calls = Mutex(0)
+        let fake = try FakeAWS { _ in
+            let call = calls.withLock { count in
+                count += 1
+                return count
+            }
+            return call <= 2
+                ? .init(status: 403, body: #"{"Type":"User","Message":"not authorized to perform: lambda:InvokeFunction"}"#)
+                : Self.apiGatewayResponse(200)
+        }
+        defer { fake.server.stop() }
+        let report = try await run(fake)
+        #expect(report["status"] == "Succeeded")
+        #expect(fake.invocations.count == 3)
     }
 
     @Test func theExtraEventRunsAfterHealthAndItsFailureFailsTheHook() async throws {
