@@ -15,10 +15,10 @@
 
 # Exit codes shared by the release scripts.
 readonly EXIT_AWS_FAILED=1     # an AWS call failed, or get-alias did not show what was written
-readonly EXIT_REFUSED=2        # refused before changing anything (alias rules, bad state, missing alarm)
+readonly EXIT_REFUSED=2        # refused before changing anything (alias rules, bad state, alarms, smoke test)
 readonly EXIT_NOTHING_NEW=3    # publish.sh: PublishVersion returned an existing version
 readonly EXIT_ROLLED_BACK=4    # release.sh: a gate failed and the alias was rolled back
-readonly EXIT_CONFLICT=5       # release.sh: someone else changed the alias; stopped without touching it
+readonly EXIT_CONFLICT=5       # release.sh: someone else changed the alias; left as they left it
 readonly EXIT_USAGE=64         # bad command line
 
 FUNCTION="${FUNCTION_NAME:-profile-service-dev}"
@@ -230,4 +230,73 @@ list_versions() {
   local raw
   raw="$(aws_read lambda list-versions-by-function --function-name "$FUNCTION")" || return 1
   jq -c '[.Versions[] | select(.Version | test("^[0-9]+$")) | {key: .Version, value: .}] | from_entries' <<<"$raw"
+}
+
+# --- Time, without GNU-only tools ------------------------------------------------------------------
+# `date -d`, `date -r`, `stat -c` and `sed -i` differ between GNU (Linux) and BSD (macOS); jq, which
+# every release script needs anyway, converts times the same way on both. `date +%s` is in both.
+
+# iso_time EPOCH: the UTC time as 2026-12-01T22:17:00Z.
+iso_time() { jq -nr --argjson t "$1" '$t | floor | todate'; }
+
+# epoch_of ISO_TIME: seconds since the epoch of a time written by iso_time; returns 1 when it is not one.
+epoch_of() {
+  [[ "$1" =~ ^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z$ ]] || return 1
+  jq -nr --arg t "$1" '$t | fromdateiso8601'
+}
+
+# --- Functions named by ARN ------------------------------------------------------------------------
+
+# function_name_of FUNCTION: the bare function name of a name, a full ARN
+# (arn:aws:lambda:REGION:ACCOUNT:function:NAME) or a partial one (ACCOUNT:function:NAME), for metric
+# dimensions and messages. Returns 1 for a qualified ARN (…:NAME:ALIAS; the alias is --alias).
+function_name_of() {
+  local rest="$1"
+  [[ "$rest" == arn:* ]] && rest="${rest#arn:*:lambda:*:*:}"
+  [[ "$rest" =~ ^[0-9]{12}:function: ]] && rest="${rest#*:function:}"
+  [[ "$rest" == function:* ]] && rest="${rest#function:}"
+  [[ "$rest" =~ ^[A-Za-z0-9_-]+$ ]] || return 1
+  printf '%s\n' "$rest"
+}
+
+# region_of_arn FUNCTION: the region of a full function ARN; empty for a name.
+region_of_arn() {
+  local IFS=:
+  # shellcheck disable=SC2086 # split on ':' on purpose
+  set -- $1
+  [ "${1:-}" = arn ] && [ "$#" -ge 7 ] && printf '%s\n' "$4"
+  return 0
+}
+
+# --- Gates -----------------------------------------------------------------------------------------
+
+# error_rate_verdict REQUESTS SERVER_ERRORS MAX_RATE MIN_REQUESTS: "ok RATE", "fail RATE", or "thin"
+# when fewer than MIN_REQUESTS requests (or none at all) were seen: too few to judge a rate, and never
+# a division by zero.
+error_rate_verdict() {
+  awk -v r="$1" -v e="$2" -v m="$3" -v n="$4" 'BEGIN {
+    if (r + 0 <= 0 || r + 0 < n + 0) { print "thin"; exit }
+    rate = e / r
+    printf "%s %.4f\n", (rate > m + 0 ? "fail" : "ok"), rate
+  }'
+}
+
+# alarm_version_conflicts DESCRIBE_ALARMS_JSON VERSION: one line "NAME: Dim=Value, …" for every metric
+# alarm with an ExecutedVersion or FunctionVersion dimension (its own, or one of its metric-math
+# metrics') naming a version other than VERSION: such an alarm watches another version than the one
+# being released, so it can neither stop a bad release nor be trusted as a gate.
+alarm_version_conflicts() {
+  jq -r --arg v "$2" '
+    (.MetricAlarms // [])[] | .AlarmName as $name
+    | ([(.Dimensions // [])[]] + [(.Metrics // [])[] | (.MetricStat.Metric.Dimensions // [])[]])
+    | map(select((.Name == "ExecutedVersion" or .Name == "FunctionVersion") and .Value != $v) | "\(.Name)=\(.Value)")
+    | unique | select(length > 0) | "\($name): \(join(", "))"' <<<"$1"
+}
+
+# composite_children DESCRIBE_ALARMS_JSON: the names of the alarms the composite alarms' rules refer
+# to (ALARM("name"), OK(name), INSUFFICIENT_DATA(arn:…:alarm:name)), one a line.
+composite_children() {
+  jq -r '(.CompositeAlarms // [])[] | .AlarmRule // ""
+    | [scan("(?:ALARM|OK|INSUFFICIENT_DATA)\\(\\s*\"?([^\")]+?)\"?\\s*\\)")[0]] | .[]
+    | sub("^arn:[^:]*:cloudwatch:[^:]*:[^:]*:alarm:"; "")' <<<"$1"
 }
