@@ -7,9 +7,11 @@ usage() {
 Usage: scripts/publish.sh [--zip PATH] [--description TEXT] [options]
 
 Publishes the zip as a new immutable version of the function:
-  1. update-function-code from the zip, guarded by the function's --revision-id
+  1. aws lambda wait function-updated-v2 (an update in progress would refuse the upload), then
+     update-function-code from the zip, guarded by the function's --revision-id
   2. aws lambda wait function-updated-v2
-  3. publish-version --code-sha256 <base64 SHA-256 of the zip> (fails if \$LATEST is not our zip)
+  3. publish-version --code-sha256 <base64 SHA-256 of the zip> --revision-id <the function's revision
+     after the upload> (fails if \$LATEST is not our zip, or changed after our upload)
   4. aws lambda wait published-version-active
   5. creates the alias on the new version when it does not exist yet (an existing alias is left
      alone: scripts/release.sh moves it)
@@ -20,12 +22,13 @@ publish.sh reports that as "nothing new was published" (exit 3) and prints that 
 that always publish (ministack) are caught by comparing the new version with the previous newest one.
 
 Options:
-  --zip PATH            the deployment package (default: .build/lambda/function.zip, written by
-                        scripts/package.sh)
+  --zip PATH            the deployment package, relative to the current directory (default: the
+                        repository's .build/lambda/function.zip, written by scripts/package.sh)
   --description TEXT    the version's description (default: "sha256:<first 12 hex digits>")
 $COMMON_OPTIONS_HELP
 
-Needs aws (CLI v1 or v2), jq and openssl.
+Needs aws (CLI v1 or v2), jq and openssl; lambda:GetFunctionConfiguration, UpdateFunctionCode,
+ListVersionsByFunction, PublishVersion, GetAlias and CreateAlias.
 
 Exit status:
   0   a new version was published (and the alias created if it was missing)
@@ -35,12 +38,12 @@ Exit status:
 USAGE
 }
 
-cd "$(dirname "$0")/.."
+SCRIPT_ROOT="$(cd -P "$(dirname "$0")/.." && pwd)"
 # shellcheck source=scripts/lib/aws.sh
-source scripts/lib/aws.sh
+source "$SCRIPT_ROOT/scripts/lib/aws.sh"
 PROG=publish.sh
 
-zip_path=".build/lambda/function.zip"
+zip_path="$SCRIPT_ROOT/.build/lambda/function.zip"
 description=""
 while [ $# -gt 0 ]; do
   if parse_common_option "$@"; then shift "$COMMON_SHIFT"; continue; fi
@@ -64,10 +67,15 @@ code_sha256="$(openssl dgst -sha256 -binary "$zip_path" | openssl base64 -A)"
 hex_sha="$(openssl dgst -sha256 -r "$zip_path" | cut -c1-12)"
 [ -n "$description" ] || description="sha256:$hex_sha"
 build_aws_global
-say "function $FUNCTION, zip $zip_path ($(stat -c %s "$zip_path") bytes, CodeSha256 $code_sha256)"
+say "function $FUNCTION, zip $zip_path ($(wc -c <"$zip_path" | tr -d ' ') bytes, CodeSha256 $code_sha256)"
 
-config="$(aws_read lambda get-function-configuration --function-name "$FUNCTION")" \
+# An update still in progress (a deploy, a configuration change) would make the upload fail.
+aws_read lambda get-function-configuration --function-name "$FUNCTION" >/dev/null \
   || die "$EXIT_AWS_FAILED" "cannot read function $FUNCTION (does it exist? create it with template.yaml)"
+aws_read lambda wait function-updated-v2 --function-name "$FUNCTION" \
+  || die "$EXIT_AWS_FAILED" "the function is still being updated (lambda wait function-updated-v2 gave up); try again"
+config="$(aws_read lambda get-function-configuration --function-name "$FUNCTION")" \
+  || die "$EXIT_AWS_FAILED" "cannot read function $FUNCTION"
 revision="$(jq -r '.RevisionId // empty' <<<"$config")"
 previous_newest="$(newest_published_version)" || die "$EXIT_AWS_FAILED" "cannot list the versions of $FUNCTION"
 
@@ -89,9 +97,18 @@ else
     || die "$EXIT_AWS_FAILED" "the function did not finish updating (lambda wait function-updated-v2)"
 fi
 
-# 3. Publish exactly our zip: --code-sha256 makes Lambda refuse if $LATEST holds something else.
-published="$(aws_write lambda publish-version --function-name "$FUNCTION" --code-sha256 "$code_sha256" \
-  --description "$description")" || die "$EXIT_AWS_FAILED" "publish-version failed"
+# 3. Publish exactly our zip: --code-sha256 makes Lambda refuse if $LATEST holds something else, and
+# --revision-id if anything changed the function after our upload finished.
+publish_args=(lambda publish-version --function-name "$FUNCTION" --code-sha256 "$code_sha256" --description "$description")
+if [ "$DRY_RUN" -eq 1 ]; then
+  publish_args+=(--revision-id '<RevisionId after the upload>')
+else
+  updated_config="$(aws_read lambda get-function-configuration --function-name "$FUNCTION")" \
+    || die "$EXIT_AWS_FAILED" "cannot read function $FUNCTION after the upload"
+  updated_revision="$(jq -r '.RevisionId // empty' <<<"$updated_config")"
+  [ -n "$updated_revision" ] && publish_args+=(--revision-id "$updated_revision")
+fi
+published="$(aws_write "${publish_args[@]}")" || die "$EXIT_AWS_FAILED" "publish-version failed"
 if [ "$DRY_RUN" -eq 1 ]; then
   quote_command aws "${AWS_GLOBAL[@]}" lambda wait published-version-active --function-name "$FUNCTION" --qualifier '<new version>'
   say "dry run: nothing was changed"

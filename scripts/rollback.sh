@@ -11,26 +11,30 @@ Points the alias at one version with no weights, at once:
   otherwise: the version it pointed to before the last release (release.sh records it in the alias
              description as "previous=N")
   --to N: version N
-The call is update-alias --function-version V --routing-config '{"AdditionalVersionWeights":{}}'
-(an explicit empty map) without --revision-id: nothing may block a rollback. get-alias then has to
-show version V with no weights. The alias description keeps "previous=" so that running rollback.sh
-again is harmless.
+It reads the alias first (get-alias: to find the version, and to see whether there is anything to
+do): an alias already on V with no weights is left alone, and rollback.sh says that nothing changed.
+Otherwise the call is update-alias --function-version V --routing-config
+'{"AdditionalVersionWeights":{}}' (an explicit empty map) without --revision-id: nothing may block a
+rollback. get-alias then has to show version V with no weights. The alias description keeps
+"previous=" so that running rollback.sh again is harmless.
+
+Needs lambda:GetAlias and lambda:UpdateAlias (GetAlias before and after the update).
 
 Options:
   --to N                the version to roll back to (a published version number, never \$LATEST)
 $COMMON_OPTIONS_HELP
 
 Exit status:
-  0   the alias points to the version with no weights (verified)
+  0   the alias points to the version with no weights (verified; or it already did: nothing changed)
   1   an AWS call failed, or get-alias did not show the rollback
   2   refused: no version to roll back to is known (pass --to), or --to is not a published version
   64  bad command line
 USAGE
 }
 
-cd "$(dirname "$0")/.."
+SCRIPT_ROOT="$(cd -P "$(dirname "$0")/.." && pwd)"
 # shellcheck source=scripts/lib/aws.sh
-source scripts/lib/aws.sh
+source "$SCRIPT_ROOT/scripts/lib/aws.sh"
 PROG=rollback.sh
 
 to=""
@@ -66,6 +70,11 @@ else
 fi
 is_version_number "$to" || die "$EXIT_REFUSED" "cannot roll back to '$to': not a published version number"
 check_alias_rules "$to" "$EMPTY_ROUTING" || die "$EXIT_REFUSED" "refusing to write this alias"
+if alias_matches "$alias_json" "$to" "$EMPTY_ROUTING"; then
+  say "nothing changed: $FUNCTION:$ALIAS already points to version $to with no weights ($reason)"
+  printf '%s\n' "$to"
+  exit 0
+fi
 say "$FUNCTION:$ALIAS: $(describe_alias "$alias_json"); rolling back to version $to, $reason"
 
 # Keep previous= (and the rest of release.sh's record) so a second rollback goes nowhere new.
