@@ -13,11 +13,13 @@ CLI against AWS emulators on 127.0.0.1 (no AWS account, no Docker):
      server, cfn-lint, aws-sam-translator, all pinned) and .venv-ministack (ministack and the SAM
      translator it uses for CloudFormation, pinned: ministack
      pins its own botocore, so it cannot share a venv with awscli)
-  2. Tests/scripts/unit.bats: command lines, the alias rules checked before any call, shellcheck,
-     cfn-lint and the SAM expansion of template.yaml
+  2. Tests/scripts/unit.bats: command lines, help texts against exit codes, the alias rules checked
+     before any call, the gate arithmetic, shellcheck; and Tests/scripts/template.bats (cfn-lint and
+     the SAM expansion of template.yaml) when it exists
   3. starts moto_server and ministack on free 127.0.0.1 ports and runs Tests/scripts/emulator.bats
-     against both at once: every test on ministack (it enforces --revision-id), the tests tagged
-     "moto" on moto (a second opinion); the emulators are stopped on exit
+     against both at once: every test on ministack (it enforces --revision-id and runs the test
+     bootstraps, so the smoke test runs there), the tests tagged "moto" on moto (a second opinion),
+     all with date, stat, sed, readlink that refuse GNU-only options; the emulators are stopped on exit
   4. Tests/scripts/deploy.bats on ministack: `cloudformation package/deploy` of template.yaml with
      DeploymentType=Scripted and the real .build/lambda/function.zip, GET /health through the HTTP API
      and the alias, then publish.sh + release.sh on the stack's function and /health again. Skipped
@@ -27,7 +29,12 @@ The last line is "N passed, M failed". Logs of the emulators stay in .build-rele
 Environment:
   RELEASE_TEST_FILTER   a regular expression: run only the tests whose name matches (bats --filter)
 
-Exit status: 0 when every test passed; 1 when a test failed; 2 when the setup failed.
+Exit status:
+  0   every test passed
+  1   a test failed
+  2   the setup failed (packages, virtual environments, emulators)
+  64  bad command line
+  130 interrupted
 USAGE
 }
 
@@ -73,7 +80,9 @@ filter=()
 [ -n "${RELEASE_TEST_FILTER:-}" ] && filter=(--filter "$RELEASE_TEST_FILTER")
 
 step "Unit tests (no emulator)"
-bats --tap "${filter[@]}" Tests/scripts/unit.bats >"$logs/unit.tap" 2>&1 || true
+unit_suites=(Tests/scripts/unit.bats)
+[ ! -f Tests/scripts/template.bats ] || unit_suites+=(Tests/scripts/template.bats)
+bats --tap "${filter[@]}" "${unit_suites[@]}" >"$logs/unit.tap" 2>&1 || true
 
 step "Starting ministack and moto on 127.0.0.1"
 MINISTACK_SERVICES=lambda,cloudwatch,iam,sts,logs,cloudformation,s3,apigateway,dynamodb,appconfig,appconfigdata \
@@ -117,4 +126,4 @@ echo >&2
 [ "$skipped" -eq 0 ] || echo "($skipped skipped: see the '# skip' lines above)" >&2
 echo "release tests took $((SECONDS - started))s" >&2
 echo "$passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+[ "$failed" -eq 0 ] || exit 1

@@ -20,33 +20,73 @@ use_spy() {
 # spy_count OPERATION: how many recorded calls ran OPERATION (e.g. update-alias).
 spy_count() { jq -c --arg op "$1" 'select(index($op) != null)' "$SPY.calls" | wc -l; }
 
-# make_zip DIR N: a small deployment zip whose bootstrap prints N; prints its path.
+# make_zip DIR N [HEALTH_STATUS [OTHER_STATUS]]: a small deployment zip (build N) whose bootstrap, a
+# sh + curl custom runtime, answers API Gateway events: GET /health with HEALTH_STATUS (default 200),
+# anything else with OTHER_STATUS (default 200). Like the real handler it writes one EMF line per
+# invocation (Requests, ServerErrors, ClientErrors for Service = the function name, FunctionVersion =
+# the executed version); no emulator extracts EMF from logs, so when the function has METRICS_URL in
+# its environment it also puts the same counts there with PutMetricData. Prints the zip's path.
 make_zip() {
-  mkdir -p "$1/src$2"
-  printf '#!/bin/sh\n# release test build %s\necho %s\n' "$2" "$2" >"$1/src$2/bootstrap"
-  chmod +x "$1/src$2/bootstrap"
-  (cd "$1/src$2" && zip -q -X "../fn$2.zip" bootstrap)
-  printf '%s\n' "$1/fn$2.zip"
+  local dir="$1/src$2${3:+-$3}${4:+-$4}"
+  mkdir -p "$dir"
+  sed -e "s/@BUILD@/$2/" -e "s/@HEALTH@/${3:-200}/" -e "s/@OTHER@/${4:-200}/" \
+    "$REPO/Tests/scripts/helpers/bootstrap.sh" >"$dir/bootstrap"
+  chmod +x "$dir/bootstrap"
+  (cd "$dir" && rm -f ../"${dir##*/}.zip" && zip -q -X ../"${dir##*/}.zip" bootstrap)
+  printf '%s\n' "$1/${dir##*/}.zip"
 }
 
 # emu ARGS...: the real aws CLI against the emulator under test ($EMU_URL).
 emu() { "${AWS_SPY_REAL:-aws}" --endpoint-url "$EMU_URL" --output json "$@"; }
 
 # new_function NAME: creates NAME from make_zip 1 (provided.al2) as version 1, waits until it is Active.
-# The role release-test is made once per suite (setup_file), which also exports ACCOUNT.
+# The role release-test is made once per suite (setup_file), which also exports ACCOUNT. The function's
+# METRICS_URL is the emulator: its bootstraps put their request counts there.
 new_function() {
   emu lambda create-function --function-name "$1" --runtime provided.al2 --handler bootstrap --publish \
-    --role "arn:aws:iam::${ACCOUNT:?}:role/release-test" --zip-file "fileb://$(make_zip "$BATS_TEST_TMPDIR" 1)" >/dev/null
+    --role "arn:aws:iam::${ACCOUNT:?}:role/release-test" --zip-file "fileb://$(make_zip "$BATS_TEST_TMPDIR" 1)" \
+    --environment "Variables={METRICS_URL=$EMU_URL}" >/dev/null
   emu lambda wait function-active-v2 --function-name "$1"
 }
 
-# function_with_versions NAME: NAME with published versions 1 and 2 and alias live on version 1,
-# made with plain CLI calls (publish.sh has its own tests).
+# function_with_versions NAME [HEALTH_STATUS [OTHER_STATUS]]: NAME with published versions 1 and 2
+# (version 2 answering as make_zip says) and alias live on version 1, made with plain CLI calls
+# (publish.sh has its own tests).
 function_with_versions() {
   new_function "$1"
-  emu lambda update-function-code --function-name "$1" --zip-file "fileb://$(make_zip "$BATS_TEST_TMPDIR" 2)" \
+  emu lambda update-function-code --function-name "$1" --zip-file "fileb://$(make_zip "$BATS_TEST_TMPDIR" 2 "${2:-}" "${3:-}")" \
     --publish >/dev/null
+  emu lambda wait published-version-active --function-name "$1" --qualifier 2
   emu lambda create-alias --function-name "$1" --name live --function-version 1 >/dev/null
+}
+
+# release ARGS...: scripts/release.sh against the emulator under test, for function $FN. moto cannot
+# run code, so there the smoke test is skipped (--skip-smoke-test); ministack runs the bootstraps.
+release() {
+  local skip=()
+  [ "${EMU_NAME:-}" != moto ] || skip=(--skip-smoke-test)
+  "$REPO/scripts/release.sh" --endpoint-url "$EMU_URL" --function "$FN" "${skip[@]}" "$@"
+}
+
+# put_requests FN VERSION REQUESTS SERVER_ERRORS [SECONDS_AGO]: helpers/put-requests (EMF metrics of
+# VERSION put with put-metric-data). invoke_version FN VERSION COUNT [PATH]: helpers/invoke-version.
+put_requests() { "$REPO/Tests/scripts/helpers/put-requests" "$@" >/dev/null; }
+invoke_version() { "$REPO/Tests/scripts/helpers/invoke-version" "$@"; }
+
+# portable_tools_only: puts Tests/scripts/helpers/portable first on the PATH: date, stat, sed, readlink,
+# realpath and timeout that refuse GNU-only options (date -d, stat -c, sed -i, readlink -f, …) and
+# log each refusal to $PORTABILITY_LOG; check_portable fails when anything was refused.
+portable_tools_only() {
+  export PATH="$REPO/Tests/scripts/helpers/portable:$PATH"
+  export PORTABILITY_LOG="${BATS_FILE_TMPDIR:-$BATS_TEST_TMPDIR}/gnu-only.log"
+  : >>"$PORTABILITY_LOG"
+}
+check_portable() {
+  if [ -s "$PORTABILITY_LOG" ]; then
+    echo "GNU-only tools were used:" >&2
+    cat "$PORTABILITY_LOG" >&2
+    return 1
+  fi
 }
 
 # alias_state NAME: the alias as {FunctionVersion, Weights} (compact JSON; absent weights = {}).

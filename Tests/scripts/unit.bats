@@ -1,6 +1,7 @@
 #!/usr/bin/env bats
-# The release scripts without any AWS endpoint: command lines, the alias rules checked before any
-# call, the helpers in scripts/lib/aws.sh, shellcheck, and cfn-lint on template.yaml.
+# The release scripts without any AWS endpoint: command lines, help texts against exit codes, the
+# alias rules checked before any call, the helpers in scripts/lib/aws.sh (rate arithmetic, times
+# without GNU tools, alarm dimensions, ARNs) and shellcheck. template.yaml has Tests/scripts/template.bats.
 
 load helpers
 
@@ -112,75 +113,134 @@ setup() {
 @test "the release scripts are shellcheck clean" {
   cd "$REPO"
   shellcheck -x scripts/publish.sh scripts/release.sh scripts/rollback.sh scripts/test-release.sh \
-    scripts/lib/aws.sh scripts/lib/emulators.sh Tests/scripts/helpers/aws
+    scripts/lib/aws.sh scripts/lib/common.sh scripts/lib/emulators.sh Tests/scripts/helpers/aws \
+    Tests/scripts/helpers/put-requests Tests/scripts/helpers/invoke-version Tests/scripts/helpers/portable/gnu-only
+  shellcheck -s sh Tests/scripts/helpers/bootstrap.sh
 }
 
-# template.yaml with Runtime fixed to one value: cfn-lint does not evaluate a parameter's default, so
-# linting only the parametrized template would hide the provided.al2 deprecation.
-render_runtime() { sed "s|Runtime: !Ref Runtime|Runtime: $1|" "$REPO/template.yaml" >"$BATS_TEST_TMPDIR/template-$1.yaml"; }
-
-@test "template.yaml: cfn-lint finds nothing, for either runtime, except provided.al2's deprecation" {
-  run cfn-lint --format parseable -- "$REPO/template.yaml"
-  [ "$status" -eq 0 ] || { echo "$output"; false; }
-  [ -z "$output" ]
-  render_runtime provided.al2023
-  run cfn-lint --format parseable -- "$BATS_TEST_TMPDIR/template-provided.al2023.yaml"
-  [ "$status" -eq 0 ] || { echo "$output"; false; }
-  [ -z "$output" ]
-  # provided.al2 is the issue's default and AWS has deprecated it: exactly that one warning, shown.
-  render_runtime provided.al2
-  run cfn-lint --format parseable -- "$BATS_TEST_TMPDIR/template-provided.al2.yaml"
-  echo "$output"
-  [ "$status" -eq 4 ]
-  [ "${#lines[@]}" -eq 1 ]
-  [[ "${lines[0]}" == *":W2531:"*"provided.al2"* ]]
+# exit_codes SCRIPT: every status SCRIPT can end with, as written in it (exit N, exit "$EXIT_…",
+# die N/"$EXIT_…"), plus those of the scripts/lib/aws.sh functions every release script calls
+# (need_value, require_tools), sorted and unique.
+exit_codes() {
+  source "$REPO/scripts/lib/aws.sh"
+  {
+    grep -oE '(exit|die) +("?\$\{?EXIT_[A-Z_]+\}?"?|[0-9]+)' "$1"
+    [ "${1##*/}" = test-release.sh ] || grep -oE 'die +"?\$EXIT_[A-Z_]+' "$REPO/scripts/lib/aws.sh"
+  } | grep -oE 'EXIT_[A-Z_]+|[0-9]+$' | while read -r code; do
+    if [[ "$code" == EXIT_* ]]; then echo "${!code}"; else echo "$code"; fi
+  done | sort -n -u | paste -sd' ' -
 }
 
-# translate DEPLOYMENT_TYPE: template.yaml expanded by the SAM translator (offline), as JSON.
-translate() {
-  sed 's|CodeUri: .build/lambda/function.zip|CodeUri: s3://artifacts/function.zip|' "$REPO/template.yaml" >"$BATS_TEST_TMPDIR/packaged.yaml"
-  python "$REPO/Tests/scripts/helpers/sam_translate.py" "$BATS_TEST_TMPDIR/packaged.yaml" --param "DeploymentType=$1" 2>/dev/null
+# documented_codes SCRIPT: the statuses listed under "Exit status:" in SCRIPT --help.
+documented_codes() {
+  "$1" --help | awk '/^Exit status:/ { on = 1; next } on && /^  [0-9]+ / { print $1 } on && /^$/ { exit }' \
+    | sort -n -u | paste -sd' ' -
 }
 
-@test "template.yaml: Scripted leaves the alias to release.sh (no CodeDeploy), the others use CodeDeploy with the alarms" {
-  translate Scripted >"$BATS_TEST_TMPDIR/scripted.json"
-  [ "$(jq '[.Resources[] | select(.Type | startswith("AWS::CodeDeploy::"))] | length' "$BATS_TEST_TMPDIR/scripted.json")" -eq 0 ]
-  [ "$(jq -c '[.Resources[] | select(.Type == "AWS::Lambda::Alias") | .UpdatePolicy]' "$BATS_TEST_TMPDIR/scripted.json")" = '[null]' ]
-  for type in Canary10Percent5Minutes Linear10PercentEvery1Minute AllAtOnce; do
-    translate "$type" >"$BATS_TEST_TMPDIR/$type.json"
-    jq -e --arg t "$type" '.Resources.ProfileFunctionDeploymentGroup.Properties
-      | .DeploymentConfigName["Fn::Sub"] == ["CodeDeployDefault.Lambda${ConfigName}", {"ConfigName": $t}]
-        and .AlarmConfiguration.Enabled and (.AlarmConfiguration.Alarms | length) == 3' "$BATS_TEST_TMPDIR/$type.json"
+@test "help texts and exit codes agree: each script's --help lists exactly the statuses it can exit with" {
+  for script in publish release rollback test-release; do
+    written="$(exit_codes "$REPO/scripts/$script.sh")"
+    documented="$(documented_codes "$REPO/scripts/$script.sh")"
+    echo "$script.sh: exits with [$written], --help lists [$documented]"
+    [ -n "$written" ] && [ "$written" = "$documented" ]
   done
+  # The EXIT_ constants' own comments, too.
+  [ "$(exit_codes "$REPO/scripts/release.sh")" = "0 1 2 4 5 64" ]
+  [ "$(exit_codes "$REPO/scripts/publish.sh")" = "0 1 3 64" ]
+  [ "$(exit_codes "$REPO/scripts/rollback.sh")" = "0 1 2 64" ]
 }
 
-@test "template.yaml: routes, authorizer, table, flag, alarms and least-privilege IAM" {
-  translate Scripted >"$BATS_TEST_TMPDIR/t.json"
-  t="$BATS_TEST_TMPDIR/t.json"
-  # Four authorized profile routes and an open /health, all to the alias.
-  jq -e '.Resources.ProfileApi.Properties.Body.paths as $p
-    | ($p["/profiles/{userId}"] | keys | sort) == ["delete", "get", "patch", "put"]
-    and all($p["/profiles/{userId}"][]; .security == [{"JwtAuthorizer": []}])
-    and $p["/health"].get.security == [{"NONE": []}]
-    and all($p[][]; ."x-amazon-apigateway-integration".uri["Fn::Sub"] | test("ProfileFunction.Alias|ProfileFunctionAliaslive"))' "$t"
-  jq -e '.Resources.ProfileApi.Properties.Body.components.securitySchemes.JwtAuthorizer."x-amazon-apigateway-authorizer".type == "jwt"' "$t"
-  jq -e '.Resources.ProfilesTable.Properties | .BillingMode == "PAY_PER_REQUEST" and .DeletionProtectionEnabled
-    and .PointInTimeRecoverySpecification.PointInTimeRecoveryEnabled and .SSESpecification.SSEEnabled
-    and .KeySchema == [{"AttributeName": "userId", "KeyType": "HASH"}]' "$t"
-  jq -e '.Resources.FlagsVersion.Properties.Content | fromjson | .values.enableNewProfileSchema
-    | .enabled == false and .rolloutPercentage == 0 and (.salt | length) > 0' "$t"
-  jq -e '.Resources.FlagsProfile.Properties.Type == "AWS.AppConfig.FeatureFlags"' "$t"
-  # Alarms scoped to the new version through the alias.
-  jq -e '[.Resources[] | select(.Type == "AWS::CloudWatch::Alarm") | .Properties]
-    | (map(.MetricName) | sort) == ["Duration", "Errors", "Throttles"]
-    and all(.[]; (.Dimensions | map(.Name) | sort) == ["ExecutedVersion", "FunctionName", "Resource"])
-    and (map(select(.MetricName == "Duration")) | .[0].ExtendedStatistic) == "p99"' "$t"
-  # The role may do exactly these data-plane actions, on the table and the flag profile only.
-  jq -e '[.Resources.ProfileFunctionRole.Properties.Policies[].PolicyDocument.Statement[]]
-    | (map(.Action[]) | sort) == ["appconfig:GetLatestConfiguration", "appconfig:StartConfigurationSession",
-                                  "dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:UpdateItem"]
-    and all(.[]; .Resource != "*")' "$t"
-  jq -e '.Resources.ProfileFunction.Properties | .Handler == "profile" and .LoggingConfig.LogFormat == {"Ref": "LogFormat"}
-    and (.Environment.Variables | .PROFILE_STORE == "dynamodb" and .FLAGS_SOURCE == "appconfig"
-         and has("PROFILE_TABLE") and has("APPCONFIG_APPLICATION") and has("APPCONFIG_ENVIRONMENT") and has("APPCONFIG_PROFILE"))' "$t"
+@test "release.sh: bad values of the gate options are usage errors (64), with no call" {
+  for args in "--max-error-rate 1.5" "--max-error-rate x" "--min-requests -1" "--bake soon" "--alarm-types Alarm" \
+      "--error-threshold 0.5" "--smoke-event $BATS_TEST_TMPDIR/none.json" "--function arn:aws:lambda:us-east-1:123456789012:function:f:live" \
+      "--function arn:aws:lambda:eu-west-1:123456789012:function:f --region us-east-1"; do
+    # shellcheck disable=SC2086 # split on purpose
+    run --separate-stderr "$REPO/scripts/release.sh" $args
+    echo "$args: $status $stderr"
+    [ "$status" -eq 64 ]
+  done
+  echo '{"rawPath": "/health"}' >"$BATS_TEST_TMPDIR/event.json"
+  run --separate-stderr "$REPO/scripts/release.sh" --smoke-event "$BATS_TEST_TMPDIR/event.json" --skip-smoke-test
+  [ "$status" -eq 64 ] && [[ "$stderr" == *"contradict"* ]]
+  echo 'not json' >"$BATS_TEST_TMPDIR/bad.json"
+  run --separate-stderr "$REPO/scripts/release.sh" --smoke-event "$BATS_TEST_TMPDIR/bad.json"
+  [ "$status" -eq 64 ] && [[ "$stderr" == *"is not a JSON event object"* ]]
+  [ ! -s "$SPY.calls" ]
+}
+
+@test "rate arithmetic: ServerErrors/Requests against --max-error-rate, not judged below --min-requests, never divided by zero" {
+  source "$REPO/scripts/lib/aws.sh"
+  [ "$(error_rate_verdict 0 0 0.01 20)" = thin ]
+  [ "$(error_rate_verdict 0 0 0.01 0)" = thin ]      # no requests at all: nothing to divide by
+  [ "$(error_rate_verdict 0 3 0.01 0)" = thin ]      # errors that landed before their requests
+  [ "$(error_rate_verdict 19 19 0.01 20)" = thin ]
+  [ "$(error_rate_verdict 20 0 0.01 20)" = "ok 0.0000" ]
+  [ "$(error_rate_verdict 100 1 0.01 20)" = "ok 0.0100" ]   # at the limit passes
+  [ "$(error_rate_verdict 100 2 0.01 20)" = "fail 0.0200" ]
+  [ "$(error_rate_verdict 30 3 0.01 20)" = "fail 0.1000" ]
+  [ "$(error_rate_verdict 25 25 0 1)" = "fail 1.0000" ]
+  [ "$(error_rate_verdict 5 1 0.5 1)" = "ok 0.2000" ]
+  [ "$(error_rate_verdict 1000000 9999 0.01 20)" = "ok 0.0100" ]
+}
+
+@test "times without GNU tools: iso_time and epoch_of use jq, and work with a date that refuses -d" {
+  portable_tools_only
+  source "$REPO/scripts/lib/aws.sh"
+  # The stand-ins refuse what GNU alone has.
+  run date -u -d @0 +%s
+  [ "$status" -eq 64 ]
+  run stat -c %s "$REPO/scripts/release.sh"
+  [ "$status" -eq 64 ]
+  : >"$PORTABILITY_LOG"
+  [ "$(iso_time 0)" = 1970-01-01T00:00:00Z ]
+  [ "$(iso_time 1796163840)" = 2026-12-01T22:24:00Z ]
+  [ "$(iso_time 1796163840.7)" = 2026-12-01T22:24:00Z ]
+  [ "$(epoch_of 2026-12-01T22:24:00Z)" = 1796163840 ]
+  [ "$(epoch_of "$(iso_time 1234567890)")" = 1234567890 ]
+  run epoch_of "yesterday"
+  [ "$status" -eq 1 ]
+  check_portable
+  # No GNU-only forms in the release scripts (the emulator suite also runs them with these stand-ins).
+  cd "$REPO"
+  found="$(grep -nE 'date +(-[a-zA-Z]*[dr]|--date)|stat +-c|sed +-i|readlink +-f|realpath|timeout +[0-9]' \
+    scripts/publish.sh scripts/release.sh scripts/rollback.sh scripts/lib/aws.sh | grep -vE '^[^:]+:[0-9]+: *#' || true)"
+  [ -z "$found" ] || { echo "$found"; false; }
+}
+
+@test "function names and ARNs: metrics use the name, a full ARN also gives the region" {
+  source "$REPO/scripts/lib/aws.sh"
+  [ "$(function_name_of profile-service-prod)" = profile-service-prod ]
+  [ "$(function_name_of arn:aws:lambda:eu-west-1:123456789012:function:profile-service-prod)" = profile-service-prod ]
+  [ "$(function_name_of arn:aws-cn:lambda:cn-north-1:123456789012:function:f_1)" = f_1 ]
+  [ "$(function_name_of 123456789012:function:profile)" = profile ]
+  run function_name_of arn:aws:lambda:eu-west-1:123456789012:function:profile:live
+  [ "$status" -eq 1 ]
+  [ "$(region_of_arn arn:aws:lambda:eu-west-1:123456789012:function:profile)" = eu-west-1 ]
+  [ -z "$(region_of_arn profile)" ]
+  [ -z "$(region_of_arn 123456789012:function:profile)" ]
+}
+
+@test "alarms that watch another version: own dimensions, metric-math metrics, FunctionVersion; composite rules name their alarms" {
+  source "$REPO/scripts/lib/aws.sh"
+  alarms='{"MetricAlarms": [
+    {"AlarmName": "errors-v1", "Dimensions": [{"Name": "FunctionName", "Value": "f"}, {"Name": "ExecutedVersion", "Value": "1"}]},
+    {"AlarmName": "errors-v2", "Dimensions": [{"Name": "ExecutedVersion", "Value": "2"}]},
+    {"AlarmName": "service-wide", "Dimensions": [{"Name": "FunctionName", "Value": "f"}]},
+    {"AlarmName": "rate-v1", "Dimensions": [], "Metrics": [
+      {"Id": "e", "MetricStat": {"Metric": {"Namespace": "ProfileService", "MetricName": "ServerErrors",
+        "Dimensions": [{"Name": "Service", "Value": "f"}, {"Name": "FunctionVersion", "Value": "1"}]}}},
+      {"Id": "r", "MetricStat": {"Metric": {"Namespace": "ProfileService", "MetricName": "Requests",
+        "Dimensions": [{"Name": "Service", "Value": "f"}, {"Name": "FunctionVersion", "Value": "1"}]}}},
+      {"Id": "rate", "Expression": "e / r"}]},
+    {"AlarmName": "rate-v2", "Metrics": [{"Id": "e", "MetricStat": {"Metric": {"Dimensions": [{"Name": "FunctionVersion", "Value": "2"}]}}},
+      {"Id": "x", "Expression": "e"}]}],
+    "CompositeAlarms": [{"AlarmName": "any", "AlarmRule": "ALARM(\"errors-v1\") OR (ALARM(rate-v2) AND NOT OK( arn:aws:cloudwatch:us-east-1:1:alarm:deep ))"}]}'
+  run alarm_version_conflicts "$alarms" 2
+  [ "$status" -eq 0 ]
+  [ "${#lines[@]}" -eq 2 ]
+  [ "${lines[0]}" = "errors-v1: ExecutedVersion=1" ]
+  [ "${lines[1]}" = "rate-v1: FunctionVersion=1" ]
+  [ -z "$(alarm_version_conflicts "$alarms" 1 | grep -v -e '^errors-v2' -e '^rate-v2')" ]
+  [ "$(composite_children "$alarms" | paste -sd' ' -)" = "errors-v1 rate-v2 deep" ]
+  [ -z "$(alarm_version_conflicts '{"MetricAlarms": [], "CompositeAlarms": []}' 2)" ]
 }
