@@ -1,7 +1,7 @@
 /// A JSON value: what the profile service, the AWS clients and the flag documents read and write.
 ///
 /// Without Foundation on purpose: FoundationEssentials would add megabytes to `bootstrap` and time to
-/// its cold start. Object keys are unique; writing sorts them, so output is deterministic.
+/// its cold start. Object keys are unique; writing sorts them by their bytes, so output is deterministic.
 public enum JSON: Sendable, Equatable, Hashable {
     case null
     case bool(Bool)
