@@ -48,9 +48,15 @@ public enum JSON: Sendable, Equatable, Hashable {
         return nil
     }
 
-    /// The member `key` of an object; `nil` for anything else.
+    /// The member named exactly `key` (byte for byte) of an object; `nil` for anything else.
+    ///
+    /// A dictionary lookup alone would compare keys by canonical equivalence, so `"\u{212A}ey"` (KELVIN
+    /// SIGN) would answer for `"Key"`.
     public subscript(key: String) -> JSON? {
-        objectValue?[key]
+        guard case .object(let members) = self, let index = members.index(forKey: key),
+              members[index].key.utf8.elementsEqual(key.utf8)
+        else { return nil }
+        return members[index].value
     }
 
     /// The JSON type name, for error messages: `null`, `boolean`, `number`, `string`, `array`, `object`.

@@ -47,6 +47,16 @@ import Testing
         #expect(throws: Never.self) { try JSON(parsing: deep, maxDepth: 40) }
     }
 
+    @Test func memberLookupComparesKeyBytes() throws {
+        let value = try JSON(parsing: #"{"\u212Aey":1,"e\u0301":2,"sub":3}"#)
+        #expect(value["Key"] == nil, "KELVIN SIGN + ey is not Key")
+        #expect(value["\u{212A}ey"] == 1)
+        #expect(value["\u{E9}"] == nil, "precomposed é is not e + COMBINING ACUTE")
+        #expect(value["e\u{301}"] == 2)
+        #expect(value["sub"] == 3)
+        #expect(JSON.string("sub")["sub"] == nil)
+    }
+
     @Test func mergePatchFollowsTheRFC7396Examples() throws {
         // The test cases of RFC 7396 appendix A.
         let cases: [(String, String, String)] = [
