@@ -11,6 +11,9 @@ public struct JSONParseError: Error, Sendable, Equatable, CustomStringConvertibl
         case numberOutOfRange
         case tooDeep(limit: Int)
         case duplicateKey(String)
+        /// Two keys of one object that are different bytes but canonically equivalent text ("K" and
+        /// KELVIN SIGN): a `[String: JSON]` cannot keep both, so the text is refused rather than one dropped.
+        case equivalentKeys(String, String)
         case trailingData
     }
 
@@ -31,13 +34,16 @@ public struct JSONParseError: Error, Sendable, Equatable, CustomStringConvertibl
         case .numberOutOfRange: "number out of range at byte \(offset)"
         case .tooDeep(let limit): "nesting deeper than \(limit) levels"
         case .duplicateKey(let key): "the key \"\(key)\" appears twice"
+        case .equivalentKeys(let first, let second):
+            "the keys \"\(first)\" and \"\(second)\" are different bytes of canonically equivalent text (byte \(offset))"
         case .trailingData: "unexpected data after the JSON value at byte \(offset)"
         }
     }
 }
 
 extension JSON {
-    /// Parses one JSON text (RFC 8259): strict UTF-8, no trailing data, no duplicate keys, at most
+    /// Parses one JSON text (RFC 8259): strict UTF-8, no trailing data, no duplicate keys (nor keys that
+    /// are canonically equivalent, which a `[String: JSON]` cannot tell apart), at most
     /// `maxDepth` nested arrays and objects, finite numbers only.
     public init(parsing bytes: some Collection<UInt8>, maxDepth: Int = 32) throws(JSONParseError) {
         let array = Array(bytes)
@@ -132,9 +138,13 @@ private struct Parser {
             index += 1
             skipWhitespace()
             let value = try parseValue()
-            guard members.updateValue(value, forKey: key) == nil else {
-                throw JSONParseError(reason: .duplicateKey(key), offset: index)
+            if let existing = members.index(forKey: key) {
+                let first = members[existing].key
+                throw JSONParseError(
+                    reason: first.utf8.elementsEqual(key.utf8) ? .duplicateKey(key) : .equivalentKeys(first, key),
+                    offset: index)
             }
+            members[key] = value
             skipWhitespace()
             guard index < bytes.count else { throw JSONParseError(reason: .unexpectedEnd, offset: index) }
             if bytes[index] == UInt8(ascii: ",") {
