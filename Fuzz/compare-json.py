@@ -13,7 +13,7 @@ intentional difference and is counted, not failed:
   surrogate  an escaped lone surrogate ("\\ud800"; Python returns a str with a surrogate, Swift's String cannot hold one)
   equivalent two keys of one object that are canonically equivalent but differ in bytes ("K" and KELVIN SIGN):
              LeanJSON's objects are [String: JSON] and Swift's String == is canonical equivalence, so it
-             reports a duplicate key (see the README's byte-exact rule)
+             refuses the text (equivalentKeys) rather than drop one (see the README's byte-exact rule)
 
 Every other difference, in the verdict or in the accepted value, is a failure. Exit status 0 when all agree.
 """

@@ -1,5 +1,6 @@
 import Dispatch
 import FeatureFlags
+import Foundation
 import FuzzDriver
 import LambdaRuntime
 import LeanJSON
@@ -54,9 +55,36 @@ enum FuzzRespond {
                 verify(bytes, expectV1: expectsV1(input), input: input)
             case .failure(let error as InvalidEventError):
                 guard error.errorType == "InvalidEvent" else { FuzzDriver.fail("odd error type", input) }
+                if let shape = apiGatewayShape(input) {
+                    FuzzDriver.fail("an API Gateway \(shape) event became the function error \(error.errorMessage)", input)
+                }
             case .failure(let error):
                 FuzzDriver.fail("the handler threw \(error) (a function error)", input)
             }
+        }
+    }
+
+    /// `"2.0"` or `"1.0"` when the input is an event API Gateway could deliver: a JSON object with
+    /// `version` "2.0" and a string `requestContext.http.method`, or with string `httpMethod` and `path`.
+    /// Such an event must be answered (at worst with a 400), never be a function error: those count in
+    /// Lambda's `Errors`. Read with LeanJSON; when LeanJSON refuses only because two keys are canonically
+    /// equivalent (API Gateway passes query and header names through as sent), read with Foundation's parser.
+    static func apiGatewayShape(_ input: [UInt8]) -> String? {
+        do {
+            let event = try JSON(parsing: input, maxDepth: 64)
+            if event["version"]?.stringValue == "2.0", event["requestContext"]?["http"]?["method"]?.stringValue != nil {
+                return "2.0"
+            }
+            if event["httpMethod"]?.stringValue != nil, event["path"]?.stringValue != nil { return "1.0" }
+            return nil
+        } catch {
+            guard case .equivalentKeys = error.reason,
+                  let object = try? JSONSerialization.jsonObject(with: Data(input)) as? [String: Any]
+            else { return nil }
+            let http = (object["requestContext"] as? [String: Any])?["http"] as? [String: Any]
+            if object["version"] as? String == "2.0", http?["method"] is String { return "2.0" }
+            if object["httpMethod"] is String, object["path"] is String { return "1.0" }
+            return nil
         }
     }
 
