@@ -72,6 +72,18 @@ let package = Package(
             dependencies: ["LambdaLocal", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
 
+        // Fuzzing (scripts/fuzz.sh builds these with -sanitize=fuzzer,address in .build-fuzz). In a normal
+        // build they are replay tools over files, so they compile with the rest and never rot; nothing ships them.
+        .target(name: "FuzzDriver", path: "Fuzz/FuzzDriver"),
+        .executableTarget(name: "fuzz-json", dependencies: ["FuzzDriver", "LeanJSON"], path: "Fuzz/fuzz-json"),
+        .executableTarget(name: "fuzz-event", dependencies: ["FuzzDriver", "ProfileService"], path: "Fuzz/fuzz-event"),
+        .executableTarget(
+            name: "fuzz-respond",
+            dependencies: ["FuzzDriver", "ProfileService", "FeatureFlags", "LambdaRuntime", "LeanJSON",
+                           .product(name: "Logging", package: "swift-log")],
+            path: "Fuzz/fuzz-respond"
+        ),
+
         .testTarget(name: "CurlHTTPTests", dependencies: ["CurlHTTP", "FakeRuntimeAPI"]),
         .testTarget(name: "LeanJSONTests", dependencies: ["LeanJSON"]),
         .testTarget(name: "FeatureFlagsTests", dependencies: ["FeatureFlags", "FakeRuntimeAPI", "LeanJSON", "AWSClients"]),

@@ -9,14 +9,17 @@ Usage: scripts/test.sh [--help]
 Installs what the tests need when it is missing (Debian packages: libcurl4-openssl-dev,
 shellcheck, curl; a Python virtual environment .venv-test with AWS's runtime client
 awslambdaric for the lambda-local conformance tests and moto for the DynamoDB store, which
-runs on 127.0.0.1 with signature checking for the duration of the tests), builds every target, checks that the release bootstrap links no SwiftNIO,
-lints the shell scripts, runs a short benchmark (scripts/bench.sh --quick) so it
-cannot rot, a bounded memory soak of the packaged bootstrap (scripts/bench.sh --soak-check:
-RSS may not grow by more than 1 MB from 20,000 to 100,000 invocations), the packaging suite (scripts/test-packaging.sh), the release-tooling suite
+runs on 127.0.0.1 with signature checking for the duration of the tests, and microburst in front of
+it for the DynamoDB fault tests), builds every target, checks that the release bootstrap links no SwiftNIO,
+lints the shell scripts, fuzzes three targets for 60 s each (scripts/fuzz.sh), runs a short benchmark
+(scripts/bench.sh --quick) so it cannot rot, a bounded memory soak of the packaged bootstrap
+(scripts/bench.sh --soak-check: RSS may not grow by more than 1 MB from 20,000 to 100,000 invocations),
+the packaging suite (scripts/test-packaging.sh), the release-tooling suite
 (scripts/test-release.sh), and `swift test`.
 
 Environment:
   SWIFT_TEST_ARGS   extra arguments for `swift test` (for example `--filter RuntimeLoopTests`)
+  FUZZ_SECONDS      seconds of fuzzing per fuzz target (default 60)
 
 Exit status: 0 when everything passed; non-zero otherwise (the failing step says why on stderr).
 USAGE
@@ -70,6 +73,19 @@ export FLAGS_TEST_APPCONFIG_ENDPOINT="http://127.0.0.1:$ministack_port"
 export FLAGS_TEST_FAULT_PROXY="http://127.0.0.1:$fault_port"
 export FLAGS_TEST_AWS_CLI="$PWD/.venv-test/bin/aws"
 
+step "microburst in front of moto, for the DynamoDB fault tests (StoreFaultTests)"
+# microburst rewrites Host, which breaks the client's signature, so it re-signs with the same session
+# credentials the tests use (the signing itself is checked by DynamoDBSigningTests, straight to moto).
+moto_fault_port="$(free_port)"
+AWS_ACCESS_KEY_ID="$PROFILE_TEST_SESSION_ACCESS_KEY_ID" AWS_SECRET_ACCESS_KEY="$PROFILE_TEST_SESSION_SECRET_ACCESS_KEY" \
+  AWS_SESSION_TOKEN="$PROFILE_TEST_SESSION_TOKEN" AWS_DEFAULT_REGION=us-east-1 \
+  .venv-ministack/bin/microburst --upstream "http://127.0.0.1:$moto_port" --host 127.0.0.1 --port "$moto_fault_port" \
+  --resign >.build/microburst-moto.log 2>&1 &
+moto_fault_pid=$!
+trap 'kill "$moto_pid" "$ministack_pid" "$fault_pid" "$moto_fault_pid" 2>/dev/null || true' EXIT
+wait_for_port "$moto_fault_port" 30
+export PROFILE_TEST_DYNAMODB_FAULT_PROXY="http://127.0.0.1:$moto_fault_port"
+
 export PROFILE_TEST_DYNAMODB_ENDPOINT PROFILE_TEST_DYNAMODB_TABLE PROFILE_TEST_ACCESS_KEY_ID \
   PROFILE_TEST_SECRET_ACCESS_KEY PROFILE_TEST_SESSION_ACCESS_KEY_ID PROFILE_TEST_SESSION_SECRET_ACCESS_KEY \
   PROFILE_TEST_SESSION_TOKEN
@@ -88,6 +104,9 @@ echo "release bootstrap: $(stat -c %s "$bootstrap_bin") bytes, no SwiftNIO" >&2
 
 step "Building everything (debug)"
 swift build --build-tests
+
+step "Fuzzing: LeanJSON, the API Gateway event parser, the profile handler (libFuzzer + ASan, 60 s each)"
+FUZZ_SECONDS="${FUZZ_SECONDS:-60}" scripts/fuzz.sh
 
 step "Benchmark smoke run (the packaged bootstrap vs a plain C libcurl loop)"
 scripts/bench.sh --quick

@@ -1,7 +1,7 @@
 /// A JSON value: what the profile service, the AWS clients and the flag documents read and write.
 ///
 /// Without Foundation on purpose: FoundationEssentials would add megabytes to `bootstrap` and time to
-/// its cold start. Object keys are unique; writing sorts them, so output is deterministic.
+/// its cold start. Object keys are unique; writing sorts them by their bytes, so output is deterministic.
 public enum JSON: Sendable, Equatable, Hashable {
     case null
     case bool(Bool)
@@ -48,9 +48,15 @@ public enum JSON: Sendable, Equatable, Hashable {
         return nil
     }
 
-    /// The member `key` of an object; `nil` for anything else.
+    /// The member named exactly `key` (byte for byte) of an object; `nil` for anything else.
+    ///
+    /// A dictionary lookup alone would compare keys by canonical equivalence, so `"\u{212A}ey"` (KELVIN
+    /// SIGN) would answer for `"Key"`.
     public subscript(key: String) -> JSON? {
-        objectValue?[key]
+        guard case .object(let members) = self, let index = members.index(forKey: key),
+              members[index].key.utf8.elementsEqual(key.utf8)
+        else { return nil }
+        return members[index].value
     }
 
     /// The JSON type name, for error messages: `null`, `boolean`, `number`, `string`, `array`, `object`.

@@ -47,6 +47,26 @@ import Testing
         #expect(throws: Never.self) { try JSON(parsing: deep, maxDepth: 40) }
     }
 
+    @Test func equivalentKeysAreNamedAsSuchNotAsADuplicate() {
+        #expect { try JSON(parsing: #"{"K":1,"\u212A":2}"#) } throws: {
+            ($0 as? JSONParseError)?.reason == .equivalentKeys("K", "\u{212A}")
+        }
+        #expect { try JSON(parsing: #"{"\u00e9":1,"e\u0301":2}"#) } throws: {
+            ($0 as? JSONParseError)?.reason == .equivalentKeys("\u{E9}", "e\u{301}")
+        }
+        #expect { try JSON(parsing: #"{"a":1,"a":2}"#) } throws: { ($0 as? JSONParseError)?.reason == .duplicateKey("a") }
+    }
+
+    @Test func memberLookupComparesKeyBytes() throws {
+        let value = try JSON(parsing: #"{"\u212Aey":1,"e\u0301":2,"sub":3}"#)
+        #expect(value["Key"] == nil, "KELVIN SIGN + ey is not Key")
+        #expect(value["\u{212A}ey"] == 1)
+        #expect(value["\u{E9}"] == nil, "precomposed é is not e + COMBINING ACUTE")
+        #expect(value["e\u{301}"] == 2)
+        #expect(value["sub"] == 3)
+        #expect(JSON.string("sub")["sub"] == nil)
+    }
+
     @Test func mergePatchFollowsTheRFC7396Examples() throws {
         // The test cases of RFC 7396 appendix A.
         let cases: [(String, String, String)] = [
