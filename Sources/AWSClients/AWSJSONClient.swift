@@ -38,7 +38,8 @@ public struct AWSError: Error, Sendable, Equatable, CustomStringConvertible {
         self.code = type.isEmpty ? "HTTP\(status)" : type
         self.message = json?["message"]?.stringValue ?? json?["Message"]?.stringValue ?? text
         self.status = status
-        self.body = String(decoding: body.prefix(2000), as: UTF8.self)
+        // Enough for the item DynamoDB returns with a failed condition (ReturnValuesOnConditionCheckFailure).
+        self.body = String(decoding: body.prefix(70_000), as: UTF8.self)
     }
 
     /// The text between `<Code>` and `</Code>` (AWS's XML errors, for example from signature checks).

@@ -70,11 +70,20 @@ public struct DynamoDBProfileStore: ProfileStore {
         }
         guard expectedVersion == nil else {
             values[":expected"] = Self.number(base)
-            let answer = try await call("UpdateItem", [
-                "TableName": .string(table), "Key": Self.key(userID), "UpdateExpression": .string(expression),
-                "ConditionExpression": "#version = :expected", "ExpressionAttributeNames": .object(names),
-                "ExpressionAttributeValues": .object(values), "ReturnValues": "ALL_NEW",
-            ], deadline: deadline)
+            let answer: JSON
+            do throws(AWSError) {
+                answer = try await client.call(target: "DynamoDB_20120810.UpdateItem", body: [
+                    "TableName": .string(table), "Key": Self.key(userID), "UpdateExpression": .string(expression),
+                    "ConditionExpression": "#version = :expected", "ExpressionAttributeNames": .object(names),
+                    "ExpressionAttributeValues": .object(values), "ReturnValues": "ALL_NEW",
+                    "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+                ], deadline: deadline)
+            } catch {
+                // The answer to an applied write can be lost and the client retry it; the retry then
+                // fails its condition on that very write. The item DynamoDB returns tells.
+                if let own = Self.ownWrite(in: error, write, version: base + 1) { return own }
+                throw storeError(error, operation: "UpdateItem")
+            }
             guard let attributes = answer["Attributes"] else { throw .failed("UpdateItem returned no attributes") }
             return try Self.profile(DynamoDBValue.item(attributes))
         }
@@ -147,17 +156,41 @@ public struct DynamoDBProfileStore: ProfileStore {
         do {
             return try await client.call(target: "DynamoDB_20120810.\(operation)", body: body, deadline: deadline)
         } catch {
-            switch error.code {
-            case "ConditionalCheckFailedException":
-                throw .conflict
-            case "TransactionCanceledException" where error.mentions("ConditionalCheckFailed") || error.mentions("TransactionConflict"):
-                throw .conflict
-            case _ where error.isRetryable, "Timeout", "Transport":
-                throw .unavailable("\(operation): \(error)", retryAfter: 1)
-            default:
-                throw .failed("\(operation) on \(table): \(error)")
-            }
+            throw storeError(error, operation: operation)
         }
+    }
+
+    /// What an AWS error means for the API: a lost race, a store that is unavailable for now
+    /// (throttling, 5xx, no connection, an answer cut short), or a failure a retry will not fix.
+    private func storeError(_ error: AWSError, operation: String) -> ProfileStoreError {
+        switch error.code {
+        case "ConditionalCheckFailedException":
+            return .conflict
+        case "TransactionCanceledException" where error.mentions("ConditionalCheckFailed") || error.mentions("TransactionConflict"):
+            return .conflict
+        case _ where error.isRetryable, "Timeout", "Transport", "MalformedResponse":
+            return .unavailable("\(operation): \(error)", retryAfter: 1)
+        default:
+            return .failed("\(operation) on \(table): \(error)")
+        }
+    }
+
+    /// The item of a failed condition check (`ReturnValuesOnConditionCheckFailure: ALL_OLD`) when it
+    /// is exactly what `write` made at `version`: every set attribute equal (`updatedAt` is this
+    /// write's own timestamp), every removed one gone.
+    static func ownWrite(in error: AWSError, _ write: ProfileWrite, version: Int) -> ProfileItem? {
+        guard error.code.utf8.elementsEqual("ConditionalCheckFailedException".utf8),
+              let body = try? JSON(parsing: Array(error.body.utf8), maxDepth: 64), let attributes = body["Item"],
+              let item = try? profile(DynamoDBValue.item(attributes)), item.version == version
+        else { return nil }
+        for (name, value) in write.set where !isKeyAttribute(name) {
+            guard let stored = item.attributes.first(where: { $0.key.utf8.elementsEqual(name.utf8) })?.value,
+                  stored == value else { return nil }
+        }
+        for name in write.remove where item.attributes.keys.contains(where: { $0.utf8.elementsEqual(name.utf8) }) {
+            return nil
+        }
+        return item
     }
 
     private static func key(_ userID: String) -> JSON {

@@ -112,11 +112,11 @@ struct StoreFaultTests {
     static func newUser() -> String { "fault-\(UUID().uuidString.lowercased().prefix(13))" }
 
     /// A rule for one DynamoDB operation on one user's item (jmespath on the request body).
-    static func rule(_ operation: String, user: String, _ fault: JSON) -> JSON {
+    static func rule(_ operation: String, user: String, keyPath: String = "Key", _ fault: JSON) -> JSON {
         guard case .object(var members) = fault else { return fault }
         members["service"] = "dynamodb"
         members["operation"] = .string(operation)
-        members["body"] = .string("Key.userId.S == '\(user)'")
+        members["body"] = .string("\(keyPath).userId.S == '\(user)'")
         return .object(members)
     }
 
@@ -193,10 +193,13 @@ struct StoreFaultTests {
     @Test func deleteWhileTheStoreIsDownIs503AndKeepsTheItem() async throws {
         let user = Self.newUser()
         let before = try await seed(user)
-        try await FaultProxy.setRules([Self.rule("DeleteItem", user: user, ["error": ["code": "InternalServerError", "status": 500]])])
+        // A delete is one transaction: the profile's DeleteItem and its tombstone's Put.
+        try await FaultProxy.setRules([Self.rule(
+            "TransactWriteItems", user: user, keyPath: "TransactItems[0].Delete.Key",
+            ["error": ["code": "InternalServerError", "status": 500]])])
         let answer = try await invoke(Events.v2("DELETE", "/profiles/\(user)", sub: user))
-        expectUnavailable(answer, "DELETE while DeleteItem fails")
-        expectWithinDeadline(answer, "DELETE while DeleteItem fails")
+        expectUnavailable(answer, "DELETE while its transaction fails")
+        expectWithinDeadline(answer, "DELETE while its transaction fails")
         #expect(try await directStore.item(for: user, deadline: nil) == before)
     }
 
@@ -287,13 +290,10 @@ struct StoreFaultTests {
         try await expectWholeOrNothing(user, before: before, name: "Eve")
         let item = try #require(try await directStore.item(for: user, deadline: nil))
         if item.version == before.version + 1 {
-            withKnownIssue("""
-                DynamoDBProfileStore/AWSJSONClient retry the UpdateItem after the lost answer; the retry's condition \
-                fails on the write itself, and ProfileAPI answers 412 "the profile does not exist" to a PUT that was applied
-                """) {
-                #expect(answer.status == 200 || answer.status == 503,
-                        "the PUT was applied, yet the client got \(answer.status): \(answer.body)")
-            }
+            // The retried UpdateItem fails its condition on the write itself; the store recognises its
+            // own write in the item DynamoDB returns (ReturnValuesOnConditionCheckFailure: ALL_OLD).
+            #expect(answer.status == 200, "the PUT was applied, yet the client got \(answer.status): \(answer.body)")
+            #expect(answer.headers["etag"] == "\"\(item.version)\"")
         } else {
             #expect(answer.status == 503)
         }
@@ -319,12 +319,7 @@ struct StoreFaultTests {
         _ = try await seed(user)
         try await FaultProxy.setRules([Self.rule("GetItem", user: user, ["response": ["truncate_frac": 0.5]])])
         let answer = try await invoke(Events.v2("GET", "/profiles/\(user)", sub: user))
-        withKnownIssue("""
-            AWSJSONClient turns a 2xx answer whose body does not parse into MalformedResponse, which is neither \
-            retried nor mapped to unavailable: the client gets a 500 for a store that answered garbage
-            """) {
-            expectUnavailable(answer, "GET whose GetItem answers are truncated")
-        }
+        expectUnavailable(answer, "GET whose GetItem answers are truncated")
         expectWithinDeadline(answer, "GET whose GetItem answers are truncated")
     }
 
