@@ -113,7 +113,12 @@ public struct ServiceMetrics: Sendable {
     public init(configuration: Configuration, sink: any LogLineSink = StandardOutputSink()) {
         self.configuration = configuration
         self.sink = sink
-        var text = #"{"_aws":{"CloudWatchMetrics":[{"Namespace":"#
+        // Everything that is the same for every request is formatted once, here.
+        var text = #"{"Service":"#
+        JSON.writeString(configuration.service, to: &text)
+        text += #","FunctionVersion":"#
+        JSON.writeString(configuration.functionVersion, to: &text)
+        text += #","_aws":{"CloudWatchMetrics":[{"Namespace":"#
         JSON.writeString(configuration.namespace, to: &text)
         text += #","Dimensions":[["Service","FunctionVersion"],["Service","FunctionVersion","Route"]],"Metrics":["#
         for (index, metric) in Self.metricUnits.enumerated() {
@@ -129,11 +134,7 @@ public struct ServiceMetrics: Sendable {
         var text = prefix
         text.reserveCapacity(prefix.utf8.count + 320)
         text += String(sample.timestamp.epochMilliseconds)
-        text += #"},"Service":"#
-        JSON.writeString(configuration.service, to: &text)
-        text += #","FunctionVersion":"#
-        JSON.writeString(configuration.functionVersion, to: &text)
-        text += #","Route":"#
+        text += #"},"Route":"#
         JSON.writeString(sample.route, to: &text)
         text += #","Requests":1,"ServerErrors":"#
         text += sample.status >= 500 ? "1" : "0"
