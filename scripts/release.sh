@@ -72,6 +72,7 @@ Options:
   --skip-smoke-test       no smoke test (warned on stderr): for functions that are not HTTP APIs,
                           or endpoints that cannot run code (moto)
 $COMMON_OPTIONS_HELP
+
 --function takes a name or an ARN; the metrics use the name (and an ARN's region, unless --region).
 Needs lambda:GetAlias, UpdateAlias, ListVersionsByFunction, InvokeFunction (the smoke test, on
 version N), cloudwatch:GetMetricData and DescribeAlarms.

@@ -23,27 +23,10 @@ setup() {
   portable_tools_only
 }
 
-teardown() {
-  local pid
-  for pid in "${BACKGROUND[@]}"; do kill "$pid" 2>/dev/null || true; done
-  check_portable
-}
-BACKGROUND=()
+teardown() { check_portable; }
 
 # ministack_only: skips on moto (it cannot run code, keeps no composite alarms).
 ministack_only() { [ "$EMU_NAME" = ministack ] || skip "needs ministack: $1"; }
-
-# when_alias FN STATE_JSON COMMAND: in the background, waits (at most 60 s) until the alias shows
-# STATE_JSON, waits one more second (so release.sh has verified it), then runs COMMAND (bash -c).
-when_alias() {
-  (
-    for _ in $(seq 1 300); do
-      [ "$(alias_state "$1")" = "$2" ] && { sleep 1; bash -c "$3"; exit 0; }
-      sleep 0.2
-    done
-  ) >"$BATS_TEST_TMPDIR/background.log" 2>&1 &
-  BACKGROUND+=("$!")
-}
 
 # bats test_tags=moto
 @test "publish.sh publishes two versions, creates the alias once, reports nothing new" {
@@ -447,11 +430,11 @@ SH
 }
 
 # release_with_bake_event COMMAND: releases version 2 over 50,100 with an 8 s bake; COMMAND runs (bash -c)
-# in the background once the alias shows the promotion (and release.sh has verified it).
+# in the background 2 s after the promotion's update-alias (release.sh has verified it by then).
 release_with_bake_event() {
   function_with_versions "$FN"
   use_spy
-  when_alias "$FN" '{"FunctionVersion":"2","Weights":{}}' "$1"
+  export AWS_SPY_AFTER_UPDATE="2:(sleep 2; $1) >$BATS_TEST_TMPDIR/background.log 2>&1 &"
   run --separate-stderr release --version 2 --steps 50,100 --interval 0 --bake 8 --poll 0.5
 }
 
