@@ -40,8 +40,14 @@ final class FunctionInstance: @unchecked Sendable {
     private var initError: (type: String, body: [UInt8])?
     private var initTimeoutTask: Scheduled<Void>?
 
-    init(number: Int, version: FunctionVersion, configuration: LocalConfiguration, loop: EventLoop, events: InstanceEvents) {
+    private let output: @Sendable ([UInt8]) -> Void
+
+    init(
+        number: Int, version: FunctionVersion, configuration: LocalConfiguration, loop: EventLoop, events: InstanceEvents,
+        output: @escaping @Sendable ([UInt8]) -> Void
+    ) {
         self.number = number
+        self.output = output
         self.version = version
         self.configuration = configuration
         self.loop = loop
@@ -77,7 +83,8 @@ final class FunctionInstance: @unchecked Sendable {
         do {
             process = try ChildProcess.spawn(
                 path: version.bootstrapPath, environment: childEnvironment(runtimePort: port),
-                directory: URL(fileURLWithPath: version.bootstrapPath).deletingLastPathComponent().path
+                directory: URL(fileURLWithPath: version.bootstrapPath).deletingLastPathComponent().path,
+                onOutputLine: output
             ) { [self] exit in
                 loop.execute { self.died(reason: nil, exitDescription: exit.description) }
             }
@@ -121,6 +128,9 @@ final class FunctionInstance: @unchecked Sendable {
             if let value = parent[key] { environment[key] = value }
         }
         environment.merge(configuration.environment) { _, new in new }
+        environment.merge(version.environment) { _, new in new }
+        // Lambda sets the version; neither --env nor --version-env can contradict it.
+        environment["AWS_LAMBDA_FUNCTION_VERSION"] = version.name
         return environment
     }
 

@@ -20,3 +20,24 @@ enum JSONText {
         try? JSONSerialization.jsonObject(with: Data(bytes), options: [.fragmentsAllowed])
     }
 }
+
+extension JSONText {
+    /// Encodes a value with sorted keys and unescaped slashes; `{}` if it cannot be encoded.
+    static func encode(_ value: some Encodable) -> [UInt8] {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return (try? Array(encoder.encode(value))) ?? Array("{}".utf8)
+    }
+}
+
+extension JSONText {
+    /// A decoder for request bodies.
+    static var decoder: BytesDecoder { BytesDecoder() }
+
+    /// Decodes JSON from bytes.
+    struct BytesDecoder {
+        func decode<T: Decodable>(_ type: T.Type, from bytes: [UInt8]) throws -> T {
+            try JSONDecoder().decode(type, from: Data(bytes))
+        }
+    }
+}
