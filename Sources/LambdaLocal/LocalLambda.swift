@@ -83,7 +83,7 @@ public final class LocalLambda: @unchecked Sendable, InstanceEvents {
             var alias: [String: Any] = ["name": current.name, "functionVersion": current.primaryVersion]
             alias["additionalVersionWeights"] = current.additionalVersionWeights
             let running: [[String: Any]] = instances.values.joined().map { instance in
-                var entry: [String: Any] = ["version": instance.version.name, "phase": "\(instance.phase)"]
+                var entry: [String: Any] = ["version": instance.version.name, "phase": instance.state.name]
                 if let pid = instance.processID { entry["pid"] = Int(pid) }
                 return entry
             }
@@ -120,7 +120,7 @@ public final class LocalLambda: @unchecked Sendable, InstanceEvents {
     private func pump(_ version: String) {
         while var queue = queues[version], !queue.isEmpty {
             var pool = instances[version] ?? []
-            pool.removeAll { $0.phase == .dead }
+            pool.removeAll(where: \.isDead)
             instances[version] = pool
             if let ready = pool.first(where: \.isReady) {
                 let invocation = queue.removeFirst()
@@ -130,8 +130,8 @@ public final class LocalLambda: @unchecked Sendable, InstanceEvents {
                 }
                 continue
             }
-            if let starting = pool.first(where: { $0.phase == .starting && $0.assigned == nil }) {
-                starting.assigned = queue.removeFirst()
+            if let first = queue.first, pool.contains(where: { $0.takeFirst(first) }) {
+                queue.removeFirst()
                 queues[version] = queue
                 continue
             }
@@ -140,8 +140,7 @@ public final class LocalLambda: @unchecked Sendable, InstanceEvents {
                 instanceCount += 1
                 let instance = FunctionInstance(
                     number: instanceCount, version: definition, configuration: configuration, loop: loop, events: self,
-                    output: childOutput)
-                instance.assigned = queue.removeFirst()
+                    first: queue.removeFirst(), output: childOutput)
                 queues[version] = queue
                 instances[version, default: []].append(instance)
                 instance.start()
