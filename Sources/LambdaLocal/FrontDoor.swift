@@ -191,7 +191,7 @@ struct FrontDoorRouter {
         }
         let requestID = Self.apiRequestID()
         let event = APIGatewayHTTPEvent.event(for: request, requestID: requestID)
-        lambda.invoke(payload: JSONText.bytes(event), traceID: request.headers.first(name: "X-Amzn-Trace-Id"))
+        lambda.invoke(payload: JSONText.encode(event), traceID: request.headers.first(name: "X-Amzn-Trace-Id"))
             .whenComplete { result in
                 var response = APIGatewayHTTPEvent.internalServerError()
                 var version: String?

@@ -79,7 +79,7 @@ public final class HTTPResponder {
 
     /// Sends a JSON error body `{"errorType","errorMessage"}` (the Runtime API and Invoke API shape).
     func sendError(status: HTTPResponseStatus, type: String, message: String, headers: HTTPHeaders = HTTPHeaders()) {
-        send(status: status, headers: headers, body: Array(JSONText.object(["errorType": type, "errorMessage": message]).utf8))
+        send(status: status, headers: headers, body: JSONText.encode(["errorType": type, "errorMessage": message]))
     }
 
     fileprivate func connectionClosed() {

@@ -2,7 +2,8 @@ import Foundation
 
 /// Small JSON helpers over Foundation (lambda-local is a development tool; size does not matter here).
 enum JSONText {
-    /// Serializes a JSON-compatible value with sorted keys; `{}` if it cannot be serialized.
+    /// Serializes a JSON-compatible value with sorted keys; `{}` if it cannot be serialized. Only for
+    /// `/_local/stats`, whose shape is a report, not a protocol; everything else is typed (``encode(_:)``).
     static func object(_ value: Any) -> String {
         guard JSONSerialization.isValidJSONObject(value),
               let data = try? JSONSerialization.data(withJSONObject: value, options: [.sortedKeys, .withoutEscapingSlashes])
@@ -15,10 +16,6 @@ enum JSONText {
         Array(object(value).utf8)
     }
 
-    /// Parses bytes as any JSON value (fragments allowed).
-    static func parse(_ bytes: [UInt8]) -> Any? {
-        try? JSONSerialization.jsonObject(with: Data(bytes), options: [.fragmentsAllowed])
-    }
 }
 
 extension JSONText {
