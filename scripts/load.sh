@@ -12,6 +12,8 @@ door; 127.0.0.1 only), a mix over N users' profiles, each with an unsigned JWT (
 which lambda-local passes to the function without checking a signature):
   45% GET /profiles/{id}   25% PUT /profiles/{id}   20% PATCH /profiles/{id}   10% GET /health
 Requests start on a fixed schedule (not one after the other), from up to 32 connections kept alive.
+PUT and PATCH send the name field of the schema the user's profile was last served in
+(x-profile-schema: name in 1, displayName in 2), switching after a 400, as a client would.
 
 Every second it prints one line: requests answered in that second, status classes, connection
 errors, and the share of each executed version (X-Amz-Executed-Version). At the end, a table per
@@ -69,20 +71,25 @@ def token(user):
 user_ids = ["load-user-%d" % n for n in range(users)]
 tokens = {u: token(u) for u in user_ids}
 
+# The schema each user's profile is served in (x-profile-schema), as a client learns it: the flag
+# enableNewProfileSchema puts some users on schema 2, whose name field is displayName.
+schemas = {}
+
 def request_for(rng):
     user = rng.choice(user_ids)
     roll = rng.random()
     headers = {"Authorization": "Bearer " + tokens[user]}
+    name_field = "displayName" if schemas.get(user) == "2" else "name"
     if roll < 0.45:
-        return "GET", "/profiles/" + user, None, headers
+        return user, "GET", "/profiles/" + user, None, headers
     if roll < 0.70:
         headers["Content-Type"] = "application/json"
-        body = {"name": "User %s" % user[-4:], "email": "%s@example.com" % user}
-        return "PUT", "/profiles/" + user, json.dumps(body), headers
+        body = {name_field: "User %s" % user[-4:], "email": "%s@example.com" % user}
+        return user, "PUT", "/profiles/" + user, json.dumps(body), headers
     if roll < 0.90:
         headers["Content-Type"] = "application/merge-patch+json"
-        return "PATCH", "/profiles/" + user, json.dumps({"name": "Renamed %d" % rng.randint(1, 999)}), headers
-    return "GET", "/health", None, {}
+        return user, "PATCH", "/profiles/" + user, json.dumps({name_field: "Renamed %d" % rng.randint(1, 999)}), headers
+    return user, "GET", "/health", None, {}
 
 lock = threading.Lock()
 per_second = collections.defaultdict(lambda: collections.Counter())
@@ -91,7 +98,7 @@ latencies = collections.defaultdict(list)
 log_lines = []
 local = threading.local()
 
-def send(method, path, body, headers):
+def send(user, method, path, body, headers):
     if interrupted.is_set():
         return
     started = time.time()
@@ -106,6 +113,12 @@ def send(method, path, body, headers):
             response.read()
             status = response.status
             version = response.getheader("X-Amz-Executed-Version") or "-"
+            schema = response.getheader("x-profile-schema")
+            if schema:
+                schemas[user] = schema
+            elif status == 400 and method in ("PUT", "PATCH"):
+                # Refused fields: the other schema (a client that reads the error would switch too).
+                schemas[user] = "1" if schemas.get(user) == "2" else "2"
             if response.getheader("Connection", "").lower() == "close":
                 conn.close(); local.conn = None
             break
