@@ -12,8 +12,12 @@ struct LambdaLocalCommand: AsyncParsableCommand {
         abstract: "Run a Lambda custom runtime (bootstrap) locally, as Lambda runs it.",
         discussion: """
             Serves, on 127.0.0.1:PORT, the Invoke API (POST /2015-03-31/functions/NAME/invocations, RIE-compatible;
-            the name 'function' works too), GET /_local/stats, and an API Gateway HTTP API (payload 2.0) front door
-            for every other path. Each instance of the function is a child process with its own Runtime API.
+            the name 'function' works too), Lambda's alias control plane (GetAlias, UpdateAlias, CreateAlias,
+            ListAliases, ListVersionsByFunction, GetFunction, GetFunctionConfiguration), CloudWatch in the JSON
+            protocol (GetMetricStatistics, GetMetricData, ListMetrics, PutMetricAlarm, DescribeAlarms,
+            SetAlarmState, DeleteAlarms) over metrics derived from the invocations and the function's EMF lines,
+            GET /_local/stats, and an API Gateway HTTP API (payload 2.0) front door for every other path. Each
+            instance of the function is a child process with its own Runtime API.
             """)
 
     @Option(help: "The bootstrap to run as $LATEST (default: the freshly built .build/debug/bootstrap).")

@@ -122,3 +122,20 @@ import Testing
         }
     }
 }
+
+/// What a child of one version finds in its environment.
+@Suite struct ChildEnvironmentTests {
+    @Test func versionEnvironmentWinsOverTheFunctionsAndTheVersionIsAlwaysLambdas() {
+        var configuration = LocalConfiguration(bootstrapPath: "/var/task/bootstrap")
+        configuration.functionName = "fn"
+        configuration.environment = ["PROFILE_STORE": "memory", "SHARED": "yes", "AWS_LAMBDA_FUNCTION_VERSION": "nope"]
+        let version = FunctionVersion(name: "2", bootstrapPath: "/var/task/bootstrap", environment: ["PROFILE_STORE": "dynamodb"])
+        let variables = ChildEnvironment.variables(configuration: configuration, version: version, runtimePort: 9001, parent: [:])
+        #expect(variables["PROFILE_STORE"] == "dynamodb")
+        #expect(variables["SHARED"] == "yes")
+        #expect(variables["AWS_LAMBDA_FUNCTION_VERSION"] == "2")
+        #expect(variables["AWS_LAMBDA_RUNTIME_API"] == "127.0.0.1:9001")
+        #expect(variables["AWS_LAMBDA_LOG_STREAM_NAME"]?.contains("/[2]") == true)
+        #expect(variables["LAMBDA_TASK_ROOT"] == "/var/task")
+    }
+}
