@@ -232,6 +232,21 @@ check "EMF Requests (FunctionVersion=2) >= Invocations through the alias (plus t
 check "set-alarm-state works" aws "${E[@]}" cloudwatch set-alarm-state --alarm-name rehearsal-v2-errors --state-value ALARM --state-reason rehearsal
 check "describe-alarms --state-value ALARM shows it" \
   bash -c "aws --endpoint-url '$URL' cloudwatch describe-alarms --state-value ALARM | jq -e '.MetricAlarms[0].AlarmName == \"rehearsal-v2-errors\"' >/dev/null"
+# CloudWatch in the query protocol (form in, XML out), which awscli v1 used before 1.37: the pinned
+# CLI with its CloudWatch model switched to query (AWS_DATA_PATH) sends exactly that.
+query_model="$logs/query-model/cloudwatch/2010-08-01"
+mkdir -p "$query_model"
+python3 - "$(.venv-release/bin/python -c 'import botocore, os; print(os.path.dirname(botocore.__file__))')" "$query_model" <<'PY'
+import gzip, json, sys
+with gzip.open(sys.argv[1] + "/data/cloudwatch/2010-08-01/service-2.json.gz") as source:
+    model = json.load(source)
+model["metadata"]["protocol"] = "query"
+model["metadata"]["protocols"] = ["query"]
+with open(sys.argv[2] + "/service-2.json", "w") as target:
+    json.dump(model, target)
+PY
+check "query protocol: get-metric-statistics" bash -c "AWS_DATA_PATH='$PWD/$logs/query-model' aws --endpoint-url '$URL' cloudwatch get-metric-statistics --namespace AWS/Lambda --metric-name Invocations --dimensions Name=FunctionName,Value='$FN' --start-time $((now - 600)) --end-time $((now + 60)) --period 60 --statistics Sum | jq -e '[.Datapoints[].Sum] | add > 0' >/dev/null"
+check "query protocol: describe-alarms" bash -c "AWS_DATA_PATH='$PWD/$logs/query-model' aws --endpoint-url '$URL' cloudwatch describe-alarms --alarm-names rehearsal-v2-errors | jq -e '.MetricAlarms[0].StateValue == \"ALARM\"' >/dev/null"
 check "rollback.sh --to 1 against lambda-local" scripts/rollback.sh "${E[@]}" --function "$FN" --alias live --to 1
 check "get-alias shows primary 1, no weights" \
   bash -c "aws --endpoint-url '$URL' lambda get-alias --function-name '$FN' --name live | jq -e '.FunctionVersion == \"1\" and (.RoutingConfig == null)' >/dev/null"

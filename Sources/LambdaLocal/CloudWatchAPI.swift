@@ -79,33 +79,32 @@ final class CloudWatchAPI: Sendable {
 
     /// Answers one JSON-protocol call.
     func handleJSON(operation: String, _ request: LocalHTTPRequest, responder: HTTPResponder) {
-        let body = request.body.isEmpty ? Array("{}".utf8) : request.body
+        var headers = HTTPHeaders()
+        headers.add(name: "Content-Type", value: "application/x-amz-json-1.0")
         do {
-            let answer: [UInt8]
-            switch operation {
-            case "GetMetricStatistics": answer = try getMetricStatistics(decode(body))
-            case "GetMetricData": answer = try getMetricData(decode(body))
-            case "DescribeAlarms": answer = try describeAlarms(decode(body))
-            case "PutMetricAlarm": answer = try putMetricAlarm(decode(body))
-            case "SetAlarmState": answer = try setAlarmState(decode(body))
-            case "DeleteAlarms": answer = try deleteAlarms(decode(body))
-            case "ListMetrics": answer = try listMetrics(decode(body))
-            default:
-                throw CloudWatchError(
-                    status: 400, code: "InvalidAction",
-                    message: "lambda-local does not implement CloudWatch \(operation); it serves GetMetricStatistics, GetMetricData, ListMetrics, DescribeAlarms, PutMetricAlarm, SetAlarmState and DeleteAlarms")
-            }
-            var headers = HTTPHeaders()
-            headers.add(name: "Content-Type", value: "application/x-amz-json-1.0")
+            let answer = try perform(operation, body: request.body.isEmpty ? Array("{}".utf8) : request.body)
             responder.send(status: .ok, headers: headers, body: answer)
-        } catch let error as CloudWatchError {
-            var headers = HTTPHeaders()
-            headers.add(name: "Content-Type", value: "application/x-amz-json-1.0")
+        } catch {
             headers.add(name: "x-amzn-query-error", value: "\(error.code);Sender")
             let body = JSONText.encode(["__type": "com.amazonaws.cloudwatch#\(error.code)", "message": error.message])
             responder.send(status: HTTPResponseStatus(statusCode: error.status), headers: headers, body: body)
-        } catch {
-            responder.send(status: .badRequest, body: JSONText.encode(["__type": "com.amazonaws.cloudwatch#InvalidParameterValue", "message": "\(error)"]))
+        }
+    }
+
+    /// Runs `operation` on a JSON request body; the answer is JSON.
+    func perform(_ operation: String, body: [UInt8]) throws(CloudWatchError) -> [UInt8] {
+        switch operation {
+        case "GetMetricStatistics": try getMetricStatistics(decode(body))
+        case "GetMetricData": try getMetricData(decode(body))
+        case "DescribeAlarms": try describeAlarms(decode(body))
+        case "PutMetricAlarm": try putMetricAlarm(decode(body))
+        case "SetAlarmState": try setAlarmState(decode(body))
+        case "DeleteAlarms": try deleteAlarms(decode(body))
+        case "ListMetrics": try listMetrics(decode(body))
+        default:
+            throw CloudWatchError(
+                status: 400, code: "InvalidAction",
+                message: "lambda-local does not implement CloudWatch \(operation); it serves GetMetricStatistics, GetMetricData, ListMetrics, DescribeAlarms, PutMetricAlarm, SetAlarmState and DeleteAlarms")
         }
     }
 

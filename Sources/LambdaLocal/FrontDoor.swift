@@ -63,7 +63,7 @@ struct FrontDoorRouter {
             case "lambda":
                 LambdaControlPlane.unsupported(request, responder: responder)
             case "monitoring":
-                Self.queryProtocolRefused(responder)
+                cloudWatch.handleQuery(request, responder: responder)
             default:
                 responder.sendError(
                     status: .badRequest, type: "UnrecognizedClientException",
@@ -159,19 +159,6 @@ struct FrontDoorRouter {
         if name.hasPrefix("arn:"), fields.count >= 7 { return String(fields[6]) }
         if fields.count >= 3, fields[1] == "function" { return String(fields[2]) }
         return name
-    }
-
-    /// CloudWatch's query protocol (form-encoded, XML answers), which awscli v1 before 1.37 used: refused
-    /// with the query protocol's own error shape, so the CLI prints why.
-    private static func queryProtocolRefused(_ responder: HTTPResponder) {
-        var headers = HTTPHeaders()
-        headers.add(name: "Content-Type", value: "text/xml")
-        let body = """
-            <ErrorResponse xmlns="http://monitoring.amazonaws.com/doc/2010-08-01/"><Error><Type>Sender</Type>\
-            <Code>InvalidAction</Code><Message>lambda-local serves CloudWatch in the JSON protocol (awscli v1 1.37 or later, \
-            awscli v2), not the query protocol</Message></Error><RequestId>00000000-0000-0000-0000-000000000000</RequestId></ErrorResponse>
-            """
-        responder.send(status: .badRequest, headers: headers, body: Array(body.utf8))
     }
 
     private static func queryValue(_ name: String, in query: String) -> String? {

@@ -14,7 +14,7 @@ struct LambdaLocalCommand: AsyncParsableCommand {
             Serves, on 127.0.0.1:PORT, the Invoke API (POST /2015-03-31/functions/NAME/invocations, RIE-compatible;
             the name 'function' works too), Lambda's alias control plane (GetAlias, UpdateAlias, CreateAlias,
             ListAliases, ListVersionsByFunction, GetFunction, GetFunctionConfiguration), CloudWatch in the JSON
-            protocol (GetMetricStatistics, GetMetricData, ListMetrics, PutMetricAlarm, DescribeAlarms,
+            and the query protocols (GetMetricStatistics, GetMetricData, ListMetrics, PutMetricAlarm, DescribeAlarms,
             SetAlarmState, DeleteAlarms) over metrics derived from the invocations and the function's EMF lines,
             GET /_local/stats, and an API Gateway HTTP API (payload 2.0) front door for every other path. Each
             instance of the function is a child process with its own Runtime API.
@@ -116,7 +116,7 @@ struct LambdaLocalCommand: AsyncParsableCommand {
             let environment = version.environment.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
             say("lambda-local:   version \(version.name): \(version.bootstrapPath)\(environment.isEmpty ? "" : " (\(environment))")")
         }
-        say("lambda-local:   Lambda control plane (GetAlias, UpdateAlias, CreateAlias, ListVersionsByFunction, GetFunction[Configuration]) and CloudWatch (GetMetricStatistics, GetMetricData, DescribeAlarms, PutMetricAlarm, SetAlarmState; JSON protocol) on the same port: aws --endpoint-url http://127.0.0.1:\(listening)")
+        say("lambda-local:   Lambda control plane (GetAlias, UpdateAlias, CreateAlias, ListVersionsByFunction, GetFunction[Configuration]) and CloudWatch (GetMetricStatistics, GetMetricData, DescribeAlarms, PutMetricAlarm, SetAlarmState; JSON and query protocols) on the same port: aws --endpoint-url http://127.0.0.1:\(listening)")
         say("lambda-local:   metrics kept in memory: at most \(lambda.metrics.maxSamples) values over \(lambda.metrics.maxSeries) metrics (the oldest minute goes first)")
         if !configuration.alias.additionalVersionWeights.isEmpty {
             say("lambda-local:   alias \(configuration.alias.name): \(configuration.alias.primaryVersion) + \(configuration.alias.additionalVersionWeights)")

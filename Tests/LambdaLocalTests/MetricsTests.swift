@@ -115,3 +115,38 @@ import Testing
         }
     }
 }
+
+/// CloudWatch's query protocol (form in, XML out), as awscli v1 before 1.37 sends it.
+@Suite struct CloudWatchQueryProtocolTests {
+    static let signed = ["Content-Type": "application/x-www-form-urlencoded; charset=utf-8",
+                         "Authorization": "AWS4-HMAC-SHA256 Credential=test/20261201/us-east-1/monitoring/aws4_request, SignedHeaders=host, Signature=0"]
+
+    static func call(_ local: LocalFixture, _ form: String) throws -> (status: Int, text: String) {
+        var headers = CurlHTTP.HTTPHeaders()
+        for (name, value) in signed { headers.add(name, value) }
+        let response = try local.request(.post, "/", body: Array(form.utf8), headers: headers)
+        return (response.status, String(decoding: response.body, as: UTF8.self))
+    }
+
+    @Test func formRequestsGetXMLAnswersAndErrors() async throws {
+        try await LocalFixture.with(ControlPlaneTests.twoVersions()) { local in
+            for _ in 0..<3 { #expect(try local.request(.get, "/x").status == 200) }
+            let now = Int(Date().timeIntervalSince1970)
+            let statistics = try Self.call(local, "Action=GetMetricStatistics&Version=2010-08-01&Namespace=AWS%2FLambda&MetricName=Invocations"
+                + "&Dimensions.member.1.Name=FunctionName&Dimensions.member.1.Value=fn&StartTime=\(now - 300)&EndTime=\(now + 60)"
+                + "&Period=60&Statistics.member.1=Sum&ExtendedStatistics.member.1=p99")
+            #expect(statistics.status == 200)
+            #expect(statistics.text.hasPrefix("<GetMetricStatisticsResponse xmlns=\"http://monitoring.amazonaws.com/doc/2010-08-01/\"><GetMetricStatisticsResult>"))
+            #expect(statistics.text.contains("<Sum>3</Sum>"))
+            #expect(statistics.text.contains("<ExtendedStatistics><entry><key>p99</key><value>1</value></entry></ExtendedStatistics>"))
+            #expect(statistics.text.contains(/<Timestamp>\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:00.000Z<\/Timestamp>/))
+
+            let missing = try Self.call(local, "Action=SetAlarmState&Version=2010-08-01&AlarmName=nope&StateValue=ALARM&StateReason=x")
+            #expect(missing.status == 404)
+            #expect(missing.text.contains("<Code>ResourceNotFound</Code>"))
+            let badPeriod = try Self.call(local, "Action=GetMetricStatistics&Version=2010-08-01&Namespace=N&MetricName=M&StartTime=1&EndTime=2&Period=sixty&Statistics.member.1=Sum")
+            #expect(badPeriod.status == 400)
+            #expect(badPeriod.text.contains("<Code>InvalidParameterValue</Code>"))
+        }
+    }
+}
