@@ -123,6 +123,9 @@ scripts/package.sh
 step "Release tooling: publish, canary/linear alias shifts with gates, rollback, template.yaml (moto, ministack)"
 scripts/test-release.sh
 
+step "Release rehearsal: release.sh and rollback.sh against lambda-local under load.sh traffic (scripts/test-rehearsal.sh)"
+scripts/test-rehearsal.sh
+
 step "Running swift test"
 # shellcheck disable=SC2086
 swift test ${SWIFT_TEST_ARGS:-}

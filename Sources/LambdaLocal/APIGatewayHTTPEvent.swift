@@ -1,11 +1,77 @@
 import Foundation
 import NIOHTTP1
 
+/// An API Gateway HTTP API request event, payload format 2.0, as API Gateway sends it to a function.
+struct APIGatewayV2Request: Encodable, Equatable {
+    struct RequestContext: Encodable, Equatable {
+        struct HTTP: Encodable, Equatable {
+            var method: String
+            var path: String
+            var `protocol`: String
+            var sourceIp: String
+            var userAgent: String
+        }
+
+        struct Authorizer: Encodable, Equatable {
+            struct JWT: Encodable, Equatable {
+                /// The token's claims, every value as a string (as API Gateway's JWT authorizer passes them).
+                var claims: [String: String]
+                /// The `scope` claim split on spaces; `null` when the token has none.
+                var scopes: [String]?
+
+                func encode(to encoder: Encoder) throws {
+                    var container = encoder.container(keyedBy: CodingKeys.self)
+                    try container.encode(claims, forKey: .claims)
+                    try container.encode(scopes, forKey: .scopes)
+                }
+
+                enum CodingKeys: String, CodingKey { case claims, scopes }
+            }
+
+            var jwt: JWT
+        }
+
+        var accountId = "123456789012"
+        var apiId = "local"
+        var domainName: String
+        var domainPrefix: String
+        var http: HTTP
+        var requestId: String
+        var routeKey = "$default"
+        var stage = "$default"
+        var time: String
+        var timeEpoch: Int64
+        var authorizer: Authorizer?
+    }
+
+    var version = "2.0"
+    var routeKey = "$default"
+    var rawPath: String
+    var rawQueryString: String
+    var cookies: [String]?
+    var headers: [String: String]
+    var queryStringParameters: [String: String]?
+    var requestContext: RequestContext
+    var body: String?
+    var isBase64Encoded: Bool
+}
+
+/// What a function answers to an API Gateway HTTP API (payload 2.0): a structured response when it has
+/// a `statusCode`; any other JSON is a bare result.
+struct APIGatewayV2Response: Decodable {
+    var statusCode: Int
+    var headers: [String: JSONValue]?
+    var multiValueHeaders: [String: [JSONValue]]?
+    var cookies: [String]?
+    var body: String?
+    var isBase64Encoded: Bool?
+}
+
 /// Turns an HTTP request into an API Gateway HTTP API payload 2.0 event, and the function's result
 /// back into an HTTP response, as API Gateway does.
 enum APIGatewayHTTPEvent {
-    /// The event for `request`, arriving at `host` (for `domainName`).
-    static func event(for request: LocalHTTPRequest, requestID: String, now: Date = Date()) -> [String: Any] {
+    /// The event for `request`.
+    static func event(for request: LocalHTTPRequest, requestID: String, now: Date = Date()) -> APIGatewayV2Request {
         var headers: [String: String] = [:]
         var cookies: [String] = []
         for (name, value) in request.headers {
@@ -17,36 +83,26 @@ enum APIGatewayHTTPEvent {
             headers[lower] = headers[lower].map { $0 + "," + value } ?? value
         }
         let path = request.path.removingPercentEncoding ?? request.path
-        let rawQuery = request.rawQuery
         let host = request.headers.first(name: "Host") ?? "127.0.0.1"
-        var http: [String: Any] = [
-            "method": request.method.rawValue, "path": path, "protocol": "HTTP/\(request.version.major).\(request.version.minor)",
-            "sourceIp": request.remoteIP, "userAgent": request.headers.first(name: "User-Agent") ?? "",
-        ]
-        http["userAgent"] = request.headers.first(name: "User-Agent") ?? ""
-        var context: [String: Any] = [
-            "accountId": "123456789012", "apiId": "local", "domainName": host,
-            "domainPrefix": String(host.prefix { $0 != "." && $0 != ":" }), "http": http, "requestId": requestID,
-            "routeKey": "$default", "stage": "$default", "time": Self.clfTime(now),
-            "timeEpoch": Int64(now.timeIntervalSince1970 * 1000),
-        ]
-        if let claims = bearerClaims(request.headers.first(name: "Authorization")) {
-            var jwt: [String: Any] = ["claims": claims]
-            if let scope = claims["scope"] { jwt["scopes"] = scope.split(separator: " ").map(String.init) } else { jwt["scopes"] = NSNull() }
-            context["authorizer"] = ["jwt": jwt]
+        let http = APIGatewayV2Request.RequestContext.HTTP(
+            method: request.method.rawValue, path: path, protocol: "HTTP/\(request.version.major).\(request.version.minor)",
+            sourceIp: request.remoteIP, userAgent: request.headers.first(name: "User-Agent") ?? "")
+        let authorizer = bearerClaims(request.headers.first(name: "Authorization")).map { claims in
+            APIGatewayV2Request.RequestContext.Authorizer(jwt: .init(
+                claims: claims, scopes: claims["scope"].map { $0.split(separator: " ").map(String.init) }))
         }
-        var event: [String: Any] = [
-            "version": "2.0", "routeKey": "$default", "rawPath": path, "rawQueryString": rawQuery,
-            "headers": headers, "requestContext": context, "isBase64Encoded": false,
-        ]
-        if !cookies.isEmpty { event["cookies"] = cookies }
-        if let query = queryParameters(rawQuery) { event["queryStringParameters"] = query }
+        let context = APIGatewayV2Request.RequestContext(
+            domainName: host, domainPrefix: String(host.prefix { $0 != "." && $0 != ":" }), http: http, requestId: requestID,
+            time: clfTime(now), timeEpoch: Int64(now.timeIntervalSince1970 * 1000), authorizer: authorizer)
+        var event = APIGatewayV2Request(
+            rawPath: path, rawQueryString: request.rawQuery, cookies: cookies.isEmpty ? nil : cookies, headers: headers,
+            queryStringParameters: queryParameters(request.rawQuery), requestContext: context, body: nil, isBase64Encoded: false)
         if request.bodyLength > 0 {
             if isText(contentType: headers["content-type"], body: request.body) {
-                event["body"] = String(decoding: request.body, as: UTF8.self)
+                event.body = String(decoding: request.body, as: UTF8.self)
             } else {
-                event["body"] = Data(request.body).base64EncodedString()
-                event["isBase64Encoded"] = true
+                event.body = Data(request.body).base64EncodedString()
+                event.isBase64Encoded = true
             }
         }
         return event
@@ -54,29 +110,24 @@ enum APIGatewayHTTPEvent {
 
     /// The HTTP response API Gateway makes from a function result (payload format 2.0).
     static func response(from payload: [UInt8]) -> (status: HTTPResponseStatus, headers: HTTPHeaders, body: [UInt8]) {
-        let parsed = JSONText.parse(payload)
-        guard let object = parsed as? [String: Any], let status = (object["statusCode"] as? NSNumber)?.intValue else {
-            guard parsed != nil else {
-                return internalServerError()
-            }
+        guard let parsed = try? JSONText.decoder.decode(JSONValue.self, from: payload) else { return internalServerError() }
+        guard case .number? = parsed["statusCode"],
+              let structured = try? JSONText.decoder.decode(APIGatewayV2Response.self, from: payload)
+        else {
             // A bare JSON result: 200, application/json, the JSON itself as the body.
             var headers = HTTPHeaders()
             headers.add(name: "Content-Type", value: "application/json")
             return (.ok, headers, payload)
         }
         var headers = HTTPHeaders()
-        if let fields = object["headers"] as? [String: Any] {
-            for (name, value) in fields { headers.add(name: name, value: stringValue(value)) }
+        for (name, value) in structured.headers ?? [:] { headers.add(name: name, value: stringValue(value)) }
+        for (name, values) in structured.multiValueHeaders ?? [:] {
+            for value in values { headers.add(name: name, value: stringValue(value)) }
         }
-        if let multi = object["multiValueHeaders"] as? [String: [Any]] {
-            for (name, values) in multi { for value in values { headers.add(name: name, value: stringValue(value)) } }
-        }
-        if let cookies = object["cookies"] as? [String] {
-            for cookie in cookies { headers.add(name: "Set-Cookie", value: cookie) }
-        }
+        for cookie in structured.cookies ?? [] { headers.add(name: "Set-Cookie", value: cookie) }
         var body: [UInt8] = []
-        if let text = object["body"] as? String {
-            if (object["isBase64Encoded"] as? Bool) == true {
+        if let text = structured.body {
+            if structured.isBase64Encoded == true {
                 guard let data = Data(base64Encoded: text) else { return internalServerError() }
                 body = Array(data)
             } else {
@@ -86,7 +137,7 @@ enum APIGatewayHTTPEvent {
         if !headers.contains(name: "Content-Type"), !body.isEmpty {
             headers.add(name: "Content-Type", value: "application/json")
         }
-        return (HTTPResponseStatus(statusCode: status), headers, body)
+        return (HTTPResponseStatus(statusCode: structured.statusCode), headers, body)
     }
 
     /// API Gateway's answer when the integration fails.
@@ -106,19 +157,23 @@ enum APIGatewayHTTPEvent {
         var payload = parts[1].replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
         while payload.count % 4 != 0 { payload += "=" }
         guard let data = Data(base64Encoded: payload),
-              let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any]
+              case .object(let object)? = try? JSONText.decoder.decode(JSONValue.self, from: Array(data))
         else { return nil }
         return object.mapValues(stringValue)
     }
 
-    private static func stringValue(_ value: Any) -> String {
+    /// A JSON value as API Gateway writes it into a string: text as is, numbers without a needless
+    /// fraction, arrays as `[a b]`, objects as JSON.
+    private static func stringValue(_ value: JSONValue) -> String {
         switch value {
-        case let text as String: return text
-        case let number as NSNumber:
-            if String(cString: number.objCType) == "c" { return number.boolValue ? "true" : "false" }
-            return number.stringValue
-        case let array as [Any]: return "[" + array.map(stringValue).joined(separator: " ") + "]"
-        default: return JSONText.object(value)
+        case .string(let text): return text
+        case .bool(let flag): return flag ? "true" : "false"
+        case .null: return "null"
+        case .number(let number):
+            if number == number.rounded(), abs(number) < 1e15 { return String(Int64(number)) }
+            return String(number)
+        case .array(let values): return "[" + values.map(stringValue).joined(separator: " ") + "]"
+        case .object: return String(decoding: JSONText.encode(value), as: UTF8.self)
         }
     }
 

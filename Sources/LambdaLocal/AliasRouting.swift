@@ -15,30 +15,32 @@ public struct AliasRouting: Sendable, Equatable {
         self.additionalVersionWeights = additionalVersionWeights
     }
 
-    /// Checks the rules Lambda enforces on an alias, with the messages Lambda gives.
-    public func validate(knownVersions: [String]) throws(AliasRoutingError) {
+    /// Checks the rules Lambda enforces on an alias, with the error codes and messages Lambda gives.
+    ///
+    /// `functionARN` is the unqualified ARN, for the not-found messages.
+    public func validate(knownVersions: [String], functionARN: String = "function") throws(AliasRoutingError) {
         guard knownVersions.contains(primaryVersion) else {
-            throw .invalid("Function not found: version \(primaryVersion) does not exist (ResourceNotFoundException)")
+            throw .notFound("Function not found: \(functionARN):\(primaryVersion)")
         }
         guard additionalVersionWeights.count <= 1 else {
-            throw .invalid(
-                "1 validation error detected: Value at 'routingConfig.additionalVersionWeights' failed to satisfy constraint: Member must have length less than or equal to 1")
+            let listed = additionalVersionWeights.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ", ")
+            throw .validation(
+                "1 validation error detected: Value '{\(listed)}' at 'routingConfig.additionalVersionWeights' failed to satisfy constraint: Member must have length less than or equal to 1")
         }
         for (version, weight) in additionalVersionWeights {
             guard weight >= 0, weight <= 1 else {
-                throw .invalid(
-                    "1 validation error detected: Value '\(weight)' at 'routingConfig.additionalVersionWeights' failed to satisfy constraint: Member must have value less than or equal to 1.0 and greater than or equal to 0.0")
+                throw .validation(
+                    "1 validation error detected: Value '{\(version)=\(weight)}' at 'routingConfig.additionalVersionWeights' failed to satisfy constraint: Map value must satisfy constraint: [Member must have value less than or equal to 1.0, Member must have value greater than or equal to 0.0]")
             }
             guard version != "$LATEST", primaryVersion != "$LATEST" else {
-                throw .invalid(
-                    "Alias with weights can not be used with $LATEST as a version. Publish a version and use it instead (InvalidParameterValueException)")
+                throw .invalidParameter("$LATEST is not supported for an alias pointing to more than 1 version")
             }
             guard version != primaryVersion else {
-                throw .invalid(
-                    "Invalid function version \(version). Function version \(version) is already included in routing configuration. (InvalidParameterValueException)")
+                throw .invalidParameter(
+                    "Invalid function version \(version). Function version \(version) is already included in routing configuration.")
             }
             guard knownVersions.contains(version) else {
-                throw .invalid("Function not found: version \(version) does not exist (ResourceNotFoundException)")
+                throw .notFound("Function not found: \(functionARN):\(version)")
             }
         }
     }
@@ -52,15 +54,31 @@ public struct AliasRouting: Sendable, Equatable {
     }
 }
 
-/// An alias setting Lambda would refuse.
+/// An alias setting Lambda would refuse, as the error Lambda answers.
 public enum AliasRoutingError: Error, Equatable, CustomStringConvertible {
-    /// The message Lambda gives.
-    case invalid(String)
+    /// `ValidationException` (400): the request breaks a constraint of the API's model.
+    case validation(String)
+    /// `InvalidParameterValueException` (400): the values contradict Lambda's rules.
+    case invalidParameter(String)
+    /// `ResourceNotFoundException` (404): a version that does not exist.
+    case notFound(String)
 
-    /// The message.
-    public var description: String {
+    /// Lambda's error code.
+    public var code: String {
         switch self {
-        case .invalid(let message): message
+        case .validation: "ValidationException"
+        case .invalidParameter: "InvalidParameterValueException"
+        case .notFound: "ResourceNotFoundException"
         }
     }
+
+    /// The message.
+    public var message: String {
+        switch self {
+        case .validation(let message), .invalidParameter(let message), .notFound(let message): message
+        }
+    }
+
+    /// The code and the message.
+    public var description: String { "\(code): \(message)" }
 }

@@ -44,8 +44,13 @@ final class ChildProcess: Sendable {
     }
 
     /// Starts `path` with exactly `environment`, in `directory`; `onExit` runs once, on another thread.
+    ///
+    /// With `onOutputLine`, the child's standard output is a pipe read by a thread of its own, and every
+    /// line (without its newline; at most 256 KB, longer lines are cut) goes to `onOutputLine`: that is
+    /// how CloudWatch Logs sees a function's output.
     static func spawn(
         path: String, arguments: [String] = [], environment: [String: String], directory: String,
+        onOutputLine: (@Sendable ([UInt8]) -> Void)? = nil,
         onExit: @escaping @Sendable (Exit) -> Void
     ) throws -> ChildProcess {
         var actions = posix_spawn_file_actions_t()
@@ -63,6 +68,16 @@ final class ChildProcess: Sendable {
         posix_spawnattr_setsigdefault(&attributes, &defaults)
         posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGDEF))
 
+        var outputPipe: [Int32] = [-1, -1]
+        if onOutputLine != nil {
+            guard pipe(&outputPipe) == 0 else {
+                throw ChildProcessError(path: path, message: "pipe: \(String(cString: strerror(errno)))")
+            }
+            // Other children must not inherit this pipe (dup2 onto 1 clears the flag for this one).
+            _ = fcntl(outputPipe[0], F_SETFD, FD_CLOEXEC)
+            _ = fcntl(outputPipe[1], F_SETFD, FD_CLOEXEC)
+            posix_spawn_file_actions_adddup2(&actions, outputPipe[1], 1)
+        }
         // Only stdin, stdout and stderr reach the child: lambda-local's sockets must not stay open in it.
         if let closeFrom = SpawnExtensions.addCloseFrom {
             _ = closeFrom(&actions, 3)
@@ -78,8 +93,16 @@ final class ChildProcess: Sendable {
         }
         var pid = pid_t()
         let result = posix_spawn(&pid, path, &actions, &attributes, argv, envp)
+        if outputPipe[1] >= 0 { close(outputPipe[1]) }
         guard result == 0 else {
+            if outputPipe[0] >= 0 { close(outputPipe[0]) }
             throw ChildProcessError(path: path, message: String(cString: strerror(result)))
+        }
+        if let onOutputLine, outputPipe[0] >= 0 {
+            let readEnd = outputPipe[0]
+            let reader = Thread { Self.readLines(from: readEnd, onLine: onOutputLine) }
+            reader.name = "lambda-local.stdout.\(pid)"
+            reader.start()
         }
         let child = ChildProcess(pid: pid)
         let spawned = pid
@@ -100,6 +123,34 @@ final class ChildProcess: Sendable {
         waiter.name = "lambda-local.wait.\(pid)"
         waiter.start()
         return child
+    }
+}
+
+extension ChildProcess {
+    /// Reads `fd` to its end, handing out each line, then closes it.
+    fileprivate static func readLines(from fd: Int32, onLine: @Sendable ([UInt8]) -> Void) {
+        let limit = 256 * 1024
+        var line: [UInt8] = []
+        var overflow = false
+        var buffer = [UInt8](repeating: 0, count: 64 * 1024)
+        while true {
+            let count = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            if count < 0, errno == EINTR { continue }
+            guard count > 0 else { break }
+            for byte in buffer[0..<count] {
+                if byte == UInt8(ascii: "\n") {
+                    onLine(line)
+                    line.removeAll(keepingCapacity: true)
+                    overflow = false
+                } else if line.count < limit {
+                    line.append(byte)
+                } else if !overflow {
+                    overflow = true
+                }
+            }
+        }
+        if !line.isEmpty { onLine(line) }
+        close(fd)
     }
 }
 

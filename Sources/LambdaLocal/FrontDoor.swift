@@ -7,11 +7,14 @@ import NIOHTTP1
 public final class LocalServer: @unchecked Sendable {
     /// The service behind the port.
     public let lambda: LocalLambda
+    private let cloudWatch: CloudWatchAPI
     private var channel: Channel?
 
     /// Creates the server for `lambda`; call ``start(port:)`` to listen.
     public init(lambda: LocalLambda) {
         self.lambda = lambda
+        self.cloudWatch = CloudWatchAPI(
+            metrics: lambda.metrics, region: lambda.configuration.region, accountID: lambda.configuration.accountID)
     }
 
     /// The port it listens on, once started.
@@ -19,10 +22,10 @@ public final class LocalServer: @unchecked Sendable {
 
     /// Listens on 127.0.0.1:`port` (0: any free port).
     public func start(port: Int) async throws {
-        let lambda = self.lambda
+        let lambda = self.lambda, cloudWatch = self.cloudWatch
         // Bodies a little over the limit are read so the 413 can say how large they were.
         channel = try await startHTTPServer(on: lambda.loop, port: port, bodyLimit: lambda.configuration.maxPayload) { request, responder in
-            FrontDoorRouter(lambda: lambda).route(request, responder)
+            FrontDoorRouter(lambda: lambda, cloudWatch: cloudWatch).route(request, responder)
         }.get()
     }
 
@@ -33,16 +36,39 @@ public final class LocalServer: @unchecked Sendable {
     }
 }
 
-/// Routes one front-door request. Runs on the service's event loop.
+/// Routes one request on the caller-facing port: Lambda's API (Invoke and the control plane),
+/// CloudWatch, `/_local/stats`, and the API Gateway front door for everything else. Runs on the
+/// service's event loop.
 struct FrontDoorRouter {
     let lambda: LocalLambda
+    let cloudWatch: CloudWatchAPI
 
     private var configuration: LocalConfiguration { lambda.configuration }
 
     func route(_ request: LocalHTTPRequest, _ responder: HTTPResponder) {
         let path = request.path
         if path.hasPrefix("/2015-03-31/functions/") {
-            invokeAPI(request, responder)
+            let parts = path.split(separator: "/").map(String.init)
+            if parts.count == 4, parts[3] == "invocations" {
+                invokeAPI(request, responder)
+            } else {
+                let name = parts.count > 2 ? parts[2].removingPercentEncoding ?? parts[2] : ""
+                LambdaControlPlane(lambda: lambda).handle(
+                    request, functionName: Self.functionName(name), rest: Array(parts.dropFirst(3)), responder: responder)
+            }
+        } else if let operation = CloudWatchAPI.jsonOperation(request) {
+            cloudWatch.handleJSON(operation: operation, request, responder: responder)
+        } else if let service = request.signedService {
+            switch service {
+            case "lambda":
+                LambdaControlPlane.unsupported(request, responder: responder)
+            case "monitoring":
+                cloudWatch.handleQuery(request, responder: responder)
+            default:
+                responder.sendError(
+                    status: .badRequest, type: "UnrecognizedClientException",
+                    message: "lambda-local serves only Lambda and CloudWatch, not \(service); use moto or ministack for it")
+            }
         } else if path == "/_local/stats" {
             lambda.stats().whenSuccess { stats in
                 responder.send(status: .ok, body: JSONText.bytes(stats))
@@ -127,6 +153,14 @@ struct FrontDoorRouter {
         }
     }
 
+    /// The bare name of a function named by name, ARN or partial ARN.
+    private static func functionName(_ name: String) -> String {
+        let fields = name.split(separator: ":", omittingEmptySubsequences: false)
+        if name.hasPrefix("arn:"), fields.count >= 7 { return String(fields[6]) }
+        if fields.count >= 3, fields[1] == "function" { return String(fields[2]) }
+        return name
+    }
+
     private static func queryValue(_ name: String, in query: String) -> String? {
         for pair in query.split(separator: "&") {
             let parts = pair.split(separator: "=", maxSplits: 1)
@@ -144,7 +178,7 @@ struct FrontDoorRouter {
         }
         let requestID = Self.apiRequestID()
         let event = APIGatewayHTTPEvent.event(for: request, requestID: requestID)
-        lambda.invoke(payload: JSONText.bytes(event), traceID: request.headers.first(name: "X-Amzn-Trace-Id"))
+        lambda.invoke(payload: JSONText.encode(event), traceID: request.headers.first(name: "X-Amzn-Trace-Id"))
             .whenComplete { result in
                 var response = APIGatewayHTTPEvent.internalServerError()
                 var version: String?

@@ -7,17 +7,31 @@ import NIOHTTP1
 
 /// One execution environment: a `bootstrap` child process and the Runtime API it talks to.
 ///
-/// Confined to the service's event loop: every method runs there.
+/// Confined to the service's event loop: every method runs there. Its life is ``State``; the Runtime
+/// API's requests (``RuntimeAPIRoute``) move it from state to state.
 final class FunctionInstance: @unchecked Sendable {
-    enum Phase: Equatable {
-        /// Spawned; its first `/next` has not arrived yet (the init phase).
-        case starting
-        /// Long-polling `/next`, free for an invocation.
-        case ready
+    /// Where the instance is in its life.
+    enum State {
+        /// Spawned; its first `/next` has not arrived yet (the init phase). `first` is the invocation that
+        /// started it (served first, or given the init failure); `initError` what the runtime posted to
+        /// `/init/error`, or the init timeout.
+        case starting(first: PendingInvocation?, initError: (type: String, body: [UInt8])?)
+        /// Between invocations: long-polling `/next` (`next`), or not yet asking (`nil`).
+        case ready(next: HTTPResponder?)
         /// Serving an invocation.
-        case busy
+        case busy(PendingInvocation)
         /// Exited or killed.
         case dead
+
+        /// The state's name, for `/_local/stats`.
+        var name: String {
+            switch self {
+            case .starting: "starting"
+            case .ready: "ready"
+            case .busy: "busy"
+            case .dead: "dead"
+            }
+        }
     }
 
     let number: Int
@@ -25,31 +39,50 @@ final class FunctionInstance: @unchecked Sendable {
     private let configuration: LocalConfiguration
     private let loop: EventLoop
     private let events: InstanceEvents
-    private(set) var phase: Phase = .starting
+    private let output: @Sendable ([UInt8]) -> Void
+    private(set) var state: State
 
     private var process: ChildProcess?
     private var runtimeChannel: Channel?
-    private var pendingNext: HTTPResponder?
-    private(set) var current: PendingInvocation?
-    /// The invocation that started this instance: it is served first, or gets the init failure.
-    var assigned: PendingInvocation?
-    private var answered: [String] = []
     private let spawnedAt = ContinuousClock.now
-    private var initDuration: Duration?
-    private var initDurationReported = false
-    private var initError: (type: String, body: [UInt8])?
     private var initTimeoutTask: Scheduled<Void>?
+    /// The init duration, until the first REPORT line has shown (and billed) it.
+    private var initDurationToReport: Duration?
+    /// Request ids answered lately (the last 1000), to tell a second result (403) from an unknown id (400).
+    private var answered: [String] = []
 
-    init(number: Int, version: FunctionVersion, configuration: LocalConfiguration, loop: EventLoop, events: InstanceEvents) {
+    /// Creates an instance that will serve `first` once started.
+    init(
+        number: Int, version: FunctionVersion, configuration: LocalConfiguration, loop: EventLoop, events: InstanceEvents,
+        first: PendingInvocation?, output: @escaping @Sendable ([UInt8]) -> Void
+    ) {
         self.number = number
         self.version = version
         self.configuration = configuration
         self.loop = loop
         self.events = events
+        self.output = output
+        self.state = .starting(first: first, initError: nil)
     }
 
-    /// Free for an invocation right now.
-    var isReady: Bool { phase == .ready && current == nil && (pendingNext?.isActive ?? false) }
+    /// Free for an invocation right now: long-polling `/next` on an open connection.
+    var isReady: Bool {
+        if case .ready(let next?) = state { return next.isActive }
+        return false
+    }
+
+    /// Whether the child has exited (or never started).
+    var isDead: Bool {
+        if case .dead = state { return true }
+        return false
+    }
+
+    /// Gives a starting instance that has no invocation yet its first one; `false` otherwise.
+    func takeFirst(_ invocation: PendingInvocation) -> Bool {
+        guard case .starting(nil, let initError) = state else { return false }
+        state = .starting(first: invocation, initError: initError)
+        return true
+    }
 
     /// The child's process id, while it runs.
     var processID: Int32? { process?.pid }
@@ -76,8 +109,10 @@ final class FunctionInstance: @unchecked Sendable {
         let loop = self.loop
         do {
             process = try ChildProcess.spawn(
-                path: version.bootstrapPath, environment: childEnvironment(runtimePort: port),
-                directory: URL(fileURLWithPath: version.bootstrapPath).deletingLastPathComponent().path
+                path: version.bootstrapPath,
+                environment: ChildEnvironment.variables(configuration: configuration, version: version, runtimePort: port),
+                directory: URL(fileURLWithPath: version.bootstrapPath).deletingLastPathComponent().path,
+                onOutputLine: output
             ) { [self] exit in
                 loop.execute { self.died(reason: nil, exitDescription: exit.description) }
             }
@@ -85,63 +120,34 @@ final class FunctionInstance: @unchecked Sendable {
             died(reason: "\(error)", exitDescription: nil)
             return
         }
-        let seconds = Self.seconds(configuration.initTimeout)
-        initTimeoutTask = loop.scheduleTask(in: .nanoseconds(Int64(configuration.initTimeout.components.seconds) * 1_000_000_000
-                                                             + configuration.initTimeout.components.attoseconds / 1_000_000_000)) { [self] in
-            guard phase == .starting else { return }
-            events.log("INIT_REPORT Init Duration: \(Self.milliseconds(configuration.initTimeout)) ms\tPhase: init\tStatus: timeout")
-            initError = (type: "Sandbox.Timedout", body: JSONText.bytes([
-                "errorType": "Sandbox.Timedout", "errorMessage": "Init timed out after \(seconds) seconds",
-            ]))
+        initTimeoutTask = loop.scheduleTask(in: .nanoseconds(configuration.initTimeout.nanosecondsForScheduling)) { [self] in
+            guard case .starting(let first, _) = state else { return }
+            let timeout = configuration.initTimeout
+            events.log("INIT_REPORT Init Duration: \(PlatformLog.milliseconds(timeout)) ms\tPhase: init\tStatus: timeout")
+            state = .starting(first: first, initError: (type: "Sandbox.Timedout", body: JSONText.encode([
+                "errorType": "Sandbox.Timedout", "errorMessage": "Init timed out after \(PlatformLog.seconds(timeout)) seconds",
+            ])))
             kill()
         }
-    }
-
-    private func childEnvironment(runtimePort: Int) -> [String: String] {
-        let date = Self.logStreamDate()
-        var environment: [String: String] = [
-            "AWS_LAMBDA_RUNTIME_API": "127.0.0.1:\(runtimePort)",
-            "AWS_LAMBDA_FUNCTION_NAME": configuration.functionName,
-            "AWS_LAMBDA_FUNCTION_VERSION": version.name,
-            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": String(configuration.memorySizeMB),
-            "AWS_LAMBDA_LOG_GROUP_NAME": "/aws/lambda/\(configuration.functionName)",
-            "AWS_LAMBDA_LOG_STREAM_NAME": "\(date)/[\(version.name)]\(UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased())",
-            "AWS_LAMBDA_INITIALIZATION_TYPE": "on-demand",
-            "AWS_REGION": configuration.region,
-            "AWS_DEFAULT_REGION": configuration.region,
-            "LAMBDA_TASK_ROOT": URL(fileURLWithPath: version.bootstrapPath).deletingLastPathComponent().path,
-            "LAMBDA_RUNTIME_DIR": "/var/runtime",
-            "_HANDLER": configuration.handler,
-            "TZ": ":UTC",
-            "LANG": "en_US.UTF-8",
-            "PATH": "/usr/local/bin:/usr/bin:/bin:/opt/bin",
-        ]
-        let parent = ProcessInfo.processInfo.environment
-        for key in ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"] {
-            if let value = parent[key] { environment[key] = value }
-        }
-        environment.merge(configuration.environment) { _, new in new }
-        return environment
     }
 
     /// Fails whatever this instance holds (lambda-local is stopping) and kills the child.
     func abandon(_ error: Error) {
         loop.assertInEventLoop()
-        if let current {
-            self.current = nil
-            current.timeoutTask?.cancel()
-            current.promise.fail(error)
-        }
-        if let assigned {
-            self.assigned = nil
-            assigned.promise.fail(error)
+        switch state {
+        case .busy(let invocation):
+            state = .ready(next: nil)
+            invocation.timeoutTask?.cancel()
+            invocation.promise.fail(error)
+        case .starting(let first?, let initError):
+            state = .starting(first: nil, initError: initError)
+            first.promise.fail(error)
+        case .starting(nil, _), .ready, .dead:
+            break
         }
         kill()
         if process?.isRunning != true { died(reason: "stopped", exitDescription: nil) }
     }
-
-    /// Whether the child has exited (or never started).
-    var isDead: Bool { phase == .dead }
 
     /// Kills the child at once (SIGKILL), as Lambda does on a timeout.
     func kill() {
@@ -150,34 +156,34 @@ final class FunctionInstance: @unchecked Sendable {
 
     private func died(reason: String?, exitDescription: String?) {
         loop.assertInEventLoop()
-        guard phase != .dead else { return }
-        phase = .dead
+        let previous = state
+        if case .dead = previous { return }
+        state = .dead
         initTimeoutTask?.cancel()
-        pendingNext = nil
         runtimeChannel?.close(promise: nil)
         runtimeChannel = nil
         let detail = reason ?? "Runtime exited with error: \(exitDescription ?? "unknown")"
-        if let current {
-            self.current = nil
-            events.log("RequestId: \(current.requestID) Error: \(detail)")
-            finish(current, with: .failure(
-                type: "Runtime.ExitError", message: "RequestId: \(current.requestID) Error: \(detail)",
-                version: version.name, requestID: current.requestID, duration: elapsed(current)))
-        }
-        if let assigned {
-            self.assigned = nil
+        switch previous {
+        case .busy(let invocation):
+            events.log("RequestId: \(invocation.requestID) Error: \(detail)")
+            finish(invocation, with: .failure(
+                type: "Runtime.ExitError", message: "RequestId: \(invocation.requestID) Error: \(detail)",
+                version: version.name, requestID: invocation.requestID, duration: elapsed(invocation)), status: .exitError)
+        case .starting(let first?, let initError):
             let result: InvocationResult
             if let initError {
                 result = InvocationResult(
                     payload: initError.body, errorType: initError.type, executedVersion: version.name,
-                    requestID: assigned.requestID, duration: .zero)
+                    requestID: first.requestID, duration: .zero)
             } else {
                 result = .failure(
-                    type: "Runtime.ExitError", message: "RequestId: \(assigned.requestID) Error: \(detail)",
-                    version: version.name, requestID: assigned.requestID)
+                    type: "Runtime.ExitError", message: "RequestId: \(first.requestID) Error: \(detail)",
+                    version: version.name, requestID: first.requestID)
             }
-            events.log("INIT_REPORT Init Duration: \(Self.milliseconds(ContinuousClock.now - spawnedAt)) ms\tPhase: init\tStatus: error\tError Type: \(result.errorType ?? "")")
-            events.completed(self, invocation: assigned, result: result, report: nil)
+            events.log("INIT_REPORT Init Duration: \(PlatformLog.milliseconds(ContinuousClock.now - spawnedAt)) ms\tPhase: init\tStatus: error\tError Type: \(result.errorType ?? "")")
+            events.completed(self, invocation: first, result: result, report: nil)
+        case .starting(nil, _), .ready, .dead:
+            break
         }
         events.instanceDied(self)
     }
@@ -187,16 +193,15 @@ final class FunctionInstance: @unchecked Sendable {
     /// Hands `invocation` to the waiting `/next`; `false` when the runtime is not there any more.
     func dispatch(_ invocation: PendingInvocation) -> Bool {
         loop.assertInEventLoop()
-        guard phase == .ready, current == nil, let responder = pendingNext, responder.isActive else {
-            if pendingNext?.isActive == false { pendingNext = nil }
+        guard case .ready(let next?) = state else { return false }
+        guard next.isActive else {
+            state = .ready(next: nil)
             return false
         }
-        pendingNext = nil
-        current = invocation
-        phase = .busy
+        state = .busy(invocation)
         invocation.startedAt = .now
         events.log("START RequestId: \(invocation.requestID) Version: \(version.name)")
-        let deadline = Int64(Date().timeIntervalSince1970 * 1000) + Int64(Self.milliseconds(configuration.timeout) ?? 0)
+        let deadline = Int64(Date().timeIntervalSince1970 * 1000) + Int64(PlatformLog.wholeMilliseconds(configuration.timeout))
         var headers = HTTPHeaders()
         headers.add(name: "Lambda-Runtime-Aws-Request-Id", value: invocation.requestID)
         headers.add(name: "Lambda-Runtime-Deadline-Ms", value: String(deadline))
@@ -206,121 +211,93 @@ final class FunctionInstance: @unchecked Sendable {
             headers.add(name: "Lambda-Runtime-Client-Context", value: clientContext)
         }
         headers.add(name: "Content-Type", value: "application/json")
-        responder.send(status: .ok, headers: headers, body: invocation.payload)
-        let timeout = configuration.timeout
-        invocation.timeoutTask = loop.scheduleTask(in: .nanoseconds(Int64(timeout.components.seconds) * 1_000_000_000 + timeout.components.attoseconds / 1_000_000_000)) { [self] in
+        next.send(status: .ok, headers: headers, body: invocation.payload)
+        invocation.timeoutTask = loop.scheduleTask(in: .nanoseconds(configuration.timeout.nanosecondsForScheduling)) { [self] in
             timedOut(invocation)
         }
         return true
     }
 
     private func timedOut(_ invocation: PendingInvocation) {
-        guard current === invocation else { return }
-        current = nil
-        let seconds = Self.seconds(configuration.timeout)
-        events.log("\(Self.timestamp()) \(invocation.requestID) Task timed out after \(seconds) seconds")
+        guard case .busy(let current) = state, current === invocation else { return }
+        state = .ready(next: nil)
+        let seconds = PlatformLog.seconds(configuration.timeout)
+        events.log("\(PlatformLog.timestamp()) \(invocation.requestID) Task timed out after \(seconds) seconds")
         finish(invocation, with: .failure(
             type: "Sandbox.Timedout", message: "Task timed out after \(seconds) seconds", version: version.name,
-            requestID: invocation.requestID, duration: elapsed(invocation)))
+            requestID: invocation.requestID, duration: elapsed(invocation)), status: .timeout)
         kill()
     }
 
-    private func finish(_ invocation: PendingInvocation, with result: InvocationResult) {
+    /// Ends `invocation` (the caller has already left the busy state): END and REPORT lines, the result.
+    private func finish(_ invocation: PendingInvocation, with result: InvocationResult, status: PlatformLog.Report.Status) {
         invocation.timeoutTask?.cancel()
         answered.append(invocation.requestID)
         if answered.count > 1000 { answered.removeFirst(answered.count - 1000) }
-        if phase == .busy { phase = .ready }
-        var report = "REPORT RequestId: \(invocation.requestID)\tDuration: \(Self.milliseconds(result.duration)) ms"
-        var billed = result.duration
-        if let initDuration, !initDurationReported {
-            billed += initDuration
-        }
-        let billedMilliseconds = Int((Double(billed.components.seconds) * 1000 + Double(billed.components.attoseconds) / 1e15).rounded(.up))
-        report += "\tBilled Duration: \(max(1, billedMilliseconds)) ms\tMemory Size: \(configuration.memorySizeMB) MB"
-        report += "\tMax Memory Used: \(maxMemoryUsedMB().map(String.init) ?? "?") MB"
-        if let initDuration, !initDurationReported {
-            initDurationReported = true
-            report += "\tInit Duration: \(Self.milliseconds(initDuration)) ms"
-        }
-        if result.errorType == "Sandbox.Timedout" {
-            report += "\tStatus: timeout"
-        } else if result.errorType == "Runtime.ExitError" {
-            report += "\tStatus: error\tError Type: Runtime.ExitError"
-        }
+        let report = PlatformLog.Report(
+            requestID: invocation.requestID, duration: result.duration, initDuration: initDurationToReport,
+            memorySizeMB: configuration.memorySizeMB, maxMemoryUsedMB: process.flatMap { PlatformLog.maxMemoryUsedMB(pid: $0.pid) },
+            status: status)
+        initDurationToReport = nil
         events.log("END RequestId: \(invocation.requestID)")
-        events.completed(self, invocation: invocation, result: result, report: report)
+        events.completed(self, invocation: invocation, result: result, report: report.line)
     }
 
     private func elapsed(_ invocation: PendingInvocation) -> Duration {
         invocation.startedAt.map { ContinuousClock.now - $0 } ?? .zero
     }
 
-    /// The child's peak resident memory (VmHWM), in MB.
-    private func maxMemoryUsedMB() -> Int? {
-        guard let pid = process?.pid,
-              let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8),
-              let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") }),
-              let kilobytes = Int(line.split(separator: " ", omittingEmptySubsequences: true).dropFirst().first ?? "")
-        else { return nil }
-        return Int((Double(kilobytes) / 1024).rounded(.up))
-    }
-
     // MARK: Runtime API
 
     private func handleRuntimeAPI(_ request: LocalHTTPRequest, _ responder: HTTPResponder) {
         loop.assertInEventLoop()
-        let parts = request.path.split(separator: "/")
-        guard parts.count >= 4, parts[0] == "2018-06-01", parts[1] == "runtime" else {
-            responder.sendError(status: .notFound, type: "NotFound", message: "unknown Runtime API path \(request.path)")
-            return
-        }
-        switch (request.method, parts[2], parts.count, parts.last) {
-        case (.GET, "invocation", 4, "next"):
+        switch RuntimeAPIRoute(method: request.method, path: request.path) {
+        case .next?:
             next(responder)
-        case (.POST, "invocation", 5, "response"):
-            post(requestID: String(parts[3]), request: request, responder: responder, isError: false)
-        case (.POST, "invocation", 5, "error"):
-            post(requestID: String(parts[3]), request: request, responder: responder, isError: true)
-        case (.POST, "init", 4, "error"):
+        case .response(let requestID)?:
+            post(requestID: requestID, request: request, responder: responder, isError: false)
+        case .error(let requestID)?:
+            post(requestID: requestID, request: request, responder: responder, isError: true)
+        case .initError?:
             initErrorPosted(request, responder)
-        default:
+        case nil:
             responder.sendError(status: .notFound, type: "NotFound", message: "unknown Runtime API path \(request.method) \(request.path)")
         }
     }
 
     private func next(_ responder: HTTPResponder) {
-        guard phase != .dead else {
+        var first: PendingInvocation?
+        switch state {
+        case .dead:
             responder.sendError(status: .internalServerError, type: "Sandbox.Dead", message: "this instance is shutting down")
             return
-        }
-        if current != nil {
+        case .busy:
             responder.sendError(
                 status: .forbidden, type: "InvalidStateTransition",
                 message: "post a response or error for the current invocation before asking for the next one")
             return
-        }
-        if phase == .starting {
-            initDuration = ContinuousClock.now - spawnedAt
+        case .starting(let assigned, _):
+            initDurationToReport = ContinuousClock.now - spawnedAt
             initTimeoutTask?.cancel()
+            first = assigned
+        case .ready:
+            break
         }
-        phase = .ready
-        pendingNext = responder
+        state = .ready(next: responder)
         responder.onClose = { [weak self] in
             // The runtime went away while long-polling: nothing was handed out, so nothing is lost.
-            self?.pendingNext = nil
+            guard let self, case .ready(let waiting?) = self.state, waiting === responder else { return }
+            self.state = .ready(next: nil)
         }
-        if let assigned {
-            self.assigned = nil
-            if !dispatch(assigned) {
-                events.requeue(assigned)
-            }
+        if let first {
+            if !dispatch(first) { events.requeue(first) }
             return
         }
         events.instanceReady(self)
     }
 
     private func post(requestID: String, request: LocalHTTPRequest, responder: HTTPResponder, isError: Bool) {
-        guard let current, current.requestID == requestID else {
+        guard case .busy(let current) = state, current.requestID == requestID else {
             if answered.contains(requestID) {
                 responder.sendError(
                     status: .forbidden, type: "InvalidStateTransition",
@@ -337,72 +314,31 @@ final class FunctionInstance: @unchecked Sendable {
             return
         }
         responder.send(status: .accepted, body: Array(#"{"status":"OK"}"#.utf8))
-        self.current = nil
+        state = .ready(next: nil)
         let result: InvocationResult
         if isError {
-            let (type, body) = Self.errorDetails(request)
+            let (type, body) = RuntimeAPIRoute.errorDetails(request)
             result = InvocationResult(
-                payload: body, errorType: type, executedVersion: version.name, requestID: requestID,
-                duration: elapsed(current))
+                payload: body, errorType: type, executedVersion: version.name, requestID: requestID, duration: elapsed(current))
         } else {
             result = InvocationResult(
                 payload: request.body, errorType: nil, executedVersion: version.name, requestID: requestID,
                 duration: elapsed(current))
         }
-        finish(current, with: result)
+        finish(current, with: result, status: .success)
     }
 
     private func initErrorPosted(_ request: LocalHTTPRequest, _ responder: HTTPResponder) {
-        guard phase == .starting else {
+        guard case .starting(let first, _) = state else {
             responder.sendError(status: .forbidden, type: "InvalidStateTransition", message: "init error after init completed")
             return
         }
-        initError = Self.errorDetails(request)
+        let initError = RuntimeAPIRoute.errorDetails(request)
+        state = .starting(first: first, initError: initError)
         responder.send(status: .accepted, body: Array(#"{"status":"OK"}"#.utf8))
-        events.log("\(Self.timestamp()) INIT error: \(String(decoding: initError?.body ?? [], as: UTF8.self))")
+        events.log("\(PlatformLog.timestamp()) INIT error: \(String(decoding: initError.body, as: UTF8.self))")
         // Lambda stops the environment after an init error; give the runtime a moment to exit itself.
         loop.scheduleTask(in: .milliseconds(500)) { [self] in kill() }
-    }
-
-    /// The error type (header first, then the body's `errorType`) and a JSON body for the caller.
-    private static func errorDetails(_ request: LocalHTTPRequest) -> (type: String, body: [UInt8]) {
-        let parsed = JSONText.parse(request.body) as? [String: Any]
-        let type = request.headers.first(name: "Lambda-Runtime-Function-Error-Type").flatMap { $0.isEmpty ? nil : $0 }
-            ?? (parsed?["errorType"] as? String) ?? "Runtime.Unknown"
-        if parsed != nil {
-            return (type, request.body)
-        }
-        let message = String(decoding: request.body, as: UTF8.self)
-        return (type, JSONText.bytes(["errorType": type, "errorMessage": message]))
-    }
-
-    // MARK: Formatting
-
-    static func milliseconds(_ duration: Duration) -> String {
-        let value = Double(duration.components.seconds) * 1000 + Double(duration.components.attoseconds) / 1e15
-        return String(format: "%.2f", value)
-    }
-
-    static func milliseconds(_ duration: Duration) -> Int? {
-        Int(duration.components.seconds) * 1000 + Int(duration.components.attoseconds / 1_000_000_000_000_000)
-    }
-
-    static func seconds(_ duration: Duration) -> String {
-        String(format: "%.2f", Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18)
-    }
-
-    static func timestamp() -> String {
-        let formatter = ISO8601DateFormatter()
-        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        return formatter.string(from: Date())
-    }
-
-    private static func logStreamDate() -> String {
-        let formatter = DateFormatter()
-        formatter.locale = Locale(identifier: "en_US_POSIX")
-        formatter.timeZone = TimeZone(identifier: "UTC")
-        formatter.dateFormat = "yyyy/MM/dd"
-        return formatter.string(from: Date())
     }
 }
 

@@ -79,7 +79,7 @@ public final class HTTPResponder {
 
     /// Sends a JSON error body `{"errorType","errorMessage"}` (the Runtime API and Invoke API shape).
     func sendError(status: HTTPResponseStatus, type: String, message: String, headers: HTTPHeaders = HTTPHeaders()) {
-        send(status: status, headers: headers, body: Array(JSONText.object(["errorType": type, "errorMessage": message]).utf8))
+        send(status: status, headers: headers, body: JSONText.encode(["errorType": type, "errorMessage": message]))
     }
 
     fileprivate func connectionClosed() {
@@ -166,4 +166,26 @@ func startHTTPServer(
             }
         }
         .bind(host: "127.0.0.1", port: port)
+}
+
+extension LocalHTTPRequest {
+    /// The first value of query parameter `name`, percent-decoded.
+    func queryValue(_ name: String) -> String? {
+        for pair in rawQuery.split(separator: "&") {
+            let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+            if parts[0].utf8.elementsEqual(name.utf8) {
+                return parts.count > 1 ? String(parts[1]).removingPercentEncoding ?? String(parts[1]) : ""
+            }
+        }
+        return nil
+    }
+
+    /// The service of a SigV4 `Authorization` header's credential scope (`lambda`, `monitoring`), if any.
+    var signedService: String? {
+        guard let authorization = headers.first(name: "Authorization"),
+              let credential = authorization.range(of: "Credential=")
+        else { return nil }
+        let scope = authorization[credential.upperBound...].prefix { $0 != "," && $0 != " " }.split(separator: "/")
+        return scope.count >= 5 ? String(scope[3]) : nil
+    }
 }

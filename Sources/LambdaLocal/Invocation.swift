@@ -22,7 +22,7 @@ public struct InvocationResult: Sendable {
         type: String, message: String, version: String, requestID: String, duration: Duration = .zero
     ) -> InvocationResult {
         InvocationResult(
-            payload: JSONText.bytes(["errorType": type, "errorMessage": message]), errorType: type,
+            payload: JSONText.encode(["errorType": type, "errorMessage": message]), errorType: type,
             executedVersion: version, requestID: requestID, duration: duration)
     }
 }

@@ -2,7 +2,8 @@ import Foundation
 
 /// Small JSON helpers over Foundation (lambda-local is a development tool; size does not matter here).
 enum JSONText {
-    /// Serializes a JSON-compatible value with sorted keys; `{}` if it cannot be serialized.
+    /// Serializes a JSON-compatible value with sorted keys; `{}` if it cannot be serialized. Only for
+    /// `/_local/stats`, whose shape is a report, not a protocol; everything else is typed (``encode(_:)``).
     static func object(_ value: Any) -> String {
         guard JSONSerialization.isValidJSONObject(value),
               let data = try? JSONSerialization.data(withJSONObject: value, options: [.sortedKeys, .withoutEscapingSlashes])
@@ -15,8 +16,25 @@ enum JSONText {
         Array(object(value).utf8)
     }
 
-    /// Parses bytes as any JSON value (fragments allowed).
-    static func parse(_ bytes: [UInt8]) -> Any? {
-        try? JSONSerialization.jsonObject(with: Data(bytes), options: [.fragmentsAllowed])
+}
+
+extension JSONText {
+    /// Encodes a value with sorted keys and unescaped slashes; `{}` if it cannot be encoded.
+    static func encode(_ value: some Encodable) -> [UInt8] {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return (try? Array(encoder.encode(value))) ?? Array("{}".utf8)
+    }
+}
+
+extension JSONText {
+    /// A decoder for request bodies.
+    static var decoder: BytesDecoder { BytesDecoder() }
+
+    /// Decodes JSON from bytes.
+    struct BytesDecoder {
+        func decode<T: Decodable>(_ type: T.Type, from bytes: [UInt8]) throws -> T {
+            try JSONDecoder().decode(type, from: Data(bytes))
+        }
     }
 }

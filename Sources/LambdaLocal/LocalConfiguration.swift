@@ -1,14 +1,18 @@
-/// One published version of the local function: a name (`$LATEST`, `1`, `2`…) and its bootstrap.
+/// One published version of the local function: a name (`$LATEST`, `1`, `2`…), its bootstrap and its
+/// own configuration (a Lambda version is a snapshot of code *and* configuration).
 public struct FunctionVersion: Sendable, Equatable {
-    /// The version name, as `X-Amz-Executed-Version` reports it.
+    /// The version name, as `X-Amz-Executed-Version` and `AWS_LAMBDA_FUNCTION_VERSION` report it.
     public var name: String
     /// The bootstrap executable this version runs.
     public var bootstrapPath: String
+    /// Environment of this version only (`--version-env N:K=V`); wins over the function's `--env`.
+    public var environment: [String: String]
 
     /// Creates a version.
-    public init(name: String, bootstrapPath: String) {
+    public init(name: String, bootstrapPath: String, environment: [String: String] = [:]) {
         self.name = name
         self.bootstrapPath = bootstrapPath
+        self.environment = environment
     }
 }
 
@@ -38,6 +42,10 @@ public struct LocalConfiguration: Sendable {
     public var alias: AliasRouting
     /// Largest request and response payload (Lambda's synchronous limit, 6 MB).
     public var maxPayload: Int = 6 * 1024 * 1024
+    /// The execution role the control plane reports for every version (`Role`).
+    public var role: String = "arn:aws:iam::123456789012:role/lambda-local"
+    /// The runtime the control plane reports (`Runtime`).
+    public var runtime: String = "provided.al2023"
 
     /// Creates a configuration that runs `versions`, routed by `alias`.
     public init(versions: [FunctionVersion], alias: AliasRouting) {

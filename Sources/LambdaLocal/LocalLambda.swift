@@ -9,6 +9,11 @@ public final class LocalLambda: @unchecked Sendable, InstanceEvents {
     /// The loop every piece of state lives on.
     public let loop: EventLoop
 
+    /// CloudWatch metrics: AWS/Lambda from every invocation, and every EMF line the children write.
+    public let metrics: MetricStore
+
+    /// The aliases, by name: the one from the command line, and any made with CreateAlias.
+    private(set) var aliases: [String: AliasState] = [:]
     private let logLine: @Sendable (String) -> Void
     private var instances: [String: [FunctionInstance]] = [:]
     private var queues: [String: [PendingInvocation]] = [:]
@@ -18,11 +23,19 @@ public final class LocalLambda: @unchecked Sendable, InstanceEvents {
 
     /// Creates the service; fails when the alias breaks Lambda's rules.
     public init(configuration: LocalConfiguration, loop: EventLoop, log: @escaping @Sendable (String) -> Void) throws(AliasRoutingError) {
-        try configuration.alias.validate(knownVersions: configuration.versions.map(\.name))
-        guard configuration.concurrency >= 1 else { throw .invalid("concurrency must be at least 1") }
+        try configuration.alias.validate(knownVersions: configuration.versions.map(\.name), functionARN: configuration.functionARN())
+        guard configuration.concurrency >= 1 else { throw .invalidParameter("concurrency must be at least 1") }
         self.configuration = configuration
         self.loop = loop
         self.logLine = log
+        self.metrics = MetricStore()
+        aliases[configuration.alias.name] = AliasState(routing: configuration.alias)
+    }
+
+    /// The alias that front-door and unqualified invocations go through, as it is now.
+    public var frontDoorAlias: AliasRouting {
+        loop.assertInEventLoop()
+        return aliases[configuration.alias.name]?.routing ?? configuration.alias
     }
 
     /// Invokes the function. `qualifier` is a version, the alias name, or `nil` (the alias routes).
@@ -34,11 +47,11 @@ public final class LocalLambda: @unchecked Sendable, InstanceEvents {
             let invokedQualifier: String?
             switch qualifier {
             case nil:
-                version = configuration.alias.pickVersion(random: Double.random(in: 0..<1))
+                version = frontDoorAlias.pickVersion(random: Double.random(in: 0..<1))
                 invokedQualifier = configuration.versions.count > 1 ? configuration.alias.name : nil
-            case configuration.alias.name?:
-                version = configuration.alias.pickVersion(random: Double.random(in: 0..<1))
-                invokedQualifier = configuration.alias.name
+            case let name? where aliases[name] != nil:
+                version = aliases[name]?.routing.pickVersion(random: Double.random(in: 0..<1)) ?? configuration.alias.primaryVersion
+                invokedQualifier = name
             case let explicit?:
                 guard configuration.versions.contains(where: { $0.name == explicit }) else {
                     return loop.makeFailedFuture(LocalInvokeError.unknownQualifier(explicit, function: configuration.functionName))
@@ -66,10 +79,11 @@ public final class LocalLambda: @unchecked Sendable, InstanceEvents {
             for version in configuration.versions.map(\.name) {
                 versions[version] = (statistics[version] ?? VersionStatistics()).summary
             }
-            var alias: [String: Any] = ["name": configuration.alias.name, "functionVersion": configuration.alias.primaryVersion]
-            alias["additionalVersionWeights"] = configuration.alias.additionalVersionWeights
+            let current = frontDoorAlias
+            var alias: [String: Any] = ["name": current.name, "functionVersion": current.primaryVersion]
+            alias["additionalVersionWeights"] = current.additionalVersionWeights
             let running: [[String: Any]] = instances.values.joined().map { instance in
-                var entry: [String: Any] = ["version": instance.version.name, "phase": "\(instance.phase)"]
+                var entry: [String: Any] = ["version": instance.version.name, "phase": instance.state.name]
                 if let pid = instance.processID { entry["pid"] = Int(pid) }
                 return entry
             }
@@ -106,7 +120,7 @@ public final class LocalLambda: @unchecked Sendable, InstanceEvents {
     private func pump(_ version: String) {
         while var queue = queues[version], !queue.isEmpty {
             var pool = instances[version] ?? []
-            pool.removeAll { $0.phase == .dead }
+            pool.removeAll(where: \.isDead)
             instances[version] = pool
             if let ready = pool.first(where: \.isReady) {
                 let invocation = queue.removeFirst()
@@ -116,8 +130,8 @@ public final class LocalLambda: @unchecked Sendable, InstanceEvents {
                 }
                 continue
             }
-            if let starting = pool.first(where: { $0.phase == .starting && $0.assigned == nil }) {
-                starting.assigned = queue.removeFirst()
+            if let first = queue.first, pool.contains(where: { $0.takeFirst(first) }) {
+                queue.removeFirst()
                 queues[version] = queue
                 continue
             }
@@ -125,8 +139,8 @@ public final class LocalLambda: @unchecked Sendable, InstanceEvents {
                let definition = configuration.versions.first(where: { $0.name == version }) {
                 instanceCount += 1
                 let instance = FunctionInstance(
-                    number: instanceCount, version: definition, configuration: configuration, loop: loop, events: self)
-                instance.assigned = queue.removeFirst()
+                    number: instanceCount, version: definition, configuration: configuration, loop: loop, events: self,
+                    first: queue.removeFirst(), output: childOutput)
                 queues[version] = queue
                 instances[version, default: []].append(instance)
                 instance.start()
@@ -145,6 +159,7 @@ public final class LocalLambda: @unchecked Sendable, InstanceEvents {
     func completed(_ instance: FunctionInstance, invocation: PendingInvocation, result: InvocationResult, report: String?) {
         if let report { log(report) }
         statistics[result.executedVersion, default: VersionStatistics()].record(result)
+        recordLambdaMetrics(result, qualifier: invocation.qualifier)
         invocation.promise.succeed(result)
     }
 
@@ -162,6 +177,113 @@ public final class LocalLambda: @unchecked Sendable, InstanceEvents {
     func log(_ line: String) {
         logLine(line)
     }
+
+    // MARK: Metrics
+
+    /// What CloudWatch Logs does with a child's output line: shows it, and extracts EMF metrics.
+    /// Called on the child's reader thread.
+    private var childOutput: @Sendable ([UInt8]) -> Void {
+        let logLine = self.logLine, metrics = self.metrics
+        return { line in
+            logLine(String(decoding: line, as: UTF8.self))
+            for value in EmbeddedMetrics.extract(from: line) {
+                metrics.record(value.key, value: value.value, unit: value.unit, time: value.time)
+            }
+        }
+    }
+
+    /// Lambda's own metrics for one invocation (namespace AWS/Lambda): `Invocations`, `Errors` and
+    /// `Duration` by `FunctionName`, by `FunctionName, Resource`, and, for an invocation through an alias,
+    /// by `FunctionName, Resource, ExecutedVersion`. Timestamped at the end of the invocation.
+    private func recordLambdaMetrics(_ result: InvocationResult, qualifier: String?) {
+        let name = configuration.functionName
+        let function = MetricDimension(name: "FunctionName", value: name)
+        var sets: [[MetricDimension]] = [[function]]
+        if let qualifier {
+            let resource = MetricDimension(name: "Resource", value: "\(name):\(qualifier)")
+            sets.append([function, resource])
+            if aliases[qualifier] != nil {
+                sets.append([function, resource, MetricDimension(name: "ExecutedVersion", value: result.executedVersion)])
+            }
+        }
+        let now = Date().timeIntervalSince1970
+        let milliseconds = Double(result.duration.components.seconds) * 1000 + Double(result.duration.components.attoseconds) / 1e15
+        for dimensions in sets {
+            let key = { (metric: String) in MetricKey(namespace: "AWS/Lambda", name: metric, dimensions: dimensions) }
+            metrics.record(key("Invocations"), value: 1, unit: "Count", time: now)
+            metrics.record(key("Errors"), value: result.isError ? 1 : 0, unit: "Count", time: now)
+            metrics.record(key("Duration"), value: milliseconds, unit: "Milliseconds", time: now)
+        }
+    }
+
+    // MARK: Aliases (the control plane)
+
+    /// The alias named `name`, if it exists.
+    func alias(named name: String) -> AliasState? {
+        loop.assertInEventLoop()
+        return aliases[name]
+    }
+
+    /// Creates an alias; Lambda's errors when it exists or breaks the rules.
+    func createAlias(_ routing: AliasRouting, description: String) throws(LambdaAPIError) -> AliasState {
+        loop.assertInEventLoop()
+        guard aliases[routing.name] == nil else {
+            throw LambdaAPIError(status: 409, code: "ResourceConflictException",
+                                 message: "Alias already exists: \(configuration.functionARN(qualifier: routing.name))")
+        }
+        do {
+            try routing.validate(knownVersions: configuration.versions.map(\.name), functionARN: configuration.functionARN())
+        } catch {
+            throw LambdaAPIError(error)
+        }
+        let state = AliasState(routing: routing, description: description)
+        aliases[routing.name] = state
+        return state
+    }
+
+    /// Changes an alias: the next invocation is routed by the new weights. `nil` keeps a field as it is.
+    /// With `revisionID`, refuses (412) unless it is the alias's current revision.
+    func updateAlias(
+        name: String, functionVersion: String?, weights: [String: Double]?, description: String?, revisionID: String?
+    ) throws(LambdaAPIError) -> AliasState {
+        loop.assertInEventLoop()
+        guard var state = aliases[name] else {
+            throw LambdaAPIError(status: 404, code: "ResourceNotFoundException",
+                                 message: "Alias not found: \(configuration.functionARN(qualifier: name))")
+        }
+        if let revisionID, revisionID.utf8.elementsEqual(state.revisionID.utf8) == false {
+            throw LambdaAPIError(
+                status: 412, code: "PreconditionFailedException",
+                message: "The Revision Id provided does not match the latest Revision Id. Call the GetAlias API to retrieve the latest Revision Id")
+        }
+        var routing = state.routing
+        if let functionVersion { routing.primaryVersion = functionVersion }
+        if let weights { routing.additionalVersionWeights = weights }
+        do {
+            try routing.validate(knownVersions: configuration.versions.map(\.name), functionARN: configuration.functionARN())
+        } catch {
+            throw LambdaAPIError(error)
+        }
+        state.routing = routing
+        if let description { state.description = description }
+        state.revisionID = AliasState.newRevisionID()
+        aliases[name] = state
+        if name.utf8.elementsEqual(configuration.alias.name.utf8) {
+            let weights = routing.additionalVersionWeights.map { "version \($0.key) at \($0.value)" }.first ?? "no weights"
+            let milliseconds = Int64(Date().timeIntervalSince1970 * 1000)
+            log("lambda-local: UpdateAlias \(name): primary \(routing.primaryVersion), \(weights) (epoch ms \(milliseconds))")
+        }
+        return state
+    }
+}
+
+/// An alias as the control plane keeps it.
+struct AliasState {
+    var routing: AliasRouting
+    var description: String = ""
+    var revisionID: String = AliasState.newRevisionID()
+
+    static func newRevisionID() -> String { UUID().uuidString.lowercased() }
 }
 
 /// Why an invocation could not even start.

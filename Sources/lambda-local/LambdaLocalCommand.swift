@@ -12,8 +12,12 @@ struct LambdaLocalCommand: AsyncParsableCommand {
         abstract: "Run a Lambda custom runtime (bootstrap) locally, as Lambda runs it.",
         discussion: """
             Serves, on 127.0.0.1:PORT, the Invoke API (POST /2015-03-31/functions/NAME/invocations, RIE-compatible;
-            the name 'function' works too), GET /_local/stats, and an API Gateway HTTP API (payload 2.0) front door
-            for every other path. Each instance of the function is a child process with its own Runtime API.
+            the name 'function' works too), Lambda's alias control plane (GetAlias, UpdateAlias, CreateAlias,
+            ListAliases, ListVersionsByFunction, GetFunction, GetFunctionConfiguration), CloudWatch in the JSON
+            and the query protocols (GetMetricStatistics, GetMetricData, ListMetrics, PutMetricAlarm, DescribeAlarms,
+            SetAlarmState, DeleteAlarms) over metrics derived from the invocations and the function's EMF lines,
+            GET /_local/stats, and an API Gateway HTTP API (payload 2.0) front door for every other path. Each
+            instance of the function is a child process with its own Runtime API.
             """)
 
     @Option(help: "The bootstrap to run as $LATEST (default: the freshly built .build/debug/bootstrap).")
@@ -58,6 +62,11 @@ struct LambdaLocalCommand: AsyncParsableCommand {
     @Option(name: .customLong("env"), help: "Environment for the function: K=V (repeatable).")
     var environment: [String] = []
 
+    @Option(
+        name: .customLong("version-env"),
+        help: "Environment of one published version only: N:K=V (repeatable); wins over --env. AWS_LAMBDA_FUNCTION_VERSION is always N.")
+    var versionEnvironment: [String] = []
+
     func validate() throws {
         guard timeout > 0, initTimeout > 0 else { throw ValidationError("timeouts must be positive") }
         guard (1...65535).contains(port) || port == 0 else { throw ValidationError("port must be 0…65535") }
@@ -65,6 +74,11 @@ struct LambdaLocalCommand: AsyncParsableCommand {
         guard concurrency >= 1 else { throw ValidationError("concurrency must be at least 1") }
         for pair in environment + functionVersions + aliasWeights where !pair.contains("=") {
             throw ValidationError("'\(pair)' is not KEY=VALUE")
+        }
+        for spec in versionEnvironment {
+            guard let colon = spec.firstIndex(of: ":"), spec[spec.index(after: colon)...].contains("=") else {
+                throw ValidationError("--version-env '\(spec)' is not N:KEY=VALUE")
+            }
         }
     }
 
@@ -99,8 +113,11 @@ struct LambdaLocalCommand: AsyncParsableCommand {
         let listening = server.port ?? port
         say("lambda-local: function \(functionName) on http://127.0.0.1:\(listening) (handler \(handler), timeout \(timeout)s, memory \(memory) MB, concurrency \(concurrency))")
         for version in configuration.versions {
-            say("lambda-local:   version \(version.name): \(version.bootstrapPath)")
+            let environment = version.environment.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
+            say("lambda-local:   version \(version.name): \(version.bootstrapPath)\(environment.isEmpty ? "" : " (\(environment))")")
         }
+        say("lambda-local:   Lambda control plane (GetAlias, UpdateAlias, CreateAlias, ListVersionsByFunction, GetFunction[Configuration]) and CloudWatch (GetMetricStatistics, GetMetricData, DescribeAlarms, PutMetricAlarm, SetAlarmState; JSON and query protocols) on the same port: aws --endpoint-url http://127.0.0.1:\(listening)")
+        say("lambda-local:   metrics kept in memory: at most \(lambda.metrics.maxSamples) values over \(lambda.metrics.maxSeries) metrics (the oldest minute goes first)")
         if !configuration.alias.additionalVersionWeights.isEmpty {
             say("lambda-local:   alias \(configuration.alias.name): \(configuration.alias.primaryVersion) + \(configuration.alias.additionalVersionWeights)")
         }
@@ -134,6 +151,18 @@ struct LambdaLocalCommand: AsyncParsableCommand {
             let (name, value) = Self.split(spec)
             guard let weight = Double(value) else { throw ValidationError("weight '\(value)' is not a number") }
             weights[name] = weight
+        }
+        for spec in versionEnvironment {
+            guard let colon = spec.firstIndex(of: ":") else { continue }
+            let name = String(spec[..<colon])
+            guard let index = versions.firstIndex(where: { $0.name == name }) else {
+                throw ValidationError("--version-env \(spec): there is no --function-version \(name)")
+            }
+            let (key, value) = Self.split(String(spec[spec.index(after: colon)...]))
+            guard key != "AWS_LAMBDA_FUNCTION_VERSION" else {
+                throw ValidationError("--version-env \(spec): AWS_LAMBDA_FUNCTION_VERSION is set by lambda-local, as by Lambda")
+            }
+            versions[index].environment[key] = value
         }
         let alias = AliasRouting(name: self.alias, primaryVersion: aliasVersion ?? versions[0].name, additionalVersionWeights: weights)
         return LocalConfiguration(versions: versions, alias: alias)

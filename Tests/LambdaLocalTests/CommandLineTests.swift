@@ -40,5 +40,21 @@ import Testing
         #expect(result.status == 0)
         #expect(result.output.contains("/2015-03-31/functions/NAME/invocations"))
         #expect(result.output.contains("--alias-weights"))
+        #expect(result.output.contains("--version-env"))
+        #expect(result.output.contains("UpdateAlias"))
+        #expect(result.output.contains("GetMetricData"))
+    }
+
+    @Test func versionEnvironmentNeedsAKnownVersionAndCannotSetTheVersion() throws {
+        let versions = ["--function-version", "1=\(Executables.bootstrap)", "--port", "0"]
+        let unknown = try run(versions + ["--version-env", "2:A=B"])
+        #expect(unknown.status != 0)
+        #expect(unknown.output.contains("there is no --function-version 2"))
+        let malformed = try run(versions + ["--version-env", "1=A"])
+        #expect(malformed.status != 0)
+        #expect(malformed.output.contains("N:KEY=VALUE"))
+        let reserved = try run(versions + ["--version-env", "1:AWS_LAMBDA_FUNCTION_VERSION=9"])
+        #expect(reserved.status != 0)
+        #expect(reserved.output.contains("set by lambda-local"))
     }
 }
