@@ -35,19 +35,6 @@ func runConcurrentLoops<Handler: ConcurrentLambdaHandler>(
     return await LambdaRuntime(configuration: configuration, logger: logger).runConcurrently(makeHandler: makeHandler)
 }
 
-extension FakeRuntimeAPI {
-    /// ``wait(timeout:until:)`` without blocking a thread of the cooperative pool (it has as many
-    /// threads as cores; a test blocked there could starve the runtime's own init).
-    func settle(timeout: Duration = .seconds(10), until predicate: (State) -> Bool) async -> Bool {
-        let deadline = ContinuousClock.now + timeout
-        while ContinuousClock.now < deadline {
-            if predicate(snapshot) { return true }
-            try? await Task.sleep(for: .milliseconds(5))
-        }
-        return predicate(snapshot)
-    }
-}
-
 /// Counts invocations in flight and remembers the most there ever were.
 final class InFlightCounter: Sendable {
     private let counts = Mutex((now: 0, most: 0))
