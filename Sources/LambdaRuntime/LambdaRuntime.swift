@@ -5,6 +5,7 @@ import Musl
 #endif
 import CurlHTTP
 import Logging
+import Synchronization
 
 /// The Lambda custom-runtime loop: initialize once, then `/next` → handler → `/response` or
 /// `/error` → after-response hook, for as long as the sandbox lives.
@@ -246,9 +247,9 @@ public struct LambdaRuntime: Sendable {
     /// `write(2)` as it happens), so there is nothing to flush; the handler is async-signal-safe
     /// (`write` of a static line, then `_exit`).
     public static func exitOnSIGTERM(logFormat: LambdaLogFormat) {
-        sigtermWritesJSON = logFormat == .json
+        sigtermWritesJSON.store(logFormat == .json, ordering: .relaxed)
         signal(SIGTERM) { _ in
-            let line: StaticString = sigtermWritesJSON
+            let line: StaticString = sigtermWritesJSON.load(ordering: .relaxed)
                 ? "{\"level\":\"INFO\",\"message\":\"SIGTERM: the sandbox is shutting down; exiting\",\"logger\":\"LambdaRuntime\"}\n"
                 : "SIGTERM: the sandbox is shutting down; exiting\n"
             _ = write(2, line.utf8Start, line.utf8CodeUnitCount)
@@ -263,5 +264,6 @@ public struct LambdaRuntime: Sendable {
     }
 }
 
-/// Read by the SIGTERM handler: a plain flag set once before the handler is installed.
-nonisolated(unsafe) private var sigtermWritesJSON = false
+/// Read by the SIGTERM handler (a lock-free load is async-signal-safe); set before the handler is
+/// installed. Atomic because runtimes in one process (tests, concurrent loops) may each set it.
+private let sigtermWritesJSON = Atomic<Bool>(false)
