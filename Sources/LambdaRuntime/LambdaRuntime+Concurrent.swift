@@ -1,5 +1,9 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
 import Logging
-import Synchronization
 
 extension LambdaRuntime {
     /// Initializes the handler once, then serves up to `configuration.maxConcurrency` invocations at
@@ -105,17 +109,38 @@ extension LambdaRuntime {
 }
 
 /// The reason the first loop to end gave; later ones are logged by their loop and dropped.
-private final class FirstExit: Sendable {
+///
+/// Guarded by a pthread mutex rather than `Synchronization.Mutex`, whose futex ThreadSanitizer
+/// cannot see on Linux (every access it guards would be reported).
+private final class FirstExit: @unchecked Sendable {
     private enum State {
         case running(waiter: CheckedContinuation<RuntimeExit, Never>?)
         case ended(RuntimeExit)
     }
 
-    private let state = Mutex(State.running(waiter: nil))
+    // `state` is guarded by `mutex`.
+    private let mutex: UnsafeMutablePointer<pthread_mutex_t>
+    private var state = State.running(waiter: nil)
+
+    init() {
+        mutex = .allocate(capacity: 1)
+        pthread_mutex_init(mutex, nil)
+    }
+
+    deinit {
+        pthread_mutex_destroy(mutex)
+        mutex.deallocate()
+    }
+
+    private func withLock<Result>(_ body: (inout State) -> Result) -> Result {
+        pthread_mutex_lock(mutex)
+        defer { pthread_mutex_unlock(mutex) }
+        return body(&state)
+    }
 
     /// Records `exit` if it is the first, and wakes the waiter.
     func report(_ exit: RuntimeExit) {
-        let waiter = state.withLock { state -> CheckedContinuation<RuntimeExit, Never>? in
+        let waiter = withLock { state -> CheckedContinuation<RuntimeExit, Never>? in
             guard case .running(let waiter) = state else { return nil }
             state = .ended(exit)
             return waiter
@@ -126,7 +151,7 @@ private final class FirstExit: Sendable {
     /// Waits for the first reason.
     func wait() async -> RuntimeExit {
         await withCheckedContinuation { continuation in
-            let ended = state.withLock { state -> RuntimeExit? in
+            let ended = withLock { state -> RuntimeExit? in
                 switch state {
                 case .ended(let exit):
                     return exit

@@ -4,7 +4,6 @@ import Glibc
 import FakeRuntimeAPI
 import Foundation
 @testable import LambdaRuntime
-import Synchronization
 import Testing
 
 /// A handler made of a closure that may serve several invocations at once, for tests.
@@ -37,7 +36,7 @@ func runConcurrentLoops<Handler: ConcurrentLambdaHandler>(
 
 /// Counts invocations in flight and remembers the most there ever were.
 final class InFlightCounter: Sendable {
-    private let counts = Mutex((now: 0, most: 0))
+    private let counts = Locked((now: 0, most: 0))
 
     func enter() {
         counts.withLock { $0.now += 1; $0.most = max($0.most, $0.now) }
@@ -102,8 +101,8 @@ final class InFlightCounter: Sendable {
         let count = 10_000
         let ids = (0..<count).map { server.enqueue(.init(requestID: "req-\($0)", body: Array("req-\($0)".utf8), headers: [])) }
         server.finish()
-        let loopsSeen = Mutex<[String: Int]>([:])
-        let mismatched = Mutex(0)
+        let loopsSeen = Locked<[String: Int]>([:])
+        let mismatched = Locked(0)
         let exit = try await runConcurrentLoops(against: server, loops: 8) { _ in
             ConcurrentClosureHandler { event, context in
                 if String(decoding: event, as: UTF8.self) != context.requestID { mismatched.withLock { $0 += 1 } }
@@ -131,7 +130,7 @@ final class InFlightCounter: Sendable {
         defer { server.stop() }
         // Three of four loops get stuck in a blocking call (a crash-free timeout: the deadline has
         // passed, the handler has not returned); the fourth serves everything else, errors included.
-        let released = Mutex(false)
+        let released = Locked(false)
         let stuck = (0..<3).map { server.enqueue(.init(requestID: "stuck-\($0)", body: Array("stuck".utf8))) }
         let others = (0..<40).map { server.enqueue(.init(requestID: "req-\($0)", body: Array(($0 % 4 == 0 ? "fail" : "ok").utf8))) }
         let run = Task {
@@ -173,7 +172,7 @@ final class InFlightCounter: Sendable {
     @Test func serverErrorOnOneLoopEndsTheRuntimeWithExitStatus2() async throws {
         let server = try FakeRuntimeAPI()
         defer { server.stop() }
-        let broken = Mutex(false)
+        let broken = Locked(false)
         server.setOverride { request in
             request.path.hasSuffix("/next") && broken.withLock({ $0 }) ? .init(status: 500, body: #"{"errorType":"Sandbox.Broken"}"#) : nil
         }
@@ -252,8 +251,8 @@ extension RuntimeLoopTests {
             }
             server.finish()
             let logs = LogCapture()
-            let sawVariable = Mutex(false)
-            let mismatched = Mutex(0)
+            let sawVariable = Locked(false)
+            let mismatched = Locked(0)
             let exit = try await runConcurrentLoops(against: server, loops: 4, logs: logs) { _ in
                 ConcurrentClosureHandler { event, context in
                     if getenv(TraceEnvironment.variable) != nil { sawVariable.withLock { $0 = true } }
