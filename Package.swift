@@ -90,7 +90,7 @@ let package = Package(
         .testTarget(name: "AWSClientsTests", dependencies: ["AWSClients", "CurlHTTP", "FakeRuntimeAPI", "LeanJSON"]),
         .testTarget(
             name: "ProfileServiceTests",
-            dependencies: ["ProfileService", "LambdaRuntime", "FeatureFlags", "LeanJSON"]
+            dependencies: ["ProfileService", "LambdaRuntime", "FeatureFlags", "LeanJSON", "FakeRuntimeAPI"]
         ),
         .testTarget(name: "LambdaRuntimeTests", dependencies: ["LambdaRuntime", "FakeRuntimeAPI"]),
         .testTarget(name: "BootstrapTests", dependencies: ["bootstrap", "FakeRuntimeAPI"]),

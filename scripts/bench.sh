@@ -21,6 +21,9 @@ Measured, each also as a ratio to the C floor:
   zip bytes          our zip; for the C floor, a zip of the binary and every shared library it
                      loads (what it would have to ship to run on provided.al2)
   instructions       with valgrind: start-up and per-invocation instruction counts (exact)
+  Managed Instances  the packaged bootstrap's profile handler with AWS_LAMBDA_MAX_CONCURRENCY=1 and 8
+                     against a DynamoDB stand-in that answers after 20 ms: invocations/s of each and
+                     their ratio (the work is waiting, so 8 loops should serve ≥ 6x; issue 15)
 Then the issue's targets, each met or not: cold ≤ 0.4x, warm p50 ≤ 1.05x, invocations/s ≥ 0.95x,
 peak RSS ≤ 10 MB, zip ≤ 6 MB. The table is Markdown (README's Performance section); every number
 goes to .build/bench/latest.json.
@@ -143,3 +146,6 @@ echo "bench.sh: packaged bootstrap $(stat -c %s "$packaged") bytes (zip $(stat -
   --size "packaged=$(stat -c %s "$zip_path")" --size "c-floor=$(stat -c %s "$out/c-loop.zip")" \
   --json "$out/latest.json" "${settings[@]}" "${extra[@]}"
 echo "bench.sh: every number in $out/latest.json" >&2
+echo >&2
+"$driver" --managed-instances 1,8 --store-delay-ms 20 --binary "packaged=$packaged" \
+  --event-file events/http-api-v2-get-profile.json

@@ -253,6 +253,18 @@ public final class FakeRuntimeAPI: @unchecked Sendable {
         return true
     }
 
+    /// ``wait(timeout:until:)`` for async tests: polls instead of blocking a thread of the
+    /// cooperative pool, which has as many threads as cores and may be what the code under test
+    /// needs to make progress.
+    public func settle(timeout: Duration = .seconds(10), until predicate: (State) -> Bool) async -> Bool {
+        let deadline = ContinuousClock.now + timeout
+        while ContinuousClock.now < deadline {
+            if predicate(snapshot) { return true }
+            try? await Task.sleep(for: .milliseconds(5))
+        }
+        return predicate(snapshot)
+    }
+
     /// Waits for the result of `requestID`.
     public func waitForOutcome(_ requestID: String, timeout: Duration = .seconds(10)) -> Outcome? {
         let deadline = Date().addingTimeInterval(Double(timeout.components.seconds))

@@ -1,6 +1,6 @@
 /// The built-in `echo` handler: returns the event bytes unchanged. For conformance checks and
 /// benchmarks of the runtime itself.
-public struct EchoHandler: LambdaHandler {
+public struct EchoHandler: ConcurrentLambdaHandler {
     /// Creates the handler.
     public init() {}
 

@@ -67,7 +67,9 @@ public struct LambdaContext: Sendable {
     public let deadline: LambdaDeadline?
     /// The ARN the caller invoked, or the unqualified function ARN is unknown (`nil`).
     public let invokedFunctionARN: String?
-    /// The X-Ray trace header (also in `_X_AMZN_TRACE_ID` while the invocation runs).
+    /// The X-Ray trace header (also in `_X_AMZN_TRACE_ID` while the invocation runs, in the single
+    /// loop only: with `AWS_LAMBDA_MAX_CONCURRENCY` ≥ 2 it is here and on the log lines, never in the
+    /// environment).
     public let traceID: String?
     /// The Mobile SDK client context (JSON text).
     public let clientContext: String?

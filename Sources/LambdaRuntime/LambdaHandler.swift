@@ -18,6 +18,17 @@ extension LambdaHandler {
     public mutating func afterResponse(context: LambdaContext) async {}
 }
 
+/// A handler that can serve several invocations at once (Lambda Managed Instances,
+/// `AWS_LAMBDA_MAX_CONCURRENCY` ≥ 2).
+///
+/// What that asks of a handler: it is `Sendable`, because one value made at init is handed to every
+/// loop; each loop serves invocations with its own copy, so what `handle` and `afterResponse` mutate
+/// is that loop's copy and never shared across loops. State every loop must see (caches, stores,
+/// connection pools) lives behind a `Sendable` reference that synchronizes itself (a `Mutex`, an
+/// actor, a pool that hands each caller its own connection). A loop's thread may block (libcurl),
+/// so a handler never waits for another loop's invocation to finish.
+public protocol ConcurrentLambdaHandler: LambdaHandler, Sendable {}
+
 /// An error that chooses how Lambda reports it.
 public protocol LambdaFunctionError: Error {
     /// The `errorType`, for example `Runtime.HandlerNotFound` or `Function.InvalidInput`.

@@ -65,6 +65,9 @@ public struct LambdaLogHandler: LogHandler {
     public static let requestIDKey = "requestId"
     /// The metadata key of a tenant-isolated invocation's tenant id (`tenantId` in JSON lines).
     public static let tenantIDKey = "tenantId"
+    /// The metadata key of an invocation's X-Ray trace id in concurrent mode, where
+    /// `_X_AMZN_TRACE_ID` is not set (`traceId` in JSON lines).
+    public static let traceIDKey = "traceId"
 
     /// The logger's label, printed as `logger` in JSON lines.
     public let label: String

@@ -5,12 +5,15 @@ import Musl
 #endif
 import CurlHTTP
 import Logging
+import Synchronization
 
 /// The Lambda custom-runtime loop: initialize once, then `/next` → handler → `/response` or
 /// `/error` → after-response hook, for as long as the sandbox lives.
-public struct LambdaRuntime {
+public struct LambdaRuntime: Sendable {
     /// Lambda's limit for a buffered response: 6 MB (6,291,456 bytes).
     public static let maxResponseSize = 6 * 1024 * 1024
+    /// The most loops `AWS_LAMBDA_MAX_CONCURRENCY` may ask for (each is a thread and a connection).
+    public static let maxLoops = 1024
 
     /// Everything the loop needs to know, usually read from the environment.
     public struct Configuration: Sendable {
@@ -26,15 +29,20 @@ public struct LambdaRuntime {
         public var maxResponseSize: Int
         /// The environment handlers are initialized with.
         public var environment: ProcessEnvironment
+        /// `AWS_LAMBDA_MAX_CONCURRENCY`: how many invocations a ``ConcurrentLambdaHandler`` serves at
+        /// once (Lambda Managed Instances). 1, the default, is the classic single loop.
+        public var maxConcurrency: Int
 
-        /// Creates a configuration.
+        /// Creates a configuration. With `maxConcurrency` ≥ 2 the log format is JSON whatever
+        /// `logging` says: text lines of overlapping invocations cannot be told apart.
         public init(
             endpoint: RuntimeAPIEndpoint,
             function: FunctionMetadata,
             logging: LambdaLogConfiguration = LambdaLogConfiguration(),
             retryPolicy: RetryPolicy = RetryPolicy(),
             maxResponseSize: Int = LambdaRuntime.maxResponseSize,
-            environment: ProcessEnvironment = .current
+            environment: ProcessEnvironment = .current,
+            maxConcurrency: Int = 1
         ) {
             self.endpoint = endpoint
             self.function = function
@@ -42,9 +50,14 @@ public struct LambdaRuntime {
             self.retryPolicy = retryPolicy
             self.maxResponseSize = maxResponseSize
             self.environment = environment
+            self.maxConcurrency = max(1, min(maxConcurrency, LambdaRuntime.maxLoops))
+            if self.maxConcurrency > 1 {
+                self.logging.format = .json
+            }
         }
 
-        /// Reads `AWS_LAMBDA_RUNTIME_API`, the function metadata and the logging variables.
+        /// Reads `AWS_LAMBDA_RUNTIME_API`, the function metadata, the logging variables and
+        /// `AWS_LAMBDA_MAX_CONCURRENCY`.
         public init(environment: ProcessEnvironment) throws(RuntimeConfigurationError) {
             guard let api = environment["AWS_LAMBDA_RUNTIME_API"].nonEmpty else {
                 throw .runtimeAPINotSet
@@ -53,7 +66,18 @@ public struct LambdaRuntime {
                 endpoint: try RuntimeAPIEndpoint(api),
                 function: FunctionMetadata(environment: environment),
                 logging: LambdaLogConfiguration(environment: environment),
-                environment: environment)
+                environment: environment,
+                maxConcurrency: try Self.maxConcurrency(environment["AWS_LAMBDA_MAX_CONCURRENCY"]))
+        }
+
+        /// Parses `AWS_LAMBDA_MAX_CONCURRENCY`: unset or empty is 1; anything but a whole number
+        /// from 1 to ``LambdaRuntime/maxLoops`` is refused rather than guessed at.
+        static func maxConcurrency(_ value: String?) throws(RuntimeConfigurationError) -> Int {
+            guard let value, !value.isEmpty else { return 1 }
+            guard let loops = Int(Substring(value).trimmingASCIIWhitespace()), loops >= 1, loops <= LambdaRuntime.maxLoops else {
+                throw .invalidMaxConcurrency(value)
+            }
+            return loops
         }
     }
 
@@ -76,33 +100,16 @@ public struct LambdaRuntime {
         makeHandler: @Sendable (LambdaInitContext) async throws -> Handler
     ) async -> RuntimeExit {
         Self.exitOnSIGTERM(logFormat: configuration.logging.format)
-        let client: RuntimeClient
-        do {
-            client = try RuntimeClient(endpoint: configuration.endpoint, retryPolicy: configuration.retryPolicy)
-        } catch {
-            logger.critical("cannot set up libcurl: \(error)")
-            return .runtimeAPIUnreachable("\(error)")
+        if configuration.maxConcurrency > 1 {
+            logger.warning(
+                "AWS_LAMBDA_MAX_CONCURRENCY=\(configuration.maxConcurrency), but this handler is not a ConcurrentLambdaHandler: serving one invocation at a time")
         }
-
-        let initContext = LambdaInitContext(
-            function: configuration.function, logger: logger, environment: configuration.environment)
+        let client: RuntimeClient
         var handler: Handler
         do {
-            handler = try await makeHandler(initContext)
+            (client, handler) = try await initialize(makeHandler: makeHandler)
         } catch {
-            let report = LambdaErrorReport(error)
-            logger.critical(
-                "initialization failed", metadata: ["errorType": .string(report.errorType),
-                                                    "errorMessage": .string(report.errorMessage)])
-            do {
-                let outcome = try client.postInitError(report)
-                if outcome != .accepted {
-                    logger.error("the Runtime API did not accept the init error: \(outcome)")
-                }
-            } catch {
-                logger.error("could not report the init error: \(error)")
-            }
-            return .initializationFailed(errorType: report.errorType)
+            return error.exit
         }
 
         // This loop serves one invocation at a time, so the process environment can carry the
@@ -117,18 +124,18 @@ public struct LambdaRuntime {
                 logger.critical("stopping: \(error)")
                 return error.exit
             }
-            if let exit = await serve(invocation, with: &handler, client: client, traceEnvironment: &traceEnvironment) {
+            traceEnvironment.set(invocation.traceID)
+            if let exit = await serve(invocation, with: &handler, client: client, logger: logger) {
                 return exit
             }
         }
     }
 
     /// Serves one invocation and posts its result; returns a reason to stop, or `nil` to go on.
-    private func serve<Handler: LambdaHandler>(
-        _ invocation: Invocation, with handler: inout Handler, client: RuntimeClient,
-        traceEnvironment: inout TraceEnvironment
+    /// `logger` is the one the invocation's context logger is made from.
+    func serve<Handler: LambdaHandler>(
+        _ invocation: Invocation, with handler: inout Handler, client: RuntimeClient, logger: Logger
     ) async -> RuntimeExit? {
-        traceEnvironment.set(invocation.traceID)
         let context = LambdaContext(invocation: invocation, function: configuration.function, logger: logger)
         context.logger.trace("invocation", metadata: ["bytes": "\(invocation.event.count)"])
 
@@ -179,6 +186,48 @@ public struct LambdaRuntime {
         return nil
     }
 
+    /// Initialization ended the runtime; `exit` says why.
+    struct InitializationFailure: Error {
+        let exit: RuntimeExit
+    }
+
+    /// Sets up the first Runtime API client (and with it libcurl's global state) and makes the
+    /// handler once; a failing `makeHandler` is reported to `/init/error`.
+    func initialize<Handler>(
+        makeHandler: @Sendable (LambdaInitContext) async throws -> Handler
+    ) async throws(InitializationFailure) -> (RuntimeClient, Handler) {
+        let client: RuntimeClient
+        do {
+            client = try RuntimeClient(endpoint: configuration.endpoint, retryPolicy: configuration.retryPolicy)
+        } catch {
+            logger.critical("cannot set up libcurl: \(error)")
+            throw InitializationFailure(exit: .runtimeAPIUnreachable("\(error)"))
+        }
+        let initContext = LambdaInitContext(
+            function: configuration.function, logger: logger, environment: configuration.environment)
+        do {
+            return (client, try await makeHandler(initContext))
+        } catch {
+            throw InitializationFailure(exit: reportInitFailure(LambdaErrorReport(error), client: client))
+        }
+    }
+
+    /// Logs an init failure, posts it to `/init/error` once, and returns the reason to exit.
+    func reportInitFailure(_ report: LambdaErrorReport, client: RuntimeClient) -> RuntimeExit {
+        logger.critical(
+            "initialization failed", metadata: ["errorType": .string(report.errorType),
+                                                "errorMessage": .string(report.errorMessage)])
+        do {
+            let outcome = try client.postInitError(report)
+            if outcome != .accepted {
+                logger.error("the Runtime API did not accept the init error: \(outcome)")
+            }
+        } catch {
+            logger.error("could not report the init error: \(error)")
+        }
+        return .initializationFailed(errorType: report.errorType)
+    }
+
     /// Logs a post the Runtime API did not accept, with what was sent.
     private func logRefusal(outcome: PostOutcome, context: LambdaContext, sent: String) {
         switch outcome {
@@ -198,9 +247,9 @@ public struct LambdaRuntime {
     /// `write(2)` as it happens), so there is nothing to flush; the handler is async-signal-safe
     /// (`write` of a static line, then `_exit`).
     public static func exitOnSIGTERM(logFormat: LambdaLogFormat) {
-        sigtermWritesJSON = logFormat == .json
+        sigtermWritesJSON.store(logFormat == .json, ordering: .relaxed)
         signal(SIGTERM) { _ in
-            let line: StaticString = sigtermWritesJSON
+            let line: StaticString = sigtermWritesJSON.load(ordering: .relaxed)
                 ? "{\"level\":\"INFO\",\"message\":\"SIGTERM: the sandbox is shutting down; exiting\",\"logger\":\"LambdaRuntime\"}\n"
                 : "SIGTERM: the sandbox is shutting down; exiting\n"
             _ = write(2, line.utf8Start, line.utf8CodeUnitCount)
@@ -215,5 +264,6 @@ public struct LambdaRuntime {
     }
 }
 
-/// Read by the SIGTERM handler: a plain flag set once before the handler is installed.
-nonisolated(unsafe) private var sigtermWritesJSON = false
+/// Read by the SIGTERM handler (a lock-free load is async-signal-safe); set before the handler is
+/// installed. Atomic because runtimes in one process (tests, concurrent loops) may each set it.
+private let sigtermWritesJSON = Atomic<Bool>(false)

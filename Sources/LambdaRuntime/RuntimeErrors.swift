@@ -6,6 +6,8 @@ public enum RuntimeConfigurationError: Error, Sendable, Equatable, CustomStringC
     case runtimeAPINotSet
     /// `AWS_LAMBDA_RUNTIME_API` cannot be used; `reason` says why.
     case invalidRuntimeAPI(String, reason: String)
+    /// `AWS_LAMBDA_MAX_CONCURRENCY` is not a whole number from 1 to ``LambdaRuntime/maxLoops``.
+    case invalidMaxConcurrency(String)
 
     /// What happened and what to do.
     public var description: String {
@@ -14,6 +16,8 @@ public enum RuntimeConfigurationError: Error, Sendable, Equatable, CustomStringC
             "AWS_LAMBDA_RUNTIME_API is not set; run the bootstrap under Lambda or a Runtime API emulator (scripts/run-local.sh)"
         case .invalidRuntimeAPI(let value, let reason):
             "AWS_LAMBDA_RUNTIME_API=\(value) is not usable: \(reason)"
+        case .invalidMaxConcurrency(let value):
+            "AWS_LAMBDA_MAX_CONCURRENCY=\(value) is not usable: expected a whole number from 1 to \(LambdaRuntime.maxLoops)"
         }
     }
 }

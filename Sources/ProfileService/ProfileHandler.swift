@@ -5,7 +5,12 @@ import LeanJSON
 import Logging
 
 /// The `profile` handler: API Gateway event in, API Gateway result out, one access-log line per request.
-public struct ProfileHandler: LambdaHandler {
+///
+/// Safe to serve several invocations at once: the API, the stores, the flag cache and the metrics are
+/// `Sendable` and synchronize themselves (the in-memory store and the flag cache under a `Mutex`, the
+/// DynamoDB store through a pool that lends each call its own libcurl handle); the flag refresh after a
+/// response is done by one loop at a time, the others return at once.
+public struct ProfileHandler: ConcurrentLambdaHandler {
     /// The API it serves.
     public let api: ProfileAPI
     /// The flag cache refreshed after each response, when flags come from a source.

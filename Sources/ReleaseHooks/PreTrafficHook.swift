@@ -12,7 +12,7 @@ import Logging
 /// Configuration: `PRETRAFFIC_TARGET` (the version's ARN, `!Ref Function.Version` in a template),
 /// `PRETRAFFIC_EVENT` (optional, inline JSON), credentials and region from Lambda's environment,
 /// endpoint overrides `AWS_ENDPOINT_URL_LAMBDA` / `AWS_ENDPOINT_URL_CODEDEPLOY`.
-public struct PreTrafficHook: LambdaHandler {
+public struct PreTrafficHook: LambdaHandler, Sendable {
     /// One event to send and what it is called in the report.
     public struct Check: Sendable, Equatable {
         /// A short name for logs and the report (`GET /health`, `PRETRAFFIC_EVENT`).

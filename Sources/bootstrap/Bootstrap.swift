@@ -5,23 +5,23 @@ import Musl
 #endif
 import LambdaRuntime
 
-/// The composition root: read the environment, pick the handler `_HANDLER` names, run the loop,
-/// exit with the loop's reason.
+/// The composition root: read the environment, pick the handler `_HANDLER` names, run the loop (or
+/// `AWS_LAMBDA_MAX_CONCURRENCY` loops), exit with the loop's reason.
 @main
 enum Bootstrap {
     static func main() async {
         let environment = ProcessEnvironment.current
-        let logging = LambdaLogConfiguration(environment: environment)
-        let logger = logging.makeLogger(label: "bootstrap")
         let configuration: LambdaRuntime.Configuration
         do {
             configuration = try LambdaRuntime.Configuration(environment: environment)
         } catch {
-            logger.critical("\(error)")
+            LambdaLogConfiguration(environment: environment).makeLogger(label: "bootstrap").critical("\(error)")
             exit(RuntimeExit.runtimeAPIUnreachable("").exitCode)
         }
+        // JSON whatever AWS_LAMBDA_LOG_FORMAT says when AWS_LAMBDA_MAX_CONCURRENCY ≥ 2 (see Configuration).
+        let logger = configuration.logging.makeLogger(label: "bootstrap")
         let runtime = LambdaRuntime(configuration: configuration, logger: logger)
-        let reason = await runtime.run { context in
+        let reason = await runtime.runConcurrently { context in
             try await BuiltInHandler.make(named: context.environment["_HANDLER"], context: context)
         }
         exit(reason.exitCode)

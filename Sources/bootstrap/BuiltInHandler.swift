@@ -2,8 +2,9 @@ import LambdaRuntime
 import ProfileService
 import ReleaseHooks
 
-/// The handlers this bootstrap ships, selected by `_HANDLER`.
-enum BuiltInHandler: LambdaHandler {
+/// The handlers this bootstrap ships, selected by `_HANDLER`. Each is safe to serve several
+/// invocations at once (Lambda Managed Instances).
+enum BuiltInHandler: ConcurrentLambdaHandler {
     /// `echo`: returns the event unchanged (conformance checks, benchmarks).
     case echo(EchoHandler)
     /// `profile`: the user-profile API behind API Gateway.

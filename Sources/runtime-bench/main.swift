@@ -25,6 +25,9 @@ struct Options {
     var expectInResponse: String?
     var maxGrowthKB: Int?
     var allowErrors = false
+    // --managed-instances
+    var managedInstancesLoops: [Int] = []
+    var storeDelayMilliseconds = 20
 }
 
 func parseOptions() -> Options {
@@ -80,6 +83,14 @@ func parseOptions() -> Options {
         case "--expect": options.expectInResponse = value(argument)
         case "--max-growth-kb": options.maxGrowthKB = Int(value(argument))
         case "--allow-errors": options.allowErrors = true
+        case "--managed-instances":
+            let loops = value(argument).split(separator: ",").compactMap { Int($0) }
+            guard !loops.isEmpty, loops.allSatisfy({ $0 >= 1 }) else {
+                FileHandle.standardError.write(Data("runtime-bench: --managed-instances takes loop counts, for example 1,8\n".utf8))
+                exit(64)
+            }
+            options.managedInstancesLoops = loops
+        case "--store-delay-ms": options.storeDelayMilliseconds = Int(value(argument)) ?? options.storeDelayMilliseconds
         case "-h", "--help":
             print("""
                 usage: runtime-bench --binary NAME=PATH [--binary NAME=PATH …] [--warm N] [--cold N] [--rounds N]
@@ -103,6 +114,13 @@ func parseOptions() -> Options {
                 must contain. Any /error post fails the run, unless --allow-errors (a soak of the error path).
                 --max-growth-kb fails it (exit 1) when VmRSS or VmHWM grew by more than KB between the first
                 and the last checkpoint.
+
+                usage: runtime-bench --managed-instances LOOPS --binary NAME=PATH [--store-delay-ms MS] [--event-file PATH]
+                Lambda Managed Instances throughput (issue 15): for each loop count in LOOPS (for example 1,8)
+                one process of the (first) binary runs the profile handler with AWS_LAMBDA_MAX_CONCURRENCY set
+                to it, against a DynamoDB stand-in on loopback that answers every call after MS ms (20), and
+                serves 40 GET /profiles/user-123 per loop (--event-file, default the sample event). Prints
+                invocations/s per loop count (first result to last) and whether they grew ≥ 6x.
                 """)
             exit(0)
         default:
@@ -303,6 +321,16 @@ let options = parseOptions()
 let event = Array(("{\"payload\":\"" + String(repeating: "x", count: max(0, options.eventBytes - 14)) + "\"}").utf8)
 if options.soakInvocations > 0 {
     exit(runSoak(options, echoEvent: event))
+}
+if !options.managedInstancesLoops.isEmpty {
+    let eventPath = options.eventFile ?? "events/http-api-v2-get-profile.json"
+    guard let profileEvent = FileManager.default.contents(atPath: eventPath) else {
+        FileHandle.standardError.write(Data("runtime-bench: cannot read \(eventPath)\n".utf8))
+        exit(66)
+    }
+    exit(ManagedInstancesBench(
+        binary: options.candidates[0].path, loops: options.managedInstancesLoops,
+        storeDelay: .milliseconds(options.storeDelayMilliseconds), event: Array(profileEvent)).run())
 }
 var cold: [String: (startup: [Double], first: [Double])] = [:]
 var latencies: [String: [Double]] = [:]

@@ -2,11 +2,10 @@ import FakeRuntimeAPI
 import Foundation
 import LambdaRuntime
 import Logging
-import Synchronization
 
 /// Collects log lines instead of writing them.
 final class LogCapture: LogLineSink {
-    private let lines = Mutex<[String]>([])
+    private let lines = Locked<[String]>([])
 
     func write(line: String) {
         lines.withLock { $0.append(line) }
@@ -17,7 +16,7 @@ final class LogCapture: LogLineSink {
 
 /// Thread-safe storage a handler writes to and a test reads after the loop.
 final class Recorder<Value: Sendable>: Sendable {
-    private let values = Mutex<[Value]>([])
+    private let values = Locked<[Value]>([])
 
     func append(_ value: Value) {
         values.withLock { $0.append(value) }
