@@ -138,6 +138,12 @@ if [ "${TEST_TSAN:-0}" = 1 ]; then
     --filter 'ConcurrentLoopTests|ConcurrentTraceTests|ConcurrentProfileTests' --skip 'throughputGrows'
 fi
 
+# Tests that measure time or need threads of their own run apart, one at a time: in the parallel run,
+# tests that block the 2-thread cooperative pool (libcurl calls, process waits) can starve them.
+serial_tests='ConcurrentLoopTests|ConcurrentTraceTests|ConcurrentProfileTests|BootstrapShutdownTests|PreTrafficHookTests'
 step "Running swift test"
 # shellcheck disable=SC2086
-swift test ${SWIFT_TEST_ARGS:-}
+swift test --skip "$serial_tests" ${SWIFT_TEST_ARGS:-}
+
+step "Running the timing-sensitive tests one at a time (N loops, SIGTERM, the pre-traffic hook)"
+swift test --no-parallel --filter "$serial_tests"
