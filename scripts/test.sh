@@ -11,7 +11,7 @@ shellcheck, curl; a Python virtual environment .venv-test with AWS's runtime cli
 awslambdaric for the lambda-local conformance tests and moto for the DynamoDB store, which
 runs on 127.0.0.1 with signature checking for the duration of the tests, and microburst in front of
 it for the DynamoDB fault tests), builds every target, checks that the release bootstrap links no SwiftNIO,
-lints the shell scripts, fuzzes three targets for 60 s each (scripts/fuzz.sh), runs a short benchmark
+lints the shell scripts, fuzzes three targets for 30 s each (scripts/fuzz.sh), runs a short benchmark
 (scripts/bench.sh --quick) so it cannot rot, a bounded memory soak of the packaged bootstrap
 (scripts/bench.sh --soak-check: RSS may not grow by more than 1 MB from 20,000 to 100,000 invocations),
 the packaging suite (scripts/test-packaging.sh), the release-tooling suite
@@ -19,7 +19,7 @@ the packaging suite (scripts/test-packaging.sh), the release-tooling suite
 
 Environment:
   SWIFT_TEST_ARGS   extra arguments for `swift test` (for example `--filter RuntimeLoopTests`)
-  FUZZ_SECONDS      seconds of fuzzing per fuzz target (default 60)
+  FUZZ_SECONDS      seconds of fuzzing per fuzz target (default 30 here; scripts/fuzz.sh alone: 60)
   TEST_TSAN=1       also run the tests that serve N invocations at once (Lambda Managed Instances)
                     under ThreadSanitizer, in .build-tsan: about 4 minutes to build from scratch and
                     40 s to run on 2 cores, which the 25-minute CI budget does not hold by default
@@ -108,8 +108,8 @@ echo "release bootstrap: $(stat -c %s "$bootstrap_bin") bytes, no SwiftNIO" >&2
 step "Building everything (debug)"
 swift build --build-tests
 
-step "Fuzzing: LeanJSON, the API Gateway event parser, the profile handler (libFuzzer + ASan, 60 s each)"
-FUZZ_SECONDS="${FUZZ_SECONDS:-60}" scripts/fuzz.sh
+step "Fuzzing: LeanJSON, the API Gateway event parser, the profile handler (libFuzzer + ASan, FUZZ_SECONDS each)"
+FUZZ_SECONDS="${FUZZ_SECONDS:-30}" scripts/fuzz.sh
 
 step "Benchmark smoke run (the packaged bootstrap vs a plain C libcurl loop)"
 scripts/bench.sh --quick
