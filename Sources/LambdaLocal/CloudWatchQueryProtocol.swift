@@ -12,7 +12,7 @@ extension CloudWatchAPI {
     /// Answers one query-protocol call (`Action=…&Version=2010-08-01&…`).
     func handleQuery(_ request: LocalHTTPRequest, responder: HTTPResponder) {
         let pairs = Self.formPairs(request.body)
-        let action = pairs.first { $0.key == "Action" }?.value ?? ""
+        let action = pairs.first { $0.key.utf8.elementsEqual("Action".utf8) }?.value ?? ""
         var headers = HTTPHeaders()
         headers.add(name: "Content-Type", value: "text/xml")
         do {

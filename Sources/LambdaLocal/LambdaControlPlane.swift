@@ -131,7 +131,8 @@ struct LambdaControlPlane {
 
     /// Answers a control-plane request for `/2015-03-31/functions/{name}/…` (not the invocations).
     func handle(_ request: LocalHTTPRequest, functionName: String, rest: [String], responder: HTTPResponder) {
-        guard functionName == configuration.functionName || functionName == "function" else {
+        // Names compare as bytes: `String ==` would let a canonically equal name address this function.
+        guard functionName.utf8.elementsEqual(configuration.functionName.utf8) || functionName.utf8.elementsEqual("function".utf8) else {
             LambdaAPIError(status: 404, code: "ResourceNotFoundException",
                            message: "Function not found: arn:aws:lambda:\(configuration.region):\(configuration.accountID):function:\(functionName)")
                 .send(to: responder)
@@ -176,7 +177,7 @@ struct LambdaControlPlane {
         } else if let qualifier {
             name = qualifier
         } else {
-            name = configuration.versions.first(where: { $0.name == "$LATEST" })?.name ?? configuration.versions.last?.name ?? "$LATEST"
+            name = configuration.versions.first(where: { $0.name.utf8.elementsEqual("$LATEST".utf8) })?.name ?? configuration.versions.last?.name ?? "$LATEST"
         }
         guard let version = configuration.versions.first(where: { $0.name.utf8.elementsEqual(name.utf8) }) else {
             throw LambdaAPIError(status: 404, code: "ResourceNotFoundException",

@@ -155,11 +155,11 @@ struct LambdaLocalCommand: AsyncParsableCommand {
         for spec in versionEnvironment {
             guard let colon = spec.firstIndex(of: ":") else { continue }
             let name = String(spec[..<colon])
-            guard let index = versions.firstIndex(where: { $0.name == name }) else {
+            guard let index = versions.firstIndex(where: { $0.name.utf8.elementsEqual(name.utf8) }) else {
                 throw ValidationError("--version-env \(spec): there is no --function-version \(name)")
             }
             let (key, value) = Self.split(String(spec[spec.index(after: colon)...]))
-            guard key != "AWS_LAMBDA_FUNCTION_VERSION" else {
+            guard !key.utf8.elementsEqual("AWS_LAMBDA_FUNCTION_VERSION".utf8) else {
                 throw ValidationError("--version-env \(spec): AWS_LAMBDA_FUNCTION_VERSION is set by lambda-local, as by Lambda")
             }
             versions[index].environment[key] = value
