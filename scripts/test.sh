@@ -15,7 +15,8 @@ lints the shell scripts, fuzzes three targets for 30 s each (scripts/fuzz.sh), r
 (scripts/bench.sh --quick) so it cannot rot, a bounded memory soak of the packaged bootstrap
 (scripts/bench.sh --soak-check: RSS may not grow by more than 1 MB from 20,000 to 100,000 invocations),
 the packaging suite (scripts/test-packaging.sh), the release-tooling suite
-(scripts/test-release.sh), and `swift test`.
+(scripts/test-release.sh), the release rehearsal against lambda-local under load
+(scripts/test-rehearsal.sh), and `swift test` (the timing-sensitive suites apart, one at a time).
 
 Environment:
   SWIFT_TEST_ARGS   extra arguments for `swift test` (for example `--filter RuntimeLoopTests`)
