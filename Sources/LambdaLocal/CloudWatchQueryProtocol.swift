@@ -16,7 +16,7 @@ extension CloudWatchAPI {
         var headers = HTTPHeaders()
         headers.add(name: "Content-Type", value: "text/xml")
         do {
-            let body = try Self.jsonRequest(from: pairs.filter { $0.key != "Action" && $0.key != "Version" })
+            let body = try Self.jsonRequest(from: pairs.filter { !$0.key.utf8.elementsEqual("Action".utf8) && !$0.key.utf8.elementsEqual("Version".utf8) })
             let answer = try perform(action, body: body)
             let result = (try? JSONText.decoder.decode(JSONValue.self, from: answer)) ?? .object([:])
             var xml = "<\(action)Response xmlns=\"http://monitoring.amazonaws.com/doc/2010-08-01/\">"
@@ -124,7 +124,7 @@ extension CloudWatchAPI {
             return String(number)
         case .array(let items):
             return items.map { "<member>\(xml($0, key: key))</member>" }.joined()
-        case .object(let members) where key == "ExtendedStatistics":
+        case .object(let members) where key.utf8.elementsEqual("ExtendedStatistics".utf8):
             return members.sorted { $0.key < $1.key }.map { "<entry><key>\(escaped($0.key))</key><value>\(xml($0.value, key: ""))</value></entry>" }.joined()
         case .object(let members):
             return xml(members: members)
