@@ -6,76 +6,6 @@ import LambdaRuntime
 import LeanJSON
 import Synchronization
 
-/// An error an AWS JSON API answered with, or the reason there was no answer.
-public struct AWSError: Error, Sendable, Equatable, CustomStringConvertible {
-    /// The error code without its namespace (`ConditionalCheckFailedException`), or `Transport` / `Timeout`.
-    public var code: String
-    /// The service's message.
-    public var message: String
-    /// The HTTP status (0 when there was no response).
-    public var status: Int
-    /// The start of the error body, for details the message leaves out (`Details.InvalidParameters`).
-    public var body: String
-
-    /// Creates an error.
-    public init(code: String, message: String, status: Int, body: String = "") {
-        self.code = code
-        self.message = message
-        self.status = status
-        self.body = body
-    }
-
-    /// Reads `__type` (with or without `namespace#`) and `message`/`Message` from an error body.
-    public init(status: Int, body: [UInt8]) {
-        let json = try? JSON(parsing: body)
-        var type = json?["__type"]?.stringValue ?? json?["code"]?.stringValue ?? ""
-        if let hash = type.lastIndex(of: "#") { type = String(type[type.index(after: hash)...]) }
-        if let colon = type.firstIndex(of: ":") { type = String(type[..<colon]) }
-        let text = String(decoding: body.prefix(300), as: UTF8.self)
-        if type.isEmpty, let code = Self.xmlCode(in: text) {
-            type = code
-        }
-        self.code = type.isEmpty ? "HTTP\(status)" : type
-        self.message = json?["message"]?.stringValue ?? json?["Message"]?.stringValue ?? text
-        self.status = status
-        // Enough for the item DynamoDB returns with a failed condition (ReturnValuesOnConditionCheckFailure).
-        self.body = String(decoding: body.prefix(70_000), as: UTF8.self)
-    }
-
-    /// The text between `<Code>` and `</Code>` (AWS's XML errors, for example from signature checks).
-    static func xmlCode(in text: String) -> String? {
-        let bytes = Array(text.utf8)
-        guard let start = byteOffset(of: "<Code>", in: bytes) else { return nil }
-        let valueStart = start + "<Code>".utf8.count
-        let valueEnd = bytes[valueStart...].firstIndex(of: UInt8(ascii: "<")) ?? bytes.count
-        return valueEnd > valueStart ? String(decoding: bytes[valueStart..<valueEnd], as: UTF8.self) : nil
-    }
-
-    /// Whether the message or the error body contains `text` (for details such as `"Problem":"Expired"`).
-    public func mentions(_ text: String) -> Bool {
-        Self.byteOffset(of: text, in: Array(message.utf8)) != nil || Self.byteOffset(of: text, in: Array(body.utf8)) != nil
-    }
-
-    /// Where `needle` starts in `bytes`. A byte search: String's own substring search needs the regex
-    /// library, which would add a megabyte to the bootstrap.
-    static func byteOffset(of needle: String, in bytes: [UInt8]) -> Int? {
-        let pattern = Array(needle.utf8)
-        guard !pattern.isEmpty, bytes.count >= pattern.count else { return nil }
-        return (0...(bytes.count - pattern.count)).first { bytes[$0..<($0 + pattern.count)].elementsEqual(pattern) }
-    }
-
-    /// Throttling or a server-side failure: worth another try.
-    public var isRetryable: Bool {
-        if status >= 500 || status == 429 || status == 0 { return true }
-        return ["ThrottlingException", "ProvisionedThroughputExceededException", "RequestLimitExceeded",
-                "TooManyRequestsException", "InternalServerError", "ServiceUnavailable", "TransactionInProgressException"]
-            .contains(code)
-    }
-
-    /// `code: message (HTTP status)`.
-    public var description: String { "\(code): \(message) (HTTP \(status))" }
-}
-
 /// Signed calls to an AWS JSON protocol API (DynamoDB, AppConfigData) over libcurl, with retries.
 public final class AWSJSONClient: Sendable {
     /// How failed calls are retried.
@@ -132,7 +62,7 @@ public final class AWSJSONClient: Sendable {
         do {
             return answer.body.isEmpty ? .object([:]) : try JSON(parsing: answer.body, maxDepth: 64)
         } catch {
-            throw AWSError(code: "MalformedResponse", message: "\(error)", status: answer.status)
+            throw AWSError(kind: .malformedResponse, code: "MalformedResponse", message: "\(error)", status: answer.status)
         }
     }
 
@@ -149,7 +79,7 @@ public final class AWSJSONClient: Sendable {
             if let remaining = deadline?.remainingTime() {
                 timeout = min(timeout, remaining - retryPolicy.deadlineMargin)
                 guard timeout > .milliseconds(50) else {
-                    throw AWSError(code: "Timeout", message: "no time left before the invocation deadline", status: 0)
+                    throw AWSError(kind: .deadlineExceeded, code: "Timeout", message: "no time left before the invocation deadline", status: 0)
                 }
             }
             let request = HTTPRequest(
@@ -160,7 +90,7 @@ public final class AWSJSONClient: Sendable {
                 if (200...299).contains(response.status) { return response }
                 failure = AWSError(status: response.status, body: response.body)
             } catch {
-                failure = AWSError(code: "Transport", message: error.description, status: 0)
+                failure = AWSError(kind: .transport, code: "Transport", message: error.description, status: 0)
             }
             guard failure.isRetryable, attempt < retryPolicy.maxAttempts else { throw failure }
             let cap = min(retryPolicy.maxDelay, retryPolicy.baseDelay * (1 << min(attempt - 1, 16)))

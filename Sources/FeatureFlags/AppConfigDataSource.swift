@@ -42,13 +42,15 @@ public final class AppConfigDataSource: FlagSource {
             response = try await client.send(
                 method: .get, path: "/configuration?configuration_token=\(current.percentEncodedUnreserved)", deadline: deadline)
         } catch {
-            let problem = Self.badRequestProblem(error)
-            if problem == "Expired" || problem == "Corrupted" || error.mentions("expired") {
-                token.withLock { $0 = nil }
-                throw FlagSourceError("configuration token \(problem ?? "expired"); a new session starts next poll", retryAfter: .zero)
-            }
-            if problem == "PollIntervalNotSatisfied" || error.mentions("too early") {
+            if error.invalidParameterProblems.contains(where: { $0.utf8.elementsEqual("PollIntervalNotSatisfied".utf8) }) {
                 throw FlagSourceError("AppConfigData: polled too early", retryAfter: .seconds(Int64(requestedPollInterval)))
+            }
+            if error.kind == .rejected {
+                // The token is unusable (Expired, Corrupted, already used; emulators and some answers say so
+                // only in prose): a new session is cheap and always allowed, so it starts at the next poll.
+                token.withLock { $0 = nil }
+                throw FlagSourceError("AppConfigData rejected the configuration token (\(error)); a new session starts next poll",
+                                      retryAfter: .zero)
             }
             throw FlagSourceError("AppConfigData GetLatestConfiguration: \(error)", retryAfter: .seconds(5))
         }
@@ -81,13 +83,6 @@ public final class AppConfigDataSource: FlagSource {
         } catch {
             throw FlagSourceError("AppConfigData StartConfigurationSession: \(error)", retryAfter: .seconds(5))
         }
-    }
-
-    private static func badRequestProblem(_ error: AWSError) -> String? {
-        for problem in ["Expired", "Corrupted", "PollIntervalNotSatisfied"] where error.mentions(problem) {
-            return problem
-        }
-        return nil
     }
 
     static func milliseconds(_ duration: Duration) -> Int64 {

@@ -163,23 +163,28 @@ public struct DynamoDBProfileStore: ProfileStore {
     /// What an AWS error means for the API: a lost race, a store that is unavailable for now
     /// (throttling, 5xx, no connection, an answer cut short), or a failure a retry will not fix.
     private func storeError(_ error: AWSError, operation: String) -> ProfileStoreError {
-        switch error.code {
-        case "ConditionalCheckFailedException":
+        switch error.kind {
+        case .conditionFailed:
             return .conflict
-        case "TransactionCanceledException" where error.mentions("ConditionalCheckFailed") || error.mentions("TransactionConflict"):
+        case .transactionCanceled where error.cancellationReasons.contains(where: Self.isLostRace):
             return .conflict
-        case _ where error.isRetryable, "Timeout", "Transport", "MalformedResponse":
+        case .transport, .deadlineExceeded, .malformedResponse, .busy, .serviceFailure:
             return .unavailable("\(operation): \(error)", retryAfter: 1)
-        default:
+        case .transactionCanceled, .accessDenied, .rejected:
             return .failed("\(operation) on \(table): \(error)")
         }
+    }
+
+    /// A transaction item that was cancelled because another writer got there first.
+    private static func isLostRace(_ reason: String) -> Bool {
+        reason.utf8.elementsEqual("ConditionalCheckFailed".utf8) || reason.utf8.elementsEqual("TransactionConflict".utf8)
     }
 
     /// The item of a failed condition check (`ReturnValuesOnConditionCheckFailure: ALL_OLD`) when it
     /// is exactly what `write` made at `version`: every set attribute equal (`updatedAt` is this
     /// write's own timestamp), every removed one gone.
     static func ownWrite(in error: AWSError, _ write: ProfileWrite, version: Int) -> ProfileItem? {
-        guard error.code.utf8.elementsEqual("ConditionalCheckFailedException".utf8),
+        guard error.kind == .conditionFailed,
               let body = try? JSON(parsing: Array(error.body.utf8), maxDepth: 64), let attributes = body["Item"],
               let item = try? profile(DynamoDBValue.item(attributes)), item.version == version
         else { return nil }

@@ -140,7 +140,7 @@ public struct PreTrafficHook: LambdaHandler, Sendable {
                 let answer = try await lambda.invoke(target, payload: check.event, deadline: deadline)
                 return CheckResult(name: check.name, verdict: Self.judge(answer))
             } catch {
-                let denied = error.code.utf8.elementsEqual("AccessDeniedException".utf8) || error.status == 403
+                let denied = error.kind == .accessDenied
                 let timeLeft = deadline.map { $0.remainingTime() > accessDeniedDelay + .seconds(1) } ?? true
                 guard denied, attempt < Self.accessDeniedAttempts, timeLeft else {
                     return CheckResult(name: check.name, passed: false, detail: "the invocation failed: \(error.description)")

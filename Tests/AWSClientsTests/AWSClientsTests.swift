@@ -45,13 +45,50 @@ import Testing
         #expect(AWSError(status: 400, body: Array(body.utf8)).code == code)
     }
 
+    @Test(arguments: [
+        (400, "ThrottlingException", AWSError.Kind.busy),
+        (400, "ProvisionedThroughputExceededException", .busy),
+        (400, "TransactionInProgressException", .busy),
+        (429, "HTTP429", .busy),
+        (500, "InternalServerError", .serviceFailure),
+        (503, "HTTP503", .serviceFailure),
+        (0, "Transport", .transport),
+        (400, "ValidationException", .rejected),
+        (400, "ConditionalCheckFailedException", .conditionFailed),
+        (400, "TransactionCanceledException", .transactionCanceled),
+        (400, "AccessDeniedException", .accessDenied),
+        (403, "SignatureDoesNotMatch", .accessDenied),
+    ])
+    func theKindFollowsFromStatusAndCode(_ status: Int, _ code: String, _ kind: AWSError.Kind) {
+        #expect(AWSError(code: code, message: "", status: status).kind == kind)
+    }
+
     @Test func throttlingAnd5xxAreRetryableOthersAreNot() {
         #expect(AWSError(code: "ThrottlingException", message: "", status: 400).isRetryable)
-        #expect(AWSError(code: "ProvisionedThroughputExceededException", message: "", status: 400).isRetryable)
         #expect(AWSError(code: "InternalServerError", message: "", status: 500).isRetryable)
         #expect(AWSError(code: "Transport", message: "", status: 0).isRetryable)
         #expect(!AWSError(code: "ValidationException", message: "", status: 400).isRetryable)
         #expect(!AWSError(code: "ConditionalCheckFailedException", message: "", status: 400).isRetryable)
+        #expect(!AWSError(kind: .deadlineExceeded, code: "Timeout", message: "", status: 0).isRetryable)
+    }
+
+    @Test func structuredDetailsAreReadNotTheMessage() {
+        let cancelled = AWSError(status: 400, body: Array(#"""
+            {"__type":"com.amazonaws.dynamodb.v20120810#TransactionCanceledException",
+             "Message":"Transaction cancelled, please refer cancellation reasons for specific reasons [None, ConditionalCheckFailed]",
+             "CancellationReasons":[{"Code":"None"},{"Code":"ConditionalCheckFailed","Message":"The conditional request failed"}]}
+            """#.utf8))
+        #expect(cancelled.kind == .transactionCanceled)
+        #expect(cancelled.cancellationReasons == ["None", "ConditionalCheckFailed"])
+        let expired = AWSError(status: 400, body: Array(#"""
+            {"Message":"Bad Request","Reason":"InvalidParameters",
+             "Details":{"InvalidParameters":{"ConfigurationToken":{"Problem":"Expired"}}}}
+            """#.utf8))
+        #expect(expired.kind == .rejected)
+        #expect(expired.invalidParameterProblems == ["Expired"])
+        // Prose is not a detail.
+        let prose = AWSError(status: 400, body: Array(#"{"__type":"BadRequestException","message":"Invalid or expired configuration token"}"#.utf8))
+        #expect(prose.invalidParameterProblems.isEmpty && prose.cancellationReasons.isEmpty)
     }
 }
 

@@ -23,7 +23,8 @@ import Testing
         let server: FakeRuntimeAPI
         let tokens = Mutex(0)
         let body = Mutex<String>(#"{"enableNewProfileSchema":{"enabled":true,"rolloutPercentage":10,"salt":"s"}}"#)
-        let expireNext = Mutex(false)
+        /// The next GetLatestConfiguration is answered 400 with this body.
+        let rejectNext = Mutex<String?>(nil)
         let seen = Mutex<[String]>([])
 
         init() throws {
@@ -42,8 +43,11 @@ import Testing
                 }
                 let presented = String(request.path.dropFirst("/configuration?configuration_token=".count))
                 let expected = tokens.withLock { "token-\($0)" }
-                if expireNext.withLock({ value in defer { value = false }; return value }) || presented != expected {
-                    return .init(status: 400, body: #"{"Message":"Bad Request","Reason":"InvalidParameters","Details":{"InvalidParameters":{"configuration_token":{"Problem":"Expired"}}}}"#)
+                if let rejection = rejectNext.withLock({ value in defer { value = nil }; return value }) {
+                    return .init(status: 400, body: rejection)
+                }
+                if presented != expected {
+                    return .init(status: 400, body: Self.problem("Expired"))
                 }
                 let next = tokens.withLock { count in
                     count += 1
@@ -55,6 +59,11 @@ import Testing
                     ("Content-Type", "application/json"),
                 ])
             }
+        }
+
+        /// AppConfigData's BadRequestException with a structured problem.
+        static func problem(_ problem: String) -> String {
+            #"{"Message":"Bad Request","Reason":"InvalidParameters","Details":{"InvalidParameters":{"configuration_token":{"Problem":"\#(problem)"}}}}"#
         }
 
         var source: AppConfigDataSource {
@@ -84,13 +93,20 @@ import Testing
         #expect(authorization.contains("/us-east-1/appconfig/aws4_request"), "signing name is appconfig")
     }
 
-    @Test func anExpiredTokenStartsANewSession() async throws {
+    @Test(arguments: [
+        FakeAppConfigData.problem("Expired"), FakeAppConfigData.problem("Corrupted"),
+        // ministack says it only in prose; any other rejection of the token means the same.
+        #"{"__type":"BadRequestException","message":"Invalid or expired configuration token"}"#,
+    ])
+    func aRejectedTokenStartsANewSession(_ rejection: String) async throws {
         let fake = try FakeAppConfigData()
         defer { fake.server.stop() }
         let source = fake.source
         _ = try await source.fetch(timeout: .seconds(2))
-        fake.expireNext.withLock { $0 = true }
-        await #expect(throws: FlagSourceError.self) { try await source.fetch(timeout: .seconds(2)) }
+        fake.rejectNext.withLock { $0 = rejection }
+        await #expect { try await source.fetch(timeout: .seconds(2)) } throws: {
+            ($0 as? FlagSourceError)?.retryAfter == .zero
+        }
         fake.tokens.withLock { $0 = 0 }
         fake.body.withLock { $0 = #"{"enableNewProfileSchema":{"enabled":false}}"# }
         guard case .document(let bytes, _) = try await source.fetch(timeout: .seconds(2)) else {
@@ -99,5 +115,18 @@ import Testing
         }
         #expect(try FlagDocument(parsing: bytes).flags["enableNewProfileSchema"]?.enabled == false)
         #expect(fake.seen.withLock { $0 }.filter { $0 == "POST /configurationsessions" }.count == 2)
+    }
+
+    @Test func pollingTooEarlyKeepsTheTokenAndBacksOff() async throws {
+        let fake = try FakeAppConfigData()
+        defer { fake.server.stop() }
+        let source = fake.source
+        _ = try await source.fetch(timeout: .seconds(2))
+        fake.rejectNext.withLock { $0 = FakeAppConfigData.problem("PollIntervalNotSatisfied") }
+        await #expect { try await source.fetch(timeout: .seconds(2)) } throws: {
+            ($0 as? FlagSourceError)?.retryAfter == .seconds(15)
+        }
+        #expect(try await source.fetch(timeout: .seconds(2)) == .unchanged(nextPollAfter: .seconds(30)))
+        #expect(fake.seen.withLock { $0 }.filter { $0 == "POST /configurationsessions" }.count == 1)
     }
 }
