@@ -207,6 +207,20 @@ private struct Parser {
 
     mutating func parseString() throws(JSONParseError) -> String {
         index += 1
+        // Fast path, the common case: no escapes. ASCII needs no validation; other UTF-8 is validated.
+        let start = index
+        var asciiOnly = true
+        while index < bytes.count {
+            let byte = bytes[index]
+            if byte == UInt8(ascii: "\""), asciiOnly {
+                index += 1
+                return String(decoding: bytes[start..<(index - 1)], as: UTF8.self)
+            }
+            if byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") || byte < 0x20 { break }
+            if byte >= 0x80 { asciiOnly = false }
+            index += 1
+        }
+        index = start
         var scalars: [UInt8] = []
         var runStart = index
         while true {

@@ -52,36 +52,41 @@ extension JSON {
     }
 
     /// Appends `value` as a quoted JSON string.
+    ///
+    /// Runs of bytes that need no escape are appended whole; every byte that needs one is ASCII, so
+    /// runs start and end on scalar boundaries (not always on `Character` boundaries: `"` followed by
+    /// a combining mark is one `Character`, hence the scalar views).
     public static func writeString(_ value: String, to output: inout String) {
         output += "\""
-        var needsEscaping = false
-        for byte in value.utf8 where byte < 0x20 || byte == 0x22 || byte == 0x5C {
-            needsEscaping = true
-            break
-        }
-        guard needsEscaping else {
-            output += value
-            output += "\""
-            return
-        }
-        for scalar in value.unicodeScalars {
-            switch scalar {
-            case "\"": output += "\\\""
-            case "\\": output += "\\\\"
-            case "\n": output += "\\n"
-            case "\r": output += "\\r"
-            case "\t": output += "\\t"
-            case _ where scalar.value < 0x20:
-                let hex = Array("0123456789abcdef")
-                output += "\\u00"
-                output.append(hex[Int(scalar.value >> 4)])
-                output.append(hex[Int(scalar.value & 0xF)])
-            default:
-                output.unicodeScalars.append(scalar)
+        let utf8 = value.utf8
+        var runStart = utf8.startIndex
+        var position = runStart
+        while position != utf8.endIndex {
+            let byte = utf8[position]
+            guard byte < 0x20 || byte == 0x22 || byte == 0x5C else {
+                utf8.formIndex(after: &position)
+                continue
             }
+            if runStart != position { output += Substring(value.unicodeScalars[runStart..<position]) }
+            switch byte {
+            case 0x22: output += "\\\""
+            case 0x5C: output += "\\\\"
+            case 0x0A: output += "\\n"
+            case 0x0D: output += "\\r"
+            case 0x09: output += "\\t"
+            default:
+                output += "\\u00"
+                output.unicodeScalars.append(hexDigits[Int(byte >> 4)])
+                output.unicodeScalars.append(hexDigits[Int(byte & 0xF)])
+            }
+            utf8.formIndex(after: &position)
+            runStart = position
         }
+        if runStart != utf8.endIndex { output += Substring(value.unicodeScalars[runStart...]) }
         output += "\""
     }
+
+    private static let hexDigits: [Unicode.Scalar] = Array("0123456789abcdef".unicodeScalars)
 }
 
 extension JSON {

@@ -1,0 +1,28 @@
+import LeanJSON
+import Testing
+
+@Suite struct StringEscapingTests {
+    @Test(arguments: [
+        "plain", "", "\"", "\\", "a\"b\\c", "\"\u{301}x", "e\u{301}\"\u{301}", "tab\there\nline\r",
+        "\u{1}\u{1F}\u{7F}", "ünïcödé \"quoted\" 🎉", "\u{212A}\"", String(repeating: "\"x", count: 300),
+    ])
+    func writtenStringsParseBackToTheSameBytes(_ text: String) throws {
+        var written = ""
+        JSON.writeString(text, to: &written)
+        let parsed = try JSON(parsing: written)
+        #expect(parsed.stringValue.map { Array($0.utf8) } == Array(text.utf8))
+    }
+
+    @Test func escapesAreTheShortOnesAndLowercaseHex() {
+        var written = ""
+        JSON.writeString("a\"\\\n\r\t\u{1}\u{1F}", to: &written)
+        #expect(written == #""a\"\\\n\r\t\u0001\u001f""#)
+    }
+
+    @Test func unescapedNonASCIIIsValidatedAndEscapedStringsToo() {
+        #expect(throws: JSONParseError.self) { try JSON(parsing: [0x22, 0xC3, 0x22]) }
+        #expect(throws: JSONParseError.self) { try JSON(parsing: [0x22, 0x5C, 0x6E, 0xFF, 0x22]) }
+        #expect(throws: JSONParseError.self) { try JSON(parsing: [0x22, 0x61, 0x0A, 0x22]) }
+        #expect((try? JSON(parsing: Array("\"caf\u{E9}\"".utf8)))?.stringValue == "caf\u{E9}")
+    }
+}
