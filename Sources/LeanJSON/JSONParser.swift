@@ -47,9 +47,7 @@ extension JSON {
     /// compared as bytes), at most `maxDepth` nested arrays and objects, finite numbers only. Two keys
     /// that differ in bytes but are canonically equivalent are refused (`equivalentKeys`).
     public init(parsing bytes: some Collection<UInt8>, maxDepth: Int = 32) throws(JSONParseError) {
-        let array = Array(bytes)
-        var parser = Parser(bytes: array, maxDepth: maxDepth)
-        self = try parser.parseDocument()
+        self = try JSONDocument(parsing: bytes, maxDepth: maxDepth).root.json
     }
 
     /// Parses like ``init(parsing:maxDepth:)``, except that of two keys of one object that differ in
@@ -58,10 +56,8 @@ extension JSON {
     public static func parseKeepingFirstOfEquivalentKeys(
         _ bytes: some Collection<UInt8>, maxDepth: Int = 32
     ) throws(JSONParseError) -> (value: JSON, equivalentKeys: [String]) {
-        var parser = Parser(bytes: Array(bytes), maxDepth: maxDepth)
-        parser.keepFirstOfEquivalentKeys = true
-        let value = try parser.parseDocument()
-        return (value, parser.droppedEquivalentKeys)
+        let document = try JSONDocument(parsing: bytes, maxDepth: maxDepth, keepingFirstOfEquivalentKeys: true)
+        return (document.root.json, document.droppedEquivalentKeys)
     }
 
     /// Parses JSON text.
@@ -70,31 +66,62 @@ extension JSON {
     }
 }
 
-private struct Parser {
+/// One value of a parsed document, in document order: a value's children follow it, and `next` is
+/// the position just past its last descendant.
+struct TapeEntry {
+    enum Kind: UInt8 { case null, `false`, `true`, number, string, array, object }
+
+    var kind: Kind
+    /// Strings: ``hasEscapes`` and ``isASCII``; object keys: ``isDropped``.
+    var flags: UInt8 = 0
+    /// Members of an object, elements of an array.
+    var count = 0
+    /// The value's bytes: a string's between its quotes, a number's text, a container's brackets.
+    var start: Int
+    var end: Int
+    var next = 0
+
+    static let hasEscapes: UInt8 = 1
+    static let isASCII: UInt8 = 2
+    /// A key left out because an earlier key of the object is canonically equivalent (keep-first mode).
+    static let isDropped: UInt8 = 4
+}
+
+/// Checks a JSON text in one pass and records where each value is; decodes nothing it does not have to.
+struct Indexer {
     let bytes: [UInt8]
     let maxDepth: Int
+    let keepFirstOfEquivalentKeys: Bool
     var index = 0
     var depth = 0
-    var keepFirstOfEquivalentKeys = false
+    var tape: [TapeEntry] = []
     var droppedEquivalentKeys: [String] = []
+    /// Scratch space for escape checks.
+    private var scratch: [UInt8] = []
 
-    init(bytes: [UInt8], maxDepth: Int) {
+    init(bytes: [UInt8], maxDepth: Int, keepFirstOfEquivalentKeys: Bool) {
         self.bytes = bytes
         self.maxDepth = maxDepth
+        self.keepFirstOfEquivalentKeys = keepFirstOfEquivalentKeys
+        tape.reserveCapacity(bytes.count / 8 + 4)
     }
 
-    mutating func parseDocument() throws(JSONParseError) -> JSON {
+    mutating func indexDocument() throws(JSONParseError) {
         skipWhitespace()
         guard index < bytes.count else { throw JSONParseError(reason: .empty, offset: 0) }
-        let value = try parseValue()
+        try indexValue()
         skipWhitespace()
         guard index == bytes.count else { throw JSONParseError(reason: .trailingData, offset: index) }
-        return value
     }
 
     mutating func skipWhitespace() {
-        while index < bytes.count, bytes[index] == 0x20 || bytes[index] == 0x0A || bytes[index] == 0x0D || bytes[index] == 0x09 {
-            index += 1
+        index = bytes.withUnsafeBufferPointer { buffer in
+            var position = index
+            while position < buffer.count, buffer[position] == 0x20 || buffer[position] == 0x0A || buffer[position] == 0x0D
+                || buffer[position] == 0x09 {
+                position += 1
+            }
+            return position
         }
     }
 
@@ -105,27 +132,28 @@ private struct Parser {
         return JSONParseError(reason: .unexpectedCharacter(shown), offset: index)
     }
 
-    mutating func parseValue() throws(JSONParseError) -> JSON {
+    mutating func indexValue() throws(JSONParseError) {
         guard index < bytes.count else { throw JSONParseError(reason: .unexpectedEnd, offset: index) }
         switch bytes[index] {
-        case UInt8(ascii: "{"): return try parseObject()
-        case UInt8(ascii: "["): return try parseArray()
-        case UInt8(ascii: "\""): return .string(try parseString())
-        case UInt8(ascii: "t"): try expectLiteral("true"); return .bool(true)
-        case UInt8(ascii: "f"): try expectLiteral("false"); return .bool(false)
-        case UInt8(ascii: "n"): try expectLiteral("null"); return .null
-        case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"): return try parseNumber()
+        case UInt8(ascii: "{"): try indexContainer(.object)
+        case UInt8(ascii: "["): try indexContainer(.array)
+        case UInt8(ascii: "\""): try indexString()
+        case UInt8(ascii: "t"): try indexLiteral("true", .true)
+        case UInt8(ascii: "f"): try indexLiteral("false", .false)
+        case UInt8(ascii: "n"): try indexLiteral("null", .null)
+        case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"): try indexNumber()
         default: throw unexpected()
         }
     }
 
-    mutating func expectLiteral(_ literal: StaticString) throws(JSONParseError) {
+    mutating func indexLiteral(_ literal: StaticString, _ kind: TapeEntry.Kind) throws(JSONParseError) {
         let count = literal.utf8CodeUnitCount
         guard index + count <= bytes.count else { throw JSONParseError(reason: .unexpectedEnd, offset: index) }
         for offset in 0..<count where bytes[index + offset] != literal.utf8Start[offset] {
             index += offset
             throw unexpected()
         }
+        tape.append(TapeEntry(kind: kind, start: index, end: index + count, next: tape.count + 1))
         index += count
     }
 
@@ -134,171 +162,129 @@ private struct Parser {
         if depth > maxDepth { throw JSONParseError(reason: .tooDeep(limit: maxDepth), offset: index) }
     }
 
-    mutating func parseObject() throws(JSONParseError) -> JSON {
+    /// An object or an array: its entry, then its members' (key, value) or its elements' entries.
+    mutating func indexContainer(_ kind: TapeEntry.Kind) throws(JSONParseError) {
         try enter()
+        let closing = kind == .object ? UInt8(ascii: "}") : UInt8(ascii: "]")
+        let entry = tape.count
+        tape.append(TapeEntry(kind: kind, start: index, end: index))
         index += 1
-        var members: [String: JSON] = [:]
         skipWhitespace()
-        if index < bytes.count, bytes[index] == UInt8(ascii: "}") {
+        var count = 0
+        if index < bytes.count, bytes[index] == closing {
             index += 1
-            depth -= 1
-            return .object(members)
-        }
-        while true {
-            skipWhitespace()
-            guard index < bytes.count, bytes[index] == UInt8(ascii: "\"") else { throw unexpected() }
-            let key = try parseString()
-            skipWhitespace()
-            guard index < bytes.count, bytes[index] == UInt8(ascii: ":") else { throw unexpected() }
-            index += 1
-            skipWhitespace()
-            let value = try parseValue()
-            if let earlier = members.updateValue(value, forKey: key) {
-                // Dictionary keys compare as canonical equivalence; a duplicate is the same bytes.
-                guard let stored = members.index(forKey: key) else { throw unexpected() }
-                let storedKey = members[stored].key
-                members[key] = earlier
-                if storedKey.utf8.elementsEqual(key.utf8) {
-                    throw JSONParseError(reason: .duplicateKey(key), offset: index)
+        } else {
+            while true {
+                skipWhitespace()
+                if kind == .object { try indexKey() }
+                try indexValue()
+                count += 1
+                skipWhitespace()
+                guard index < bytes.count else { throw JSONParseError(reason: .unexpectedEnd, offset: index) }
+                if bytes[index] == UInt8(ascii: ",") {
+                    index += 1
+                    continue
                 }
-                guard keepFirstOfEquivalentKeys else {
-                    throw JSONParseError(reason: .equivalentKeys(storedKey, key), offset: index)
-                }
-                droppedEquivalentKeys.append(key)
-            }
-            skipWhitespace()
-            guard index < bytes.count else { throw JSONParseError(reason: .unexpectedEnd, offset: index) }
-            if bytes[index] == UInt8(ascii: ",") {
-                index += 1
-                continue
-            }
-            guard bytes[index] == UInt8(ascii: "}") else { throw unexpected() }
-            index += 1
-            depth -= 1
-            return .object(members)
-        }
-    }
-
-    mutating func parseArray() throws(JSONParseError) -> JSON {
-        try enter()
-        index += 1
-        var elements: [JSON] = []
-        skipWhitespace()
-        if index < bytes.count, bytes[index] == UInt8(ascii: "]") {
-            index += 1
-            depth -= 1
-            return .array(elements)
-        }
-        while true {
-            skipWhitespace()
-            elements.append(try parseValue())
-            skipWhitespace()
-            guard index < bytes.count else { throw JSONParseError(reason: .unexpectedEnd, offset: index) }
-            if bytes[index] == UInt8(ascii: ",") {
-                index += 1
-                continue
-            }
-            guard bytes[index] == UInt8(ascii: "]") else { throw unexpected() }
-            index += 1
-            depth -= 1
-            return .array(elements)
-        }
-    }
-
-    mutating func parseString() throws(JSONParseError) -> String {
-        index += 1
-        // Fast path, the common case: no escapes. ASCII needs no validation; other UTF-8 is validated.
-        let start = index
-        var asciiOnly = true
-        while index < bytes.count {
-            let byte = bytes[index]
-            if byte == UInt8(ascii: "\""), asciiOnly {
-                index += 1
-                return String(decoding: bytes[start..<(index - 1)], as: UTF8.self)
-            }
-            if byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") || byte < 0x20 { break }
-            if byte >= 0x80 { asciiOnly = false }
-            index += 1
-        }
-        index = start
-        var scalars: [UInt8] = []
-        var runStart = index
-        while true {
-            guard index < bytes.count else { throw JSONParseError(reason: .unexpectedEnd, offset: index) }
-            let byte = bytes[index]
-            if byte == UInt8(ascii: "\"") {
-                scalars.append(contentsOf: bytes[runStart..<index])
+                guard bytes[index] == closing else { throw unexpected() }
                 index += 1
                 break
             }
-            if byte < 0x20 { throw unexpected() }
-            if byte == UInt8(ascii: "\\") {
-                scalars.append(contentsOf: bytes[runStart..<index])
-                try parseEscape(into: &scalars)
-                runStart = index
+        }
+        depth -= 1
+        tape[entry].count = count
+        tape[entry].end = index
+        tape[entry].next = tape.count
+        if kind == .object, count > 1 { try checkKeys(ofObjectAt: entry) }
+    }
+
+    /// A member's key and the colon after it.
+    mutating func indexKey() throws(JSONParseError) {
+        guard index < bytes.count, bytes[index] == UInt8(ascii: "\"") else { throw unexpected() }
+        try indexString()
+        skipWhitespace()
+        guard index < bytes.count, bytes[index] == UInt8(ascii: ":") else { throw unexpected() }
+        index += 1
+        skipWhitespace()
+    }
+
+    /// The same key bytes twice is a duplicate. Two keys that differ in bytes but not as Swift strings
+    /// (only possible when one is not plain ASCII) are refused, or the later one is dropped when the
+    /// caller asked for that. Problems are reported in document order.
+    mutating func checkKeys(ofObjectAt entry: Int) throws(JSONParseError) {
+        var keys: [Int] = []
+        keys.reserveCapacity(tape[entry].count)
+        var plainASCII = true
+        var position = entry + 1
+        while position < tape[entry].next {
+            keys.append(position)
+            if tape[position].flags & (TapeEntry.hasEscapes | TapeEntry.isASCII) != TapeEntry.isASCII { plainASCII = false }
+            position = tape[position + 1].next
+        }
+        if plainASCII, keys.count <= 16 {
+            for later in 1..<keys.count {
+                let key = bytes[tape[keys[later]].start..<tape[keys[later]].end]
+                for earlier in 0..<later where bytes[tape[keys[earlier]].start..<tape[keys[earlier]].end].elementsEqual(key) {
+                    throw JSONParseError(reason: .duplicateKey(String(decoding: key, as: UTF8.self)), offset: tape[entry].end)
+                }
+            }
+            return
+        }
+        var seen = [String: Int](minimumCapacity: keys.count)
+        for key in keys {
+            let text = decodeString(at: key)
+            guard let earlier = seen[text] else {
+                seen[text] = key
                 continue
             }
-            index += 1
+            let earlierText = decodeString(at: earlier)
+            if earlierText.utf8.elementsEqual(text.utf8) {
+                throw JSONParseError(reason: .duplicateKey(text), offset: tape[entry].end)
+            }
+            guard keepFirstOfEquivalentKeys else {
+                throw JSONParseError(reason: .equivalentKeys(earlierText, text), offset: tape[entry].end)
+            }
+            tape[key].flags |= TapeEntry.isDropped
+            droppedEquivalentKeys.append(text)
         }
-        guard let text = String(validating: scalars, as: UTF8.self) else {
+    }
+
+    /// Checks a string: no control characters, valid escapes, valid UTF-8 (checked on the raw bytes:
+    /// escapes are ASCII and decode to whole scalars, so raw and decoded text are valid together).
+    mutating func indexString() throws(JSONParseError) {
+        index += 1
+        let start = index
+        var flags = TapeEntry.isASCII
+        while true {
+            // The common run: bytes that are neither the end, an escape nor a control character.
+            let (stop, unionOfBytes) = bytes.withUnsafeBufferPointer { buffer in
+                var position = index
+                var union: UInt8 = 0
+                while position < buffer.count {
+                    let byte = buffer[position]
+                    if byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") || byte < 0x20 { break }
+                    union |= byte
+                    position += 1
+                }
+                return (position, union)
+            }
+            index = stop
+            if unionOfBytes >= 0x80 { flags &= ~TapeEntry.isASCII }
+            guard index < bytes.count else { throw JSONParseError(reason: .unexpectedEnd, offset: index) }
+            let byte = bytes[index]
+            if byte == UInt8(ascii: "\"") { break }
+            if byte < 0x20 { throw unexpected() }
+            flags |= TapeEntry.hasEscapes
+            scratch.removeAll(keepingCapacity: true)
+            try Self.decodeEscape(in: bytes, at: &index, into: &scratch)
+        }
+        if flags & TapeEntry.isASCII == 0, String(validUTF8: bytes[start..<index]) == nil {
             throw JSONParseError(reason: .invalidUTF8, offset: index)
         }
-        return text
-    }
-
-    mutating func parseEscape(into output: inout [UInt8]) throws(JSONParseError) {
+        tape.append(TapeEntry(kind: .string, flags: flags, start: start, end: index, next: tape.count + 1))
         index += 1
-        guard index < bytes.count else { throw JSONParseError(reason: .unexpectedEnd, offset: index) }
-        let escaped = bytes[index]
-        index += 1
-        switch escaped {
-        case UInt8(ascii: "\""): output.append(0x22)
-        case UInt8(ascii: "\\"): output.append(0x5C)
-        case UInt8(ascii: "/"): output.append(0x2F)
-        case UInt8(ascii: "b"): output.append(0x08)
-        case UInt8(ascii: "f"): output.append(0x0C)
-        case UInt8(ascii: "n"): output.append(0x0A)
-        case UInt8(ascii: "r"): output.append(0x0D)
-        case UInt8(ascii: "t"): output.append(0x09)
-        case UInt8(ascii: "u"):
-            var code = try parseHex4()
-            if (0xD800...0xDBFF).contains(code) {
-                guard index + 1 < bytes.count, bytes[index] == UInt8(ascii: "\\"), bytes[index + 1] == UInt8(ascii: "u") else {
-                    throw JSONParseError(reason: .invalidEscape, offset: index)
-                }
-                index += 2
-                let low = try parseHex4()
-                guard (0xDC00...0xDFFF).contains(low) else { throw JSONParseError(reason: .invalidEscape, offset: index) }
-                code = 0x10000 + ((code - 0xD800) << 10) + (low - 0xDC00)
-            } else if (0xDC00...0xDFFF).contains(code) {
-                throw JSONParseError(reason: .invalidEscape, offset: index)
-            }
-            guard let scalar = Unicode.Scalar(code) else { throw JSONParseError(reason: .invalidEscape, offset: index) }
-            output.append(contentsOf: Array(String(Character(scalar)).utf8))
-        default:
-            throw JSONParseError(reason: .invalidEscape, offset: index - 1)
-        }
     }
 
-    mutating func parseHex4() throws(JSONParseError) -> UInt32 {
-        guard index + 4 <= bytes.count else { throw JSONParseError(reason: .unexpectedEnd, offset: index) }
-        var value: UInt32 = 0
-        for _ in 0..<4 {
-            let byte = bytes[index]
-            let digit: UInt32
-            switch byte {
-            case UInt8(ascii: "0")...UInt8(ascii: "9"): digit = UInt32(byte - UInt8(ascii: "0"))
-            case UInt8(ascii: "a")...UInt8(ascii: "f"): digit = UInt32(byte - UInt8(ascii: "a") + 10)
-            case UInt8(ascii: "A")...UInt8(ascii: "F"): digit = UInt32(byte - UInt8(ascii: "A") + 10)
-            default: throw JSONParseError(reason: .invalidEscape, offset: index)
-            }
-            value = value * 16 + digit
-            index += 1
-        }
-        return value
-    }
-
-    mutating func parseNumber() throws(JSONParseError) -> JSON {
+    mutating func indexNumber() throws(JSONParseError) {
         let start = index
         if bytes[index] == UInt8(ascii: "-") { index += 1 }
         guard index < bytes.count else { throw JSONParseError(reason: .invalidNumber, offset: start) }
@@ -320,13 +306,97 @@ private struct Parser {
             guard index < bytes.count, isDigit(bytes[index]) else { throw JSONParseError(reason: .invalidNumber, offset: start) }
             while index < bytes.count, isDigit(bytes[index]) { index += 1 }
         }
-        let text = String(decoding: bytes[start..<index], as: UTF8.self)
-        guard let value = Double(text) else { throw JSONParseError(reason: .invalidNumber, offset: start) }
+        guard let value = Self.number(bytes[start..<index]) else { throw JSONParseError(reason: .invalidNumber, offset: start) }
         guard value.isFinite else { throw JSONParseError(reason: .numberOutOfRange, offset: start) }
-        return .number(value)
+        tape.append(TapeEntry(kind: .number, start: start, end: index, next: tape.count + 1))
     }
 
     func isDigit(_ byte: UInt8) -> Bool {
         byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9")
+    }
+
+    /// A number's text as a `Double` (the text has been checked against JSON's grammar).
+    static func number(_ text: ArraySlice<UInt8>) -> Double? {
+        Double(String(decoding: text, as: UTF8.self))
+    }
+
+    /// The string at tape position `entry`, unescaped.
+    func decodeString(at entry: Int) -> String {
+        Self.decodeString(tape[entry], in: bytes)
+    }
+
+    /// A string entry's text, unescaped.
+    static func decodeString(_ entry: TapeEntry, in bytes: [UInt8]) -> String {
+        let raw = bytes[entry.start..<entry.end]
+        guard entry.flags & TapeEntry.hasEscapes != 0 else { return String(decoding: raw, as: UTF8.self) }
+        var decoded: [UInt8] = []
+        decoded.reserveCapacity(raw.count)
+        var index = entry.start
+        var runStart = index
+        while index < entry.end {
+            guard bytes[index] == UInt8(ascii: "\\") else {
+                index += 1
+                continue
+            }
+            decoded.append(contentsOf: bytes[runStart..<index])
+            // Checked when the document was indexed.
+            try? decodeEscape(in: bytes, at: &index, into: &decoded)
+            runStart = index
+        }
+        decoded.append(contentsOf: bytes[runStart..<entry.end])
+        return String(decoding: decoded, as: UTF8.self)
+    }
+
+    /// Decodes the escape at `index` (a backslash) into UTF-8 and moves `index` past it.
+    static func decodeEscape(in bytes: [UInt8], at index: inout Int, into output: inout [UInt8]) throws(JSONParseError) {
+        index += 1
+        guard index < bytes.count else { throw JSONParseError(reason: .unexpectedEnd, offset: index) }
+        let escaped = bytes[index]
+        index += 1
+        switch escaped {
+        case UInt8(ascii: "\""): output.append(0x22)
+        case UInt8(ascii: "\\"): output.append(0x5C)
+        case UInt8(ascii: "/"): output.append(0x2F)
+        case UInt8(ascii: "b"): output.append(0x08)
+        case UInt8(ascii: "f"): output.append(0x0C)
+        case UInt8(ascii: "n"): output.append(0x0A)
+        case UInt8(ascii: "r"): output.append(0x0D)
+        case UInt8(ascii: "t"): output.append(0x09)
+        case UInt8(ascii: "u"):
+            var code = try hex4(in: bytes, at: &index)
+            if (0xD800...0xDBFF).contains(code) {
+                guard index + 1 < bytes.count, bytes[index] == UInt8(ascii: "\\"), bytes[index + 1] == UInt8(ascii: "u") else {
+                    throw JSONParseError(reason: .invalidEscape, offset: index)
+                }
+                index += 2
+                let low = try hex4(in: bytes, at: &index)
+                guard (0xDC00...0xDFFF).contains(low) else { throw JSONParseError(reason: .invalidEscape, offset: index) }
+                code = 0x10000 + ((code - 0xD800) << 10) + (low - 0xDC00)
+            } else if (0xDC00...0xDFFF).contains(code) {
+                throw JSONParseError(reason: .invalidEscape, offset: index)
+            }
+            guard let scalar = Unicode.Scalar(code) else { throw JSONParseError(reason: .invalidEscape, offset: index) }
+            output.append(contentsOf: scalar.utf8)
+        default:
+            throw JSONParseError(reason: .invalidEscape, offset: index - 1)
+        }
+    }
+
+    static func hex4(in bytes: [UInt8], at index: inout Int) throws(JSONParseError) -> UInt32 {
+        guard index + 4 <= bytes.count else { throw JSONParseError(reason: .unexpectedEnd, offset: index) }
+        var value: UInt32 = 0
+        for _ in 0..<4 {
+            let byte = bytes[index]
+            let digit: UInt32
+            switch byte {
+            case UInt8(ascii: "0")...UInt8(ascii: "9"): digit = UInt32(byte - UInt8(ascii: "0"))
+            case UInt8(ascii: "a")...UInt8(ascii: "f"): digit = UInt32(byte - UInt8(ascii: "a") + 10)
+            case UInt8(ascii: "A")...UInt8(ascii: "F"): digit = UInt32(byte - UInt8(ascii: "A") + 10)
+            default: throw JSONParseError(reason: .invalidEscape, offset: index)
+            }
+            value = value * 16 + digit
+            index += 1
+        }
+        return value
     }
 }

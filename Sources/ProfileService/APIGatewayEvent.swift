@@ -49,7 +49,7 @@ public struct APIRequest: Sendable, Equatable {
         self.init(
             method: method, rawPath: rawPath, pathSegments: Self.decodedSegments(rawPath),
             headers: Self.lowercasedNames(headers.map { ($0.key, $0.value) }), query: query, body: body, claims: claims,
-            scopes: scopes ?? Self.scopes(jwtScopes: nil, claims: claims.mapValues { .string($0) }), requestID: requestID,
+            scopes: scopes ?? Self.scopes(jwtScopes: [], claim: { claims[$0].map(JSON.string) }), requestID: requestID,
             format: format)
     }
 
@@ -72,65 +72,69 @@ public struct APIRequest: Sendable, Equatable {
     /// Reads an API Gateway HTTP API 2.0, Function URL or REST API 1.0 event. Throws only for events
     /// that are none of these; whatever API Gateway can deliver becomes a request (a bad one gets a 400).
     public init(event bytes: [UInt8]) throws(InvalidEventError) {
-        let event: JSON
-        let equivalentKeys: [String]
+        // A document, not a tree: an event is kilobytes of which the API reads a few fields.
+        let document: JSONDocument
         do {
-            (event, equivalentKeys) = try JSON.parseKeepingFirstOfEquivalentKeys(bytes, maxDepth: 64)
+            document = try JSONDocument(parsing: bytes, maxDepth: 64, keepingFirstOfEquivalentKeys: true)
         } catch {
             throw InvalidEventError(detail: "the event is not JSON (\(error))")
         }
-        guard let object = event.objectValue else {
-            throw InvalidEventError(detail: "the event is a JSON \(event.typeName)")
+        let object = document.root
+        guard object.isObject else {
+            throw InvalidEventError(detail: "the event is a JSON \(object.typeName)")
         }
-        let context = object["requestContext"]?.objectValue ?? [:]
-        let claimsJSON = context["authorizer"]?["jwt"]?["claims"]?.objectValue ?? context["authorizer"]?["claims"]?.objectValue ?? [:]
-        let claims = Self.stringValues(claimsJSON)
-        let scopes = Self.scopes(jwtScopes: context["authorizer"]?["jwt"]?["scopes"], claims: claimsJSON)
-        if object["version"]?.stringValue?.utf8.elementsEqual("2.0".utf8) == true, let http = context["http"]?.objectValue,
+        let context = object["requestContext"]?.object
+        let authorizer = context?["authorizer"]
+        let claimsObject = authorizer?["jwt"]?["claims"]?.object ?? authorizer?["claims"]?.object
+        let claims = Self.stringValues(claimsObject)
+        let scopes = Self.scopes(
+            jwtScopes: authorizer?["jwt"]?["scopes"]?.elements.compactMap(\.stringValue) ?? [],
+            claim: { claimsObject?[$0]?.json })
+        if object["version"]?.isString("2.0") == true, let http = context?["http"]?.object,
            let method = http["method"]?.stringValue {
             var rawPath = object["rawPath"]?.stringValue ?? http["path"]?.stringValue ?? "/"
-            if let stage = context["stage"]?.stringValue, stage != "$default", rawPath.utf8.starts(with: "/\(stage)/".utf8) {
+            if let stage = context?["stage"]?.stringValue, stage != "$default", rawPath.utf8.starts(with: "/\(stage)/".utf8) {
                 rawPath.removeFirst(stage.count + 1)
             }
-            var headers = Self.lowercasedNames(Self.stringValues(object["headers"]?.objectValue ?? [:]).map { ($0.key, $0.value) })
-            if let cookies = object["cookies"]?.arrayValue?.compactMap(\.stringValue), !cookies.isEmpty {
+            var headers = Self.lowercasedNames(Self.stringFields(object["headers"]))
+            if let cookies = object["cookies"]?.elements.compactMap(\.stringValue), !cookies.isEmpty {
                 headers["cookie"] = cookies.joined(separator: "; ")
             }
             // HTTP APIs deliver rawPath already percent-decoded; Function URLs deliver it encoded.
-            let isFunctionURL = (context["domainName"]?.stringValue ?? "").utf8.contains(subsequence: ".lambda-url.".utf8)
+            let isFunctionURL = (context?["domainName"]?.stringValue ?? "").utf8.contains(subsequence: ".lambda-url.".utf8)
             let segments = Self.segments(
                 template: (object["routeKey"]?.stringValue).flatMap(Self.routePattern),
-                parameters: Self.stringValues(object["pathParameters"]?.objectValue ?? [:]))
+                parameters: Self.stringValues(object["pathParameters"]))
                 ?? (isFunctionURL ? Self.decodedSegments(rawPath) : Self.plainSegments(rawPath))
             self.init(
                 method: method.uppercased(), rawPath: rawPath, pathSegments: segments, headers: headers,
-                query: Self.stringValues(object["queryStringParameters"]?.objectValue ?? [:]), body: [], claims: claims,
-                scopes: scopes, requestID: context["requestId"]?.stringValue ?? "", format: .v2)
+                query: Self.stringValues(object["queryStringParameters"]), body: [], claims: claims,
+                scopes: scopes, requestID: context?["requestId"]?.stringValue ?? "", format: .v2)
         } else if let method = object["httpMethod"]?.stringValue, let path = object["path"]?.stringValue {
-            var fields = Self.stringValues(object["headers"]?.objectValue ?? [:]).map { ($0.key, $0.value) }
-            for (name, values) in object["multiValueHeaders"]?.objectValue ?? [:] {
-                if let joined = values.arrayValue?.compactMap(\.stringValue).joined(separator: ",") { fields.append((name, joined)) }
+            var fields = Self.stringFields(object["headers"])
+            for (name, values) in object["multiValueHeaders"]?.members ?? [] where values.isArray {
+                fields.append((name, values.elements.compactMap(\.stringValue).joined(separator: ",")))
             }
-            var query = Self.stringValues(object["queryStringParameters"]?.objectValue ?? [:])
-            for (name, values) in object["multiValueQueryStringParameters"]?.objectValue ?? [:] {
-                if let joined = values.arrayValue?.compactMap(\.stringValue).joined(separator: ",") { query[name] = joined }
+            var query = Self.stringValues(object["queryStringParameters"])
+            for (name, values) in object["multiValueQueryStringParameters"]?.members ?? [] where values.isArray {
+                query[name] = values.elements.compactMap(\.stringValue).joined(separator: ",")
             }
             // REST APIs keep a custom domain's base path in `path`; the resource template and the
             // (decoded) path parameters name the route without it.
             let segments = Self.segments(
                 template: object["resource"]?.stringValue,
-                parameters: Self.stringValues(object["pathParameters"]?.objectValue ?? [:]))
+                parameters: Self.stringValues(object["pathParameters"]))
                 ?? Self.decodedSegments(path)
             self.init(
                 method: method.uppercased(), rawPath: path, pathSegments: segments, headers: Self.lowercasedNames(fields),
-                query: query, body: [], claims: claims, scopes: scopes, requestID: context["requestId"]?.stringValue ?? "",
+                query: query, body: [], claims: claims, scopes: scopes, requestID: context?["requestId"]?.stringValue ?? "",
                 format: .v1)
         } else {
-            let keys = object.keys.sorted().prefix(8).joined(separator: ", ")
+            let keys = object.members.map(\.key).sorted().prefix(8).joined(separator: ", ")
             throw InvalidEventError(detail: "the event has none of their fields (it has: \(keys))")
         }
-        if !equivalentKeys.isEmpty {
-            eventProblem = "the request has names that differ in bytes but not as Unicode text (\(equivalentKeys.prefix(3).map { "\"\($0)\"" }.joined(separator: ", "))); send each name once, in one form"
+        if !document.droppedEquivalentKeys.isEmpty {
+            eventProblem = "the request has names that differ in bytes but not as Unicode text (\(document.droppedEquivalentKeys.prefix(3).map { "\"\($0)\"" }.joined(separator: ", "))); send each name once, in one form"
         }
         if let text = object["body"]?.stringValue {
             if object["isBase64Encoded"]?.boolValue == true {
@@ -150,17 +154,26 @@ public struct APIRequest: Sendable, Equatable {
         headers[name.lowercased()]
     }
 
-    /// String, number and Boolean members as text; other members are left out.
-    private static func stringValues(_ object: [String: JSON]) -> [String: String] {
-        var result: [String: String] = [:]
-        for (key, member) in object {
-            switch member {
-            case .string(let text): result[key] = text
-            case .number, .bool: result[key] = member.text
-            default: continue
+    /// String, number and Boolean members of an object as text; other members are left out.
+    private static func stringValues(_ object: JSONNode?) -> [String: String] {
+        let fields = stringFields(object)
+        var result = [String: String](minimumCapacity: fields.count)
+        for (key, value) in fields { result[key] = value }
+        return result
+    }
+
+    /// String, number and Boolean members of an object as text, in document order.
+    private static func stringFields(_ object: JSONNode?) -> [(String, String)] {
+        guard let object else { return [] }
+        var fields: [(String, String)] = []
+        for (key, member) in object.members {
+            if let text = member.stringValue {
+                fields.append((key, text))
+            } else if member.numberValue != nil || member.boolValue != nil {
+                fields.append((key, member.json.text))
             }
         }
-        return result
+        return fields
     }
 
     /// Lower-cases names; of several fields with one lower-cased name, the one already in lower case
@@ -182,10 +195,10 @@ public struct APIRequest: Sendable, Equatable {
 
     /// `jwt.scopes` (a list), then the `scope` and `scp` claims: space-separated text (API Gateway
     /// turns list claims into `[a b]`) or a list.
-    static func scopes(jwtScopes: JSON?, claims: [String: JSON]) -> [String] {
-        var scopes: [String] = jwtScopes?.arrayValue?.compactMap(\.stringValue) ?? []
+    static func scopes(jwtScopes: [String], claim: (String) -> JSON?) -> [String] {
+        var scopes = jwtScopes
         for name in ["scope", "scp"] {
-            switch claims[name] {
+            switch claim(name) {
             case .string(let text)?:
                 var list = Substring(text)
                 if list.utf8.first == UInt8(ascii: "["), list.utf8.last == UInt8(ascii: "]") { list = list.dropFirst().dropLast() }
@@ -258,7 +271,7 @@ public struct APIRequest: Sendable, Equatable {
                 bytes.append(byte)
             }
         }
-        return String(validating: bytes, as: UTF8.self)
+        return String(validUTF8: bytes[...])
     }
 
     private static func hexValue(_ byte: UInt8) -> UInt8? {
@@ -272,16 +285,13 @@ public struct APIRequest: Sendable, Equatable {
 }
 
 extension Collection where Element: Equatable {
-    /// Whether `subsequence` occurs in the collection (a byte search without the regex library).
+    /// Whether `subsequence` occurs in the collection (a search without the regex library).
     func contains(subsequence: some Collection<Element>) -> Bool {
-        guard !subsequence.isEmpty, count >= subsequence.count else { return subsequence.isEmpty }
-        var start = startIndex
-        while true {
-            if self[start...].starts(with: subsequence) { return true }
-            guard start != endIndex else { return false }
-            start = index(after: start)
-            if distance(from: start, to: endIndex) < subsequence.count { return false }
-        }
+        let haystack = Array(self)
+        let needle = Array(subsequence)
+        guard !needle.isEmpty else { return true }
+        guard haystack.count >= needle.count else { return false }
+        return (0...(haystack.count - needle.count)).contains { haystack[$0..<($0 + needle.count)].elementsEqual(needle) }
     }
 }
 
@@ -315,17 +325,25 @@ public struct APIResponse: Sendable, Equatable {
 
     /// The Lambda result for API Gateway in the payload format the request came in.
     public func encoded(for format: PayloadFormat) -> [UInt8] {
-        let bodyText = String(validating: body, as: UTF8.self)
-        var result: [String: JSON] = [
-            "statusCode": .number(Double(status)),
-            "headers": .object(headers.mapValues { .string($0) }),
-            "body": .string(bodyText ?? Base64.encode(body)),
-            "isBase64Encoded": .bool(bodyText == nil),
-        ]
-        if format == .v1 {
-            result["multiValueHeaders"] = .object([:])
+        // Written directly, members in byte order as `JSON.text` writes them (tests compare the two).
+        let bodyText = String(validUTF8: body[...])
+        var text = #"{"body":"#
+        JSON.writeString(bodyText ?? Base64.encode(body), to: &text)
+        text += #","headers":{"#
+        for (position, name) in headers.keys.sorted(by: { $0.utf8.lexicographicallyPrecedes($1.utf8) }).enumerated() {
+            if position > 0 { text += "," }
+            JSON.writeString(name, to: &text)
+            text += ":"
+            JSON.writeString(headers[name] ?? "", to: &text)
         }
-        return JSON.object(result).bytes
+        text += bodyText == nil ? #"},"isBase64Encoded":true"# : #"},"isBase64Encoded":false"#
+        if format == .v1 {
+            text += #","multiValueHeaders":{}"#
+        }
+        text += #","statusCode":"#
+        text += String(status)
+        text += "}"
+        return Array(text.utf8)
     }
 }
 

@@ -71,6 +71,24 @@ import Testing
         #expect(v1["multiValueHeaders"] != nil)
     }
 
+    @Test(arguments: [
+        APIResponse(status: 200, json: ["name": "Zoë \"Z\"", "n": 1], headers: ["etag": "\"1\"", "Content-Type": "application/json"]),
+        APIResponse(status: 204),
+        APIResponse(status: 200, headers: ["a\u{1}b": "tab\there", "\u{212A}": "kelvin"], body: [0xFF, 0x00, 0x41]),
+        APIResponse(status: 400, body: Array("caf\u{E9} \u{1F600}".utf8)),
+    ])
+    func encodingIsExactlyTheJSONWritersText(_ response: APIResponse) {
+        for format in [PayloadFormat.v1, .v2] {
+            let bodyText = String(validating: response.body, as: UTF8.self)
+            var envelope: [String: JSON] = [
+                "statusCode": .number(Double(response.status)), "headers": .object(response.headers.mapValues { .string($0) }),
+                "body": .string(bodyText ?? Base64.encode(response.body)), "isBase64Encoded": .bool(bodyText == nil),
+            ]
+            if format == .v1 { envelope["multiValueHeaders"] = .object([:]) }
+            #expect(response.encoded(for: format) == JSON.object(envelope).bytes)
+        }
+    }
+
     @Test func base64RoundTrips() {
         for sample in [[UInt8](), [0], [0, 1], [0, 1, 2], Array("any carnal pleasure.".utf8), Array(0...255)] {
             #expect(Base64.decode(Base64.encode(sample)) == sample)
