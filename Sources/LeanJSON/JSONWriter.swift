@@ -1,45 +1,51 @@
 extension JSON {
     /// Compact JSON text with object keys sorted by their UTF-8 bytes.
     public var text: String {
-        var output = ""
-        write(to: &output)
-        return output
+        String(decoding: bytes, as: UTF8.self)
     }
 
     /// Compact JSON as UTF-8 bytes.
     public var bytes: [UInt8] {
-        Array(text.utf8)
+        var output: [UInt8] = []
+        output.reserveCapacity(128)
+        write(to: &output)
+        return output
     }
 
     /// Appends compact JSON text to `output`.
     public func write(to output: inout String) {
+        output += text
+    }
+
+    /// Appends compact JSON as UTF-8 bytes to `output`.
+    public func write(to output: inout [UInt8]) {
         switch self {
         case .null:
-            output += "null"
+            output.append(contentsOf: "null".utf8)
         case .bool(let value):
-            output += value ? "true" : "false"
+            output.append(contentsOf: value ? "true".utf8 : "false".utf8)
         case .number(let value):
-            output += JSON.format(value)
+            output.append(contentsOf: JSON.format(value).utf8)
         case .string(let value):
             JSON.writeString(value, to: &output)
         case .array(let elements):
-            output += "["
+            output.append(UInt8(ascii: "["))
             for (position, element) in elements.enumerated() {
-                if position > 0 { output += "," }
+                if position > 0 { output.append(UInt8(ascii: ",")) }
                 element.write(to: &output)
             }
-            output += "]"
+            output.append(UInt8(ascii: "]"))
         case .object(let members):
-            output += "{"
+            output.append(UInt8(ascii: "{"))
             // Byte order, not `String <`: that compares canonically, and on keys such as "e\u{301}" and
             // "\u{E9}x" the order it gives depends on the order it was given (found by fuzz-json).
-            for (position, key) in members.keys.sorted(by: { $0.utf8.lexicographicallyPrecedes($1.utf8) }).enumerated() {
-                if position > 0 { output += "," }
-                JSON.writeString(key, to: &output)
-                output += ":"
-                members[key]!.write(to: &output)
+            for (position, member) in members.sorted(by: { $0.key.utf8.lexicographicallyPrecedes($1.key.utf8) }).enumerated() {
+                if position > 0 { output.append(UInt8(ascii: ",")) }
+                JSON.writeString(member.key, to: &output)
+                output.append(UInt8(ascii: ":"))
+                member.value.write(to: &output)
             }
-            output += "}"
+            output.append(UInt8(ascii: "}"))
         }
     }
 
@@ -52,41 +58,51 @@ extension JSON {
     }
 
     /// Appends `value` as a quoted JSON string.
-    ///
-    /// Runs of bytes that need no escape are appended whole; every byte that needs one is ASCII, so
-    /// runs start and end on scalar boundaries (not always on `Character` boundaries: `"` followed by
-    /// a combining mark is one `Character`, hence the scalar views).
     public static func writeString(_ value: String, to output: inout String) {
-        output += "\""
-        let utf8 = value.utf8
-        var runStart = utf8.startIndex
-        var position = runStart
-        while position != utf8.endIndex {
-            let byte = utf8[position]
-            guard byte < 0x20 || byte == 0x22 || byte == 0x5C else {
-                utf8.formIndex(after: &position)
-                continue
-            }
-            if runStart != position { output += Substring(value.unicodeScalars[runStart..<position]) }
-            switch byte {
-            case 0x22: output += "\\\""
-            case 0x5C: output += "\\\\"
-            case 0x0A: output += "\\n"
-            case 0x0D: output += "\\r"
-            case 0x09: output += "\\t"
-            default:
-                output += "\\u00"
-                output.unicodeScalars.append(hexDigits[Int(byte >> 4)])
-                output.unicodeScalars.append(hexDigits[Int(byte & 0xF)])
-            }
-            utf8.formIndex(after: &position)
-            runStart = position
+        let needsEscapes = value.utf8.contains { $0 < 0x20 || $0 == 0x22 || $0 == 0x5C }
+        guard needsEscapes else {
+            output += "\""
+            output += value
+            output += "\""
+            return
         }
-        if runStart != utf8.endIndex { output += Substring(value.unicodeScalars[runStart...]) }
-        output += "\""
+        var escaped: [UInt8] = []
+        writeString(value, to: &escaped)
+        output += String(decoding: escaped, as: UTF8.self)
     }
 
-    private static let hexDigits: [Unicode.Scalar] = Array("0123456789abcdef".unicodeScalars)
+    /// Appends `value` as a quoted JSON string, in UTF-8: runs of bytes that need no escape are
+    /// copied whole.
+    public static func writeString(_ value: String, to output: inout [UInt8]) {
+        output.append(UInt8(ascii: "\""))
+        var copy = value
+        copy.withUTF8 { text in
+            output.reserveCapacity(output.count + text.count + 1)
+            var runStart = 0
+            for position in 0..<text.count {
+                let byte = text[position]
+                guard byte < 0x20 || byte == 0x22 || byte == 0x5C else { continue }
+                output.append(contentsOf: UnsafeBufferPointer(rebasing: text[runStart..<position]))
+                output.append(UInt8(ascii: "\\"))
+                switch byte {
+                case 0x22: output.append(UInt8(ascii: "\""))
+                case 0x5C: output.append(UInt8(ascii: "\\"))
+                case 0x0A: output.append(UInt8(ascii: "n"))
+                case 0x0D: output.append(UInt8(ascii: "r"))
+                case 0x09: output.append(UInt8(ascii: "t"))
+                default:
+                    output.append(contentsOf: "u00".utf8)
+                    output.append(hexDigits[Int(byte >> 4)])
+                    output.append(hexDigits[Int(byte & 0xF)])
+                }
+                runStart = position + 1
+            }
+            output.append(contentsOf: UnsafeBufferPointer(rebasing: text[runStart...]))
+        }
+        output.append(UInt8(ascii: "\""))
+    }
+
+    private static let hexDigits: [UInt8] = Array("0123456789abcdef".utf8)
 }
 
 extension JSON {

@@ -179,9 +179,11 @@ public struct APIRequest: Sendable, Equatable {
     /// Lower-cases names; of several fields with one lower-cased name, the one already in lower case
     /// wins, then the smallest name in bytes: never the hash seed's choice.
     static func lowercasedNames(_ fields: [(String, String)]) -> [String: String] {
-        var chosen: [String: (name: String, value: String)] = [:]
+        var chosen = [String: (name: String, value: String)](minimumCapacity: fields.count)
         for (name, value) in fields {
-            let lower = name.lowercased()
+            // Header names are ASCII and usually lower-case already: no new string for those.
+            let isPlainLower = name.utf8.allSatisfy { $0 < 0x80 && !(UInt8(ascii: "A")...UInt8(ascii: "Z")).contains($0) }
+            let lower = isPlainLower ? name : name.lowercased()
             if let current = chosen[lower] {
                 let currentIsLower = current.name.utf8.elementsEqual(lower.utf8)
                 let nameIsLower = name.utf8.elementsEqual(lower.utf8)
@@ -190,7 +192,9 @@ public struct APIRequest: Sendable, Equatable {
             }
             chosen[lower] = (name, value)
         }
-        return chosen.mapValues(\.value)
+        var headers = [String: String](minimumCapacity: chosen.count)
+        for (lower, field) in chosen { headers[lower] = field.value }
+        return headers
     }
 
     /// `jwt.scopes` (a list), then the `scope` and `scp` claims: space-separated text (API Gateway
@@ -202,7 +206,7 @@ public struct APIRequest: Sendable, Equatable {
             case .string(let text)?:
                 var list = Substring(text)
                 if list.utf8.first == UInt8(ascii: "["), list.utf8.last == UInt8(ascii: "]") { list = list.dropFirst().dropLast() }
-                scopes += list.split(separator: " ").map(String.init)
+                scopes += list.utf8.split(separator: UInt8(ascii: " ")).map { String(decoding: $0, as: UTF8.self) }
             case .array(let items)?:
                 scopes += items.compactMap(\.stringValue)
             default:
@@ -327,23 +331,25 @@ public struct APIResponse: Sendable, Equatable {
     public func encoded(for format: PayloadFormat) -> [UInt8] {
         // Written directly, members in byte order as `JSON.text` writes them (tests compare the two).
         let bodyText = String(validUTF8: body[...])
-        var text = #"{"body":"#
-        JSON.writeString(bodyText ?? Base64.encode(body), to: &text)
-        text += #","headers":{"#
+        var json: [UInt8] = []
+        json.reserveCapacity(body.count + 64 * headers.count + 96)
+        json.append(contentsOf: #"{"body":"#.utf8)
+        JSON.writeString(bodyText ?? Base64.encode(body), to: &json)
+        json.append(contentsOf: #","headers":{"#.utf8)
         for (position, name) in headers.keys.sorted(by: { $0.utf8.lexicographicallyPrecedes($1.utf8) }).enumerated() {
-            if position > 0 { text += "," }
-            JSON.writeString(name, to: &text)
-            text += ":"
-            JSON.writeString(headers[name] ?? "", to: &text)
+            if position > 0 { json.append(UInt8(ascii: ",")) }
+            JSON.writeString(name, to: &json)
+            json.append(UInt8(ascii: ":"))
+            JSON.writeString(headers[name] ?? "", to: &json)
         }
-        text += bodyText == nil ? #"},"isBase64Encoded":true"# : #"},"isBase64Encoded":false"#
+        json.append(contentsOf: bodyText == nil ? #"},"isBase64Encoded":true"#.utf8 : #"},"isBase64Encoded":false"#.utf8)
         if format == .v1 {
-            text += #","multiValueHeaders":{}"#
+            json.append(contentsOf: #","multiValueHeaders":{}"#.utf8)
         }
-        text += #","statusCode":"#
-        text += String(status)
-        text += "}"
-        return Array(text.utf8)
+        json.append(contentsOf: #","statusCode":"#.utf8)
+        json.append(contentsOf: String(status).utf8)
+        json.append(UInt8(ascii: "}"))
+        return json
     }
 }
 
