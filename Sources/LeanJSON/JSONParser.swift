@@ -220,7 +220,7 @@ struct Indexer {
             if tape[position].flags & (TapeEntry.hasEscapes | TapeEntry.isASCII) != TapeEntry.isASCII { plainASCII = false }
             position = tape[position + 1].next
         }
-        if plainASCII, keys.count <= 16 {
+        if plainASCII, keys.count <= 32 {
             for later in 1..<keys.count {
                 let key = bytes[tape[keys[later]].start..<tape[keys[later]].end]
                 for earlier in 0..<later where bytes[tape[keys[earlier]].start..<tape[keys[earlier]].end].elementsEqual(key) {

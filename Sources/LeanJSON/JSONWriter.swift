@@ -1,3 +1,9 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+
 extension JSON {
     /// Compact JSON text with object keys sorted by their UTF-8 bytes.
     public var text: String {
@@ -39,14 +45,32 @@ extension JSON {
             output.append(UInt8(ascii: "{"))
             // Byte order, not `String <`: that compares canonically, and on keys such as "e\u{301}" and
             // "\u{E9}x" the order it gives depends on the order it was given (found by fuzz-json).
-            for (position, member) in members.sorted(by: { $0.key.utf8.lexicographicallyPrecedes($1.key.utf8) }).enumerated() {
+            // Positions are sorted, not members: moving a (String, JSON) pair costs reference counting.
+            var order = Array(members.indices)
+            order.sort { JSON.precedesInBytes(members[$0].key, members[$1].key) }
+            for (position, index) in order.enumerated() {
                 if position > 0 { output.append(UInt8(ascii: ",")) }
-                JSON.writeString(member.key, to: &output)
+                JSON.writeString(members[index].key, to: &output)
                 output.append(UInt8(ascii: ":"))
-                member.value.write(to: &output)
+                members[index].value.write(to: &output)
             }
             output.append(UInt8(ascii: "}"))
         }
+    }
+
+    /// Whether `first` sorts before `second` by their UTF-8 bytes (the order object keys are written in).
+    public static func precedesInBytes(_ first: String, _ second: String) -> Bool {
+        let ordered = first.utf8.withContiguousStorageIfAvailable { a in
+            second.utf8.withContiguousStorageIfAvailable { b in
+                let common = min(a.count, b.count)
+                if common > 0, let a = a.baseAddress, let b = b.baseAddress {
+                    let order = memcmp(a, b, common)
+                    if order != 0 { return order < 0 }
+                }
+                return a.count < b.count
+            }
+        }
+        return (ordered ?? nil) ?? first.utf8.lexicographicallyPrecedes(second.utf8)
     }
 
     /// Whole numbers without a fraction (`3`, not `3.0`); others in Swift's shortest round-trip form.

@@ -336,7 +336,7 @@ public struct APIResponse: Sendable, Equatable {
         json.append(contentsOf: #"{"body":"#.utf8)
         JSON.writeString(bodyText ?? Base64.encode(body), to: &json)
         json.append(contentsOf: #","headers":{"#.utf8)
-        for (position, name) in headers.keys.sorted(by: { $0.utf8.lexicographicallyPrecedes($1.utf8) }).enumerated() {
+        for (position, name) in headers.keys.sorted(by: JSON.precedesInBytes).enumerated() {
             if position > 0 { json.append(UInt8(ascii: ",")) }
             JSON.writeString(name, to: &json)
             json.append(UInt8(ascii: ":"))

@@ -59,13 +59,21 @@ public struct ProfileAPI: Sendable {
         /// `/profiles/{userId}`: literal segments and one `{parameter}` per variable segment.
         public let pattern: String
         let action: Action
-
+        /// The pattern's segments, split once.
+        private let parts: [Substring]
         /// `METHOD /pattern`, the metrics' `Route` and the template's route key.
-        public var name: String { method + " " + pattern }
+        public let name: String
+
+        init(method: String, pattern: String, action: Action) {
+            self.method = method
+            self.pattern = pattern
+            self.action = action
+            self.parts = pattern.utf8.split(separator: UInt8(ascii: "/")).map { Substring($0) }
+            self.name = method + " " + pattern
+        }
 
         /// The parameter values when `segments` fit the pattern (literals compared as bytes).
         func parameters(matching segments: [String]) -> [String]? {
-            let parts = pattern.split(separator: "/")
             guard parts.count == segments.count else { return nil }
             var values: [String] = []
             for (part, segment) in zip(parts, segments) {

@@ -19,12 +19,15 @@ public enum ProfileSchema: Int, Sendable, Equatable {
     case v2 = 2
 
     /// Fields a client may send.
-    var writableFields: Set<String> {
+    var writableFields: [String] {
         switch self {
-        case .v1: ["name", "email"]
-        case .v2: ["givenName", "familyName", "displayName", "email", "locale", "timeZone", "preferences"]
+        case .v1: Self.v1WritableFields
+        case .v2: Self.v2WritableFields
         }
     }
+
+    private static let v1WritableFields = ["name", "email"]
+    private static let v2WritableFields = ["givenName", "familyName", "displayName", "email", "locale", "timeZone", "preferences"]
 
     /// Fields a client sees but may not set.
     static let readOnlyFields: Set<String> = ["userId", "updatedAt", "version", "schemaVersion"]
@@ -100,7 +103,7 @@ public enum ProfileSchema: Int, Sendable, Equatable {
             return [FieldProblem(field: "", problem: "the body must be a JSON object, not \(document.typeName)")]
         }
         var problems: [FieldProblem] = []
-        for key in members.keys.sorted() where !owns(key) {
+        for key in members.keys.sorted(by: JSON.precedesInBytes) where !owns(key) {
             if ProfileSchema.readOnlyFields.contains(where: { $0.utf8.elementsEqual(key.utf8) }) {
                 problems.append(FieldProblem(field: key, problem: "is read-only"))
             } else {
@@ -112,7 +115,7 @@ public enum ProfileSchema: Int, Sendable, Equatable {
                 problems.append(FieldProblem(field: field, problem: "is required"))
             }
         }
-        for (key, value) in members.sorted(by: { $0.key < $1.key }) where checkValues && owns(key) {
+        for (key, value) in members.sorted(by: { JSON.precedesInBytes($0.key, $1.key) }) where checkValues && owns(key) {
             if value == .null, !requiredFields.contains(key) { continue }
             if let problem = Self.check(field: key, value: value) {
                 problems.append(FieldProblem(field: key, problem: problem))
@@ -137,7 +140,7 @@ public enum ProfileSchema: Int, Sendable, Equatable {
         case "preferences":
             guard let members = value.objectValue else { return "must be an object, not \(value.typeName)" }
             if members.count > 50 { return "has \(members.count) entries; at most 50 are allowed" }
-            for (key, entry) in members.sorted(by: { $0.key < $1.key }) {
+            for (key, entry) in members.sorted(by: { JSON.precedesInBytes($0.key, $1.key) }) {
                 guard Validation.isPreferenceKey(key) else {
                     return "key \"\(key)\" must be 1-64 letters, digits, '.', '_' or '-'"
                 }

@@ -107,7 +107,7 @@ public struct ServiceMetrics: Sendable {
     /// Where lines go (standard output in Lambda).
     public let sink: any LogLineSink
     /// Everything of the line but the per-request values, formatted once.
-    private let prefix: String
+    private let prefix: [UInt8]
 
     /// Creates the writer.
     public init(configuration: Configuration, sink: any LogLineSink = StandardOutputSink()) {
@@ -126,40 +126,43 @@ public struct ServiceMetrics: Sendable {
             text += #"{"Name":""# + metric.name + #"","Unit":""# + metric.unit + #""}"#
         }
         text += #"]}],"Timestamp":"#
-        self.prefix = text
+        self.prefix = Array(text.utf8)
     }
 
     /// The EMF line for one request (without the newline).
     public func line(for sample: Sample) -> String {
-        var text = prefix
-        text.reserveCapacity(prefix.utf8.count + 320)
-        text += String(sample.timestamp.epochMilliseconds)
-        text += #"},"Route":"#
-        JSON.writeString(sample.route, to: &text)
-        text += #","Requests":1,"ServerErrors":"#
-        text += sample.status >= 500 ? "1" : "0"
-        text += #","ClientErrors":"#
-        text += (400...499).contains(sample.status) ? "1" : "0"
-        text += #","Latency":"#
-        text += Self.milliseconds(sample.latency)
-        text += #","SchemaV2":"#
-        text += sample.schemaV2 ? "1" : "0"
-        text += #","FlagsStale":"#
-        text += sample.flagsStale ? "1" : "0"
-        text += #","statusCode":"#
-        text += String(sample.status)
-        text += #","requestId":"#
-        JSON.writeString(sample.requestID, to: &text)
+        // Bytes, then one String: a String append checks uniqueness and capacity every time.
+        var line = prefix
+        line.reserveCapacity(prefix.count + 320)
+        func append(_ text: String) { line.append(contentsOf: text.utf8) }
+        func flag(_ value: Bool) { line.append(value ? UInt8(ascii: "1") : UInt8(ascii: "0")) }
+        append(String(sample.timestamp.epochMilliseconds))
+        append(#"},"Route":"#)
+        JSON.writeString(sample.route, to: &line)
+        append(#","Requests":1,"ServerErrors":"#)
+        flag(sample.status >= 500)
+        append(#","ClientErrors":"#)
+        flag((400...499).contains(sample.status))
+        append(#","Latency":"#)
+        append(Self.milliseconds(sample.latency))
+        append(#","SchemaV2":"#)
+        flag(sample.schemaV2)
+        append(#","FlagsStale":"#)
+        flag(sample.flagsStale)
+        append(#","statusCode":"#)
+        append(String(sample.status))
+        append(#","requestId":"#)
+        JSON.writeString(sample.requestID, to: &line)
         if let traceID = sample.traceID {
-            text += #","traceId":"#
-            JSON.writeString(traceID, to: &text)
+            append(#","traceId":"#)
+            JSON.writeString(traceID, to: &line)
         }
         if let tenantID = sample.tenantID {
-            text += #","tenantId":"#
-            JSON.writeString(tenantID, to: &text)
+            append(#","tenantId":"#)
+            JSON.writeString(tenantID, to: &line)
         }
-        text += "}"
-        return text
+        line.append(UInt8(ascii: "}"))
+        return String(decoding: line, as: UTF8.self)
     }
 
     /// Writes the line for one request.

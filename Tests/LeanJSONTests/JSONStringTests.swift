@@ -26,3 +26,12 @@ import Testing
         #expect((try? JSON(parsing: Array("\"caf\u{E9}\"".utf8)))?.stringValue == "caf\u{E9}")
     }
 }
+
+@Suite struct ByteOrderTests {
+    @Test(arguments: [("", "a"), ("a", "b"), ("a", "ab"), ("Z", "a"), ("e\u{301}", "\u{E9}"), ("\u{212A}", "k"), ("ab", "b")])
+    func keysSortByTheirBytes(_ first: String, _ second: String) {
+        #expect(JSON.precedesInBytes(first, second) == first.utf8.lexicographicallyPrecedes(second.utf8))
+        #expect(JSON.precedesInBytes(second, first) == second.utf8.lexicographicallyPrecedes(first.utf8))
+        #expect(!JSON.precedesInBytes(first, first))
+    }
+}
