@@ -19,6 +19,16 @@ public enum LambdaLogFormat: String, Sendable, Equatable {
 public protocol LogLineSink: Sendable {
     /// Writes one complete line (without the newline).
     func write(line: String)
+
+    /// Writes one line given as UTF-8 bytes, without its newline. By default, as ``write(line:)``.
+    func write(utf8Line: [UInt8])
+}
+
+extension LogLineSink {
+    /// Writes the line as a `String` through ``write(line:)``.
+    public func write(utf8Line: [UInt8]) {
+        write(line: String(decoding: utf8Line, as: UTF8.self))
+    }
 }
 
 /// Writes log lines to standard error, unbuffered, one system call a line.
@@ -28,7 +38,12 @@ public struct StandardErrorSink: LogLineSink {
 
     /// Writes `line` and a newline.
     public func write(line: String) {
-        writeWholeLine(line, to: 2)
+        writeWholeLine(Array(line.utf8), to: 2)
+    }
+
+    /// Writes the bytes and a newline to standard error in one `write`.
+    public func write(utf8Line: [UInt8]) {
+        writeWholeLine(utf8Line, to: 2)
     }
 }
 
@@ -40,15 +55,20 @@ public struct StandardOutputSink: LogLineSink {
 
     /// Writes `line` and a newline.
     public func write(line: String) {
-        writeWholeLine(line, to: 1)
+        writeWholeLine(Array(line.utf8), to: 1)
+    }
+
+    /// Writes the bytes and a newline to standard output in one `write`.
+    public func write(utf8Line: [UInt8]) {
+        writeWholeLine(utf8Line, to: 1)
     }
 }
 
 /// Writes `line` and a newline to `descriptor` in one `write(2)` when the kernel takes it whole.
-private func writeWholeLine(_ line: String, to descriptor: Int32) {
+private func writeWholeLine(_ line: [UInt8], to descriptor: Int32) {
     var line = line
-    line.append("\n")
-    line.withUTF8 { bytes in
+    line.append(UInt8(ascii: "\n"))
+    line.withUnsafeBufferPointer { bytes in
         guard let start = bytes.baseAddress else { return }
         var offset = 0
         while offset < bytes.count {
@@ -96,93 +116,123 @@ public struct LambdaLogHandler: LogHandler {
 
     /// Formats and writes one line.
     public func log(event: LogEvent) {
-        let time = WallClock.now().rfc3339
-        var merged = metadata
+        // The handler's metadata, overridden by the event's, in byte order: no merged dictionary.
+        var fields: [(key: String, value: Logger.Metadata.Value)] = []
+        fields.reserveCapacity(metadata.count + (event.metadata?.count ?? 0))
+        var requestID: Logger.Metadata.Value?
+        func add(_ key: String, _ value: Logger.Metadata.Value) {
+            if key.utf8.elementsEqual(Self.requestIDKey.utf8) {
+                requestID = value
+            } else {
+                fields.append((key, value))
+            }
+        }
         if let extra = event.metadata, !extra.isEmpty {
-            merged.merge(extra) { _, new in new }
+            for (key, value) in metadata where extra[key] == nil { add(key, value) }
+            for (key, value) in extra { add(key, value) }
+        } else {
+            for (key, value) in metadata { add(key, value) }
         }
-        let requestID = merged.removeValue(forKey: Self.requestIDKey)
+        fields.sort { JSON.precedesInBytes($0.key, $1.key) }
+        var line: [UInt8] = []
+        line.reserveCapacity(160)
         switch format {
-        case .json:
-            sink.write(line: jsonLine(time: time, event: event, requestID: requestID, metadata: merged))
-        case .text:
-            sink.write(line: textLine(time: time, event: event, requestID: requestID, metadata: merged))
+        case .json: writeJSONLine(event: event, requestID: requestID, fields: fields, to: &line)
+        case .text: writeTextLine(event: event, requestID: requestID, fields: fields, to: &line)
         }
+        sink.write(utf8Line: line)
     }
 
-    private func jsonLine(
-        time: String, event: LogEvent, requestID: Logger.Metadata.Value?, metadata: Logger.Metadata
-    ) -> String {
-        var line = #"{"timestamp":""# + time + #"","level":""# + event.level.lambdaName + #"","message":"#
+    private func writeJSONLine(
+        event: LogEvent, requestID: Logger.Metadata.Value?, fields: [(key: String, value: Logger.Metadata.Value)],
+        to line: inout [UInt8]
+    ) {
+        line.append(contentsOf: #"{"timestamp":""#.utf8)
+        WallClock.now().writeRFC3339(to: &line)
+        line.append(contentsOf: #"","level":""#.utf8)
+        line.append(contentsOf: event.level.lambdaName.utf8)
+        line.append(contentsOf: #"","message":"#.utf8)
         JSON.writeString(event.message.description, to: &line)
-        line += #","logger":"#
+        line.append(contentsOf: #","logger":"#.utf8)
         JSON.writeString(label, to: &line)
         if let requestID {
-            line += #","requestId":"#
+            line.append(contentsOf: #","requestId":"#.utf8)
             JSON.writeString(requestID.description, to: &line)
         }
         if let error = event.error {
-            line += #","errorType":"#
+            line.append(contentsOf: #","errorType":"#.utf8)
             JSON.writeString(String(describing: type(of: error)), to: &line)
-            line += #","errorMessage":"#
+            line.append(contentsOf: #","errorMessage":"#.utf8)
             JSON.writeString(String(describing: error), to: &line)
         }
-        for key in metadata.keys.sorted() where !Self.reservedKeys.contains(key) {
-            line += ","
+        for (key, value) in fields where !Self.reservedKeys.contains(where: { $0.utf8.elementsEqual(key.utf8) }) {
+            line.append(UInt8(ascii: ","))
             JSON.writeString(key, to: &line)
-            line += ":"
-            Self.appendJSON(metadata[key]!, to: &line)
+            line.append(UInt8(ascii: ":"))
+            Self.appendJSON(value, to: &line)
         }
-        line += "}"
-        return line
+        line.append(UInt8(ascii: "}"))
     }
 
-    private static let reservedKeys: Set<String> = ["timestamp", "level", "message", "logger", "requestId"]
+    private static let reservedKeys = ["timestamp", "level", "message", "logger", "requestId"]
 
-    private static func appendJSON(_ value: Logger.Metadata.Value, to line: inout String) {
+    private static func appendJSON(_ value: Logger.Metadata.Value, to line: inout [UInt8]) {
         switch value {
         case .string(let text):
             JSON.writeString(text, to: &line)
         case .stringConvertible(let convertible):
             JSON.writeString(convertible.description, to: &line)
         case .array(let values):
-            line += "["
+            line.append(UInt8(ascii: "["))
             for (index, element) in values.enumerated() {
-                if index > 0 { line += "," }
+                if index > 0 { line.append(UInt8(ascii: ",")) }
                 appendJSON(element, to: &line)
             }
-            line += "]"
+            line.append(UInt8(ascii: "]"))
         case .dictionary(let values):
-            line += "{"
-            for (index, key) in values.keys.sorted().enumerated() {
-                if index > 0 { line += "," }
-                JSON.writeString(key, to: &line)
-                line += ":"
-                appendJSON(values[key]!, to: &line)
+            line.append(UInt8(ascii: "{"))
+            for (index, member) in values.sorted(by: { JSON.precedesInBytes($0.key, $1.key) }).enumerated() {
+                if index > 0 { line.append(UInt8(ascii: ",")) }
+                JSON.writeString(member.key, to: &line)
+                line.append(UInt8(ascii: ":"))
+                appendJSON(member.value, to: &line)
             }
-            line += "}"
+            line.append(UInt8(ascii: "}"))
         }
     }
 
-    private func textLine(
-        time: String, event: LogEvent, requestID: Logger.Metadata.Value?, metadata: Logger.Metadata
-    ) -> String {
-        var line = time
+    /// `time<TAB>requestId<TAB>LEVEL<TAB>message key=value…`, the Text format of Lambda's runtimes,
+    /// with control characters escaped so that one event is one line.
+    private func writeTextLine(
+        event: LogEvent, requestID: Logger.Metadata.Value?, fields: [(key: String, value: Logger.Metadata.Value)],
+        to line: inout [UInt8]
+    ) {
+        WallClock.now().writeRFC3339(to: &line)
         if let requestID {
-            line += "\t" + Self.escapedForText(requestID.description)
+            line.append(UInt8(ascii: "\t"))
+            Self.writeEscapedForText(requestID.description, to: &line)
         }
-        line += "\t" + event.level.lambdaName + "\t" + Self.escapedForText(event.message.description)
+        line.append(UInt8(ascii: "\t"))
+        line.append(contentsOf: event.level.lambdaName.utf8)
+        line.append(UInt8(ascii: "\t"))
+        Self.writeEscapedForText(event.message.description, to: &line)
         if let error = event.error {
-            line += " error=" + Self.escapedForText("\(type(of: error)): \(error)")
+            line.append(contentsOf: " error=".utf8)
+            Self.writeEscapedForText("\(type(of: error)): \(error)", to: &line)
         }
-        for (key, value) in metadata.sorted(by: { $0.key < $1.key }) {
-            line += " " + Self.escapedForText(key) + "=" + Self.escapedForText(value.description)
+        for (key, value) in fields {
+            line.append(UInt8(ascii: " "))
+            Self.writeEscapedForText(key, to: &line)
+            line.append(UInt8(ascii: "="))
+            Self.writeEscapedForText(value.description, to: &line)
         }
-        return line
     }
 
-    /// `text` with control characters (C0, DEL, C1) written as `\n`, `\r`, `\t` or `\u{XX}` and
-    /// backslashes doubled, so that no value can start a forged log line or hide a NUL in one.
+    /// Appends `text`, escaped as ``escapedForText(_:)`` does.
+    static func writeEscapedForText(_ text: String, to line: inout [UInt8]) {
+        line.append(contentsOf: escapedForText(text).utf8)
+    }
+
     static func escapedForText(_ text: String) -> String {
         let needsEscape = text.utf8.contains { $0 < 0x20 || $0 == 0x7F || $0 == UInt8(ascii: "\\") || $0 == 0xC2 }
         guard needsEscape else { return text }

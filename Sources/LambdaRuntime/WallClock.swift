@@ -23,6 +23,13 @@ public enum WallClock {
 
         /// RFC 3339 in UTC with milliseconds, for example `2024-01-16T10:30:45.586Z`.
         public var rfc3339: String {
+            var text: [UInt8] = []
+            writeRFC3339(to: &text)
+            return String(decoding: text, as: UTF8.self)
+        }
+
+        /// Appends ``rfc3339`` as UTF-8 (24 bytes).
+        public func writeRFC3339(to output: inout [UInt8]) {
             var seconds = time_t(epochMilliseconds / 1000)
             var millis = Int(epochMilliseconds % 1000)
             if millis < 0 {
@@ -31,23 +38,30 @@ public enum WallClock {
             }
             var parts = tm()
             gmtime_r(&seconds, &parts)
-            var text = ""
-            text.reserveCapacity(24)
-            text.appendPadded(Int(parts.tm_year) + 1900, width: 4)
-            text.append("-")
-            text.appendPadded(Int(parts.tm_mon) + 1, width: 2)
-            text.append("-")
-            text.appendPadded(Int(parts.tm_mday), width: 2)
-            text.append("T")
-            text.appendPadded(Int(parts.tm_hour), width: 2)
-            text.append(":")
-            text.appendPadded(Int(parts.tm_min), width: 2)
-            text.append(":")
-            text.appendPadded(Int(parts.tm_sec), width: 2)
-            text.append(".")
-            text.appendPadded(millis, width: 3)
-            text.append("Z")
-            return text
+            func digits(_ value: Int, _ width: Int) {
+                var divisor = 1
+                for _ in 1..<width { divisor *= 10 }
+                var value = max(0, value)
+                while divisor > 0 {
+                    output.append(UInt8(ascii: "0") + UInt8(value / divisor % 10))
+                    value %= divisor
+                    divisor /= 10
+                }
+            }
+            digits(Int(parts.tm_year) + 1900, 4)
+            output.append(UInt8(ascii: "-"))
+            digits(Int(parts.tm_mon) + 1, 2)
+            output.append(UInt8(ascii: "-"))
+            digits(Int(parts.tm_mday), 2)
+            output.append(UInt8(ascii: "T"))
+            digits(Int(parts.tm_hour), 2)
+            output.append(UInt8(ascii: ":"))
+            digits(Int(parts.tm_min), 2)
+            output.append(UInt8(ascii: ":"))
+            digits(Int(parts.tm_sec), 2)
+            output.append(UInt8(ascii: "."))
+            digits(millis, 3)
+            output.append(UInt8(ascii: "Z"))
         }
     }
 
@@ -56,15 +70,5 @@ public enum WallClock {
         var spec = timespec()
         clock_gettime(CLOCK_REALTIME, &spec)
         return Instant(epochMilliseconds: Int64(spec.tv_sec) * 1000 + Int64(spec.tv_nsec) / 1_000_000)
-    }
-}
-
-extension String {
-    mutating func appendPadded(_ value: Int, width: Int) {
-        let digits = String(value)
-        if digits.utf8.count < width {
-            append(String(repeating: "0", count: width - digits.utf8.count))
-        }
-        append(digits)
     }
 }

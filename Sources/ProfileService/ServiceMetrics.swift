@@ -131,7 +131,12 @@ public struct ServiceMetrics: Sendable {
 
     /// The EMF line for one request (without the newline).
     public func line(for sample: Sample) -> String {
-        // Bytes, then one String: a String append checks uniqueness and capacity every time.
+        String(decoding: lineBytes(for: sample), as: UTF8.self)
+    }
+
+    /// The EMF line for one request as UTF-8 (without the newline). Bytes: a String append checks
+    /// uniqueness and capacity every time.
+    func lineBytes(for sample: Sample) -> [UInt8] {
         var line = prefix
         line.reserveCapacity(prefix.count + 320)
         func append(_ text: String) { line.append(contentsOf: text.utf8) }
@@ -162,12 +167,12 @@ public struct ServiceMetrics: Sendable {
             JSON.writeString(tenantID, to: &line)
         }
         line.append(UInt8(ascii: "}"))
-        return String(decoding: line, as: UTF8.self)
+        return line
     }
 
     /// Writes the line for one request.
     public func record(_ sample: Sample) {
-        sink.write(line: line(for: sample))
+        sink.write(utf8Line: lineBytes(for: sample))
     }
 
     /// A duration as milliseconds with microsecond precision (`12.345`), without Foundation.
