@@ -32,6 +32,10 @@ public struct LocalConfiguration: Sendable {
     public var initTimeout: Duration = .seconds(10)
     /// Instances per version; invocations beyond wait in a queue.
     public var concurrency: Int = 1
+    /// Lambda Managed Instances mode (`--max-concurrency N`): each instance gets `AWS_LAMBDA_MAX_CONCURRENCY=N`
+    /// and serves N invocations at once; a timeout fails that invocation only and the instance lives on.
+    /// `nil`: Lambda's default, one invocation per instance, killed on a timeout.
+    public var maxConcurrency: Int?
     /// `_HANDLER` for the child.
     public var handler: String = "echo"
     /// Extra environment for the child (`--env K=V`); wins over the defaults.
