@@ -19,6 +19,24 @@ import Testing
         #expect(ChildEnvironment.variables(configuration: configuration, version: configuration.versions[0], runtimePort: 9001)["AWS_LAMBDA_MAX_CONCURRENCY"] == "8")
     }
 
+    @Test func theRealBootstrapHoldsNNextRequestsOpenAndServesThemAll() async throws {
+        var configuration = LocalFixture.echo()
+        configuration.maxConcurrency = 4
+        try await LocalFixture.with(configuration) { local in
+            #expect(try local.invoke(#"{"first":true}"#).bodyText == #"{"first":true}"#)
+            for _ in 0..<500 where (try Self.stats(local).instances.first?["waitingNext"] as? Int) != 4 {
+                try await Task.sleep(for: .milliseconds(10))
+            }
+            #expect(try Self.stats(local).instances.first?["waitingNext"] as? Int == 4, "the bootstrap runs AWS_LAMBDA_MAX_CONCURRENCY=4 loops")
+            let calls = (0..<16).map { n in Task { try await onThread { try local.invoke(#"{"n":\#(n)}"#) } } }
+            for (n, call) in calls.enumerated() {
+                #expect(try await call.value.bodyText == #"{"n":\#(n)}"#)
+            }
+            #expect(try Self.stats(local).instances.count == 1)
+            #expect(local.logs.all.filter { $0.hasPrefix("REPORT RequestId: ") }.count == 17)
+        }
+    }
+
     @Test func nNextRequestsAreHeldOpenAndNInvocationsRunAtOnce() async throws {
         try await RemoteRuntime.with(maxConcurrency: 4) { local, runtime in
             let warm = Task { try await onThread { try local.invoke(#"{"warm":true}"#) } }
