@@ -423,7 +423,7 @@ final class FunctionInstance: @unchecked Sendable {
         current.responseStreaming = true
         return StreamedFunctionResponse(
             instance: self, invocation: current, responder: responder, contentType: request.headers.first(name: "Content-Type"),
-            limit: configuration.maxPayload)
+            collectLimit: configuration.maxPayload, streamLimit: configuration.maxStreamedPayload)
     }
 
     /// A streamed `/response` ended: its trailers say whether the function failed mid-stream.
@@ -436,25 +436,27 @@ final class FunctionInstance: @unchecked Sendable {
                 message: "request \(invocation.requestID) timed out while its response streamed; the rest was dropped")
             return
         }
-        stream.responder.send(status: .accepted, body: Array(#"{"status":"OK"}"#.utf8))
         let observed = stream.startObserverIfNeeded()
+        let limit = observed ? configuration.maxStreamedPayload : configuration.maxPayload
         var result: InvocationResult
-        if let errorType = trailers?.first(name: RuntimeAPIHeader.errorType), !errorType.isEmpty {
+        if stream.tooLarge {
+            let message = "Response payload size exceeded maximum allowed payload size (\(limit) bytes)."
+            stream.responder.sendError(status: .payloadTooLarge, type: "RequestEntityTooLarge", message: message)
+            result = .failure(
+                type: "Function.ResponseSizeTooLarge", message: message, version: version.name, requestID: invocation.requestID,
+                duration: elapsed(invocation))
+        } else if let errorType = trailers?.first(name: RuntimeAPIHeader.errorType), !errorType.isEmpty {
             let body = trailers?.first(name: RuntimeAPIHeader.errorBody).flatMap { Data(base64Encoded: $0) }.map { Array($0) } ?? []
             let (type, json) = RuntimeAPIRoute.errorDetails(type: errorType, body: body)
             result = InvocationResult(
                 payload: json, errorType: type, executedVersion: version.name, requestID: invocation.requestID,
                 duration: elapsed(invocation))
-        } else if stream.tooLarge {
-            result = .failure(
-                type: "Function.ResponseSizeTooLarge",
-                message: "Response payload size exceeded maximum allowed payload size (\(configuration.maxPayload) bytes).",
-                version: version.name, requestID: invocation.requestID, duration: elapsed(invocation))
         } else {
             result = InvocationResult(
                 payload: stream.collected, errorType: nil, executedVersion: version.name, requestID: invocation.requestID,
                 duration: elapsed(invocation))
         }
+        if !stream.tooLarge { stream.responder.send(status: .accepted, body: Array(#"{"status":"OK"}"#.utf8)) }
         result.streamed = observed
         finish(invocation, with: result, status: .success)
     }
@@ -506,17 +508,24 @@ final class StreamedFunctionResponse: RequestBodyStream {
     let invocation: PendingInvocation
     let responder: HTTPResponder
     let contentType: String?
-    private let limit: Int
+    private let collectLimit: Int
+    private let streamLimit: Int
     private var started = false
+    private var forwarded = 0
     private(set) var collected: [UInt8] = []
+    /// The answer passed its limit: what came after was dropped.
     private(set) var tooLarge = false
 
-    init(instance: FunctionInstance, invocation: PendingInvocation, responder: HTTPResponder, contentType: String?, limit: Int) {
+    init(
+        instance: FunctionInstance, invocation: PendingInvocation, responder: HTTPResponder, contentType: String?,
+        collectLimit: Int, streamLimit: Int
+    ) {
         self.instance = instance
         self.invocation = invocation
         self.responder = responder
         self.contentType = contentType
-        self.limit = limit
+        self.collectLimit = collectLimit
+        self.streamLimit = streamLimit
     }
 
     /// Tells the observer, once, that the stream started; whether there is an observer.
@@ -530,11 +539,16 @@ final class StreamedFunctionResponse: RequestBodyStream {
     }
 
     func received(_ chunk: ByteBuffer) {
-        guard !invocation.finished else { return }
+        guard !invocation.finished, !tooLarge else { return }
         if startObserverIfNeeded() {
-            invocation.observer?.streamed(chunk)
-        } else if !tooLarge {
-            if collected.count + chunk.readableBytes <= limit {
+            forwarded += chunk.readableBytes
+            if forwarded <= streamLimit {
+                invocation.observer?.streamed(chunk)
+            } else {
+                tooLarge = true
+            }
+        } else {
+            if collected.count + chunk.readableBytes <= collectLimit {
                 collected.append(contentsOf: chunk.readableBytesView)
             } else {
                 tooLarge = true

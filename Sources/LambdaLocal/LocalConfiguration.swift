@@ -46,6 +46,9 @@ public struct LocalConfiguration: Sendable {
     public var alias: AliasRouting
     /// Largest request and response payload (Lambda's synchronous limit, 6 MB).
     public var maxPayload: Int = 6 * 1024 * 1024
+    /// Largest streamed response (Lambda's documented 200 MB); past it the stream ends with
+    /// `Function.ResponseSizeTooLarge` and the runtime's post is answered 413.
+    public var maxStreamedPayload: Int = 200 * 1024 * 1024
     /// The execution role the control plane reports for every version (`Role`).
     public var role: String = "arn:aws:iam::123456789012:role/lambda-local"
     /// The runtime the control plane reports (`Runtime`).

@@ -182,3 +182,38 @@ struct InvokeWithResponseStreamTests {
         }
     }
 }
+
+/// The streamed-response limit (Lambda's 200 MB, lowered here to 1 MiB to keep the test small).
+@Suite struct StreamedResponseLimitTests {
+    @Test func aStreamPastTheLimitIsCutWithResponseSizeTooLargeAndThePostIs413() async throws {
+        let runtime = RemoteRuntime()
+        defer { runtime.cleanUp() }
+        var configuration = runtime.configuration()
+        configuration.maxStreamedPayload = 1024 * 1024
+        try await LocalFixture.with(configuration) { local in
+            let client = try RawHTTP(port: local.port)
+            try client.send("POST", "/2021-11-15/functions/function/response-streaming-invocations", body: Array("{}".utf8))
+            let reader = Task {
+                try await onThread { () -> [RawEventMessage] in
+                    let head = try client.readHead()
+                    #expect(head.status == 200)
+                    var pending: [UInt8] = [], messages: [RawEventMessage] = []
+                    while let chunk = try client.readChunk() {
+                        pending += chunk
+                        messages += RawEventMessage.take(from: &pending)
+                    }
+                    return messages
+                }
+            }
+            let (connection, event) = try await runtime.connectAndTakeEvent()
+            let chunk = patternBytes(256 * 1024)
+            #expect(try await connection.stream(event, chunks: Array(repeating: chunk, count: 6)) == 413)
+            let messages = try await reader.value
+            let delivered = messages.filter { $0.eventType == "PayloadChunk" }.reduce(0) { $0 + $1.payload.count }
+            #expect(delivered == 1024 * 1024, "the chunks within the limit, nothing after")
+            #expect(messages.last?.eventType == "InvokeComplete")
+            let complete = try #require(messages.last.flatMap { try? JSONSerialization.jsonObject(with: Data($0.payload)) as? [String: String] })
+            #expect(complete["ErrorCode"] == "Function.ResponseSizeTooLarge")
+        }
+    }
+}
