@@ -71,6 +71,10 @@ final class HTTPIntegrationStream: InvocationStreamObserver {
         }
     }
 
+    func whenWritable(_ resume: @escaping () -> Void) -> Bool {
+        responder.whenWritable(resume)
+    }
+
     private func fail() {
         phase = .failed
         let error = APIGatewayHTTPEvent.internalServerError()

@@ -110,7 +110,7 @@ final class FunctionInstance: @unchecked Sendable {
         loop.assertInEventLoop()
         startHTTPServer(
             on: loop, port: 0, bodyLimit: configuration.maxPayload,
-            streamedRequest: { [self] request, responder in streamedResponse(request, responder) }
+            streamedRequest: { [self] request, responder, control in streamedResponse(request, responder, control) }
         ) { [self] request, responder in
             handleRuntimeAPI(request, responder)
         }.whenComplete { [self] result in
@@ -406,7 +406,7 @@ final class FunctionInstance: @unchecked Sendable {
 
     /// Decides at the head of a request whether it is a streamed `/response`
     /// (`Lambda-Runtime-Function-Response-Mode` present) and takes its body as it arrives.
-    private func streamedResponse(_ request: LocalHTTPRequest, _ responder: HTTPResponder) -> RequestBodyStream? {
+    private func streamedResponse(_ request: LocalHTTPRequest, _ responder: HTTPResponder, _ control: ReadControl) -> RequestBodyStream? {
         loop.assertInEventLoop()
         guard case .response(let requestID)? = RuntimeAPIRoute(method: request.method, path: request.path),
               let mode = request.headers.first(name: RuntimeAPIHeader.responseMode)
@@ -423,7 +423,7 @@ final class FunctionInstance: @unchecked Sendable {
         current.responseStreaming = true
         return StreamedFunctionResponse(
             instance: self, invocation: current, responder: responder, contentType: request.headers.first(name: "Content-Type"),
-            collectLimit: configuration.maxPayload, streamLimit: configuration.maxStreamedPayload)
+            collectLimit: configuration.maxPayload, streamLimit: configuration.maxStreamedPayload, control: control)
     }
 
     /// A streamed `/response` ended: its trailers say whether the function failed mid-stream.
@@ -510,6 +510,7 @@ final class StreamedFunctionResponse: RequestBodyStream {
     let contentType: String?
     private let collectLimit: Int
     private let streamLimit: Int
+    private let control: ReadControl
     private var started = false
     private var forwarded = 0
     private(set) var collected: [UInt8] = []
@@ -518,8 +519,9 @@ final class StreamedFunctionResponse: RequestBodyStream {
 
     init(
         instance: FunctionInstance, invocation: PendingInvocation, responder: HTTPResponder, contentType: String?,
-        collectLimit: Int, streamLimit: Int
+        collectLimit: Int, streamLimit: Int, control: ReadControl
     ) {
+        self.control = control
         self.instance = instance
         self.invocation = invocation
         self.responder = responder
@@ -542,8 +544,11 @@ final class StreamedFunctionResponse: RequestBodyStream {
         guard !invocation.finished, !tooLarge else { return }
         if startObserverIfNeeded() {
             forwarded += chunk.readableBytes
-            if forwarded <= streamLimit {
-                invocation.observer?.streamed(chunk)
+            if forwarded <= streamLimit, let observer = invocation.observer {
+                observer.streamed(chunk)
+                // Backpressure: read the function's stream no faster than the caller reads.
+                let control = self.control
+                if !observer.whenWritable({ control.resume() }) { control.pause() }
             } else {
                 tooLarge = true
             }
@@ -558,6 +563,7 @@ final class StreamedFunctionResponse: RequestBodyStream {
     }
 
     func ended(trailers: HTTPHeaders?) {
+        control.resume()
         instance.streamEnded(self, trailers: trailers)
     }
 

@@ -41,6 +41,7 @@ public final class HTTPResponder {
     private let head: Bool
     private(set) var answered = false
     private var streaming = false
+    private var onWritable: (() -> Void)?
     /// Called once if the connection closes before the response was sent.
     var onClose: (() -> Void)?
 
@@ -117,6 +118,20 @@ public final class HTTPResponder {
         }
     }
 
+    /// Whether a streamed response can take more bytes now (the connection's buffer is below NIO's high-water
+    /// mark); when not, `resume` runs once it can again, or once the connection closed.
+    func whenWritable(_ resume: @escaping () -> Void) -> Bool {
+        guard streaming, context.channel.isActive, !context.channel.isWritable else { return true }
+        onWritable = resume
+        return false
+    }
+
+    fileprivate func writabilityChanged() {
+        guard context.channel.isWritable || !context.channel.isActive, let resume = onWritable else { return }
+        onWritable = nil
+        resume()
+    }
+
     /// Sends a JSON error body `{"errorType","errorMessage"}` (the Runtime API and Invoke API shape).
     func sendError(status: HTTPResponseStatus, type: String, message: String, headers: HTTPHeaders = HTTPHeaders()) {
         send(status: status, headers: headers, body: JSONText.encode(["errorType": type, "errorMessage": message]))
@@ -141,8 +156,23 @@ protocol RequestBodyStream: AnyObject {
     func aborted()
 }
 
+/// Pauses and resumes reading a connection: backpressure from a slow reader of a streamed body.
+struct ReadControl {
+    let channel: Channel
+
+    /// Stops reading after what has arrived.
+    func pause() {
+        channel.setOption(ChannelOptions.autoRead, value: false).whenFailure { _ in }
+    }
+
+    /// Reads again.
+    func resume() {
+        channel.setOption(ChannelOptions.autoRead, value: true).whenFailure { _ in }
+    }
+}
+
 /// Decides, from a request's head, whether its body is streamed (a ``RequestBodyStream``) rather than collected.
-typealias StreamedRequestDecision = (LocalHTTPRequest, HTTPResponder) -> RequestBodyStream?
+typealias StreamedRequestDecision = (LocalHTTPRequest, HTTPResponder, ReadControl) -> RequestBodyStream?
 
 /// Collects whole requests (bodies up to a limit) and hands each to `onRequest` with a responder; or, when
 /// `streamedRequest` says so at the head, hands the body over as it arrives.
@@ -191,7 +221,8 @@ final class CollectingHTTPHandler: ChannelInboundHandler, RemovableChannelHandle
             bodyLength = 0
             if let streamedRequest {
                 let responder = responder(for: requestHead, context: context)
-                if let decided = streamedRequest(request(requestHead, context: context, body: []), responder) {
+                let control = ReadControl(channel: context.channel)
+                if let decided = streamedRequest(request(requestHead, context: context, body: []), responder, control) {
                     stream = decided
                     head = nil
                 } else {
@@ -226,8 +257,16 @@ final class CollectingHTTPHandler: ChannelInboundHandler, RemovableChannelHandle
         interrupted?.aborted()
         let open = pending
         pending = []
-        for responder in open { responder.connectionClosed() }
+        for responder in open {
+            responder.connectionClosed()
+            responder.writabilityChanged()
+        }
         context.fireChannelInactive()
+    }
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        for responder in pending { responder.writabilityChanged() }
+        context.fireChannelWritabilityChanged()
     }
 
     func errorCaught(context: ChannelHandlerContext, error: Error) {
@@ -237,7 +276,8 @@ final class CollectingHTTPHandler: ChannelInboundHandler, RemovableChannelHandle
 
 /// Starts an HTTP/1.1 server on 127.0.0.1 (port 0: any free port).
 func startHTTPServer(
-    on loop: EventLoop, port: Int, bodyLimit: Int, streamedRequest: (@Sendable (LocalHTTPRequest, HTTPResponder) -> RequestBodyStream?)? = nil,
+    on loop: EventLoop, port: Int, bodyLimit: Int,
+    streamedRequest: (@Sendable (LocalHTTPRequest, HTTPResponder, ReadControl) -> RequestBodyStream?)? = nil,
     onRequest: @escaping @Sendable (LocalHTTPRequest, HTTPResponder) -> Void
 ) -> EventLoopFuture<Channel> {
     ServerBootstrap(group: loop)

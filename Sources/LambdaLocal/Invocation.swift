@@ -37,6 +37,9 @@ public protocol InvocationStreamObserver: AnyObject {
     func streamStarted(contentType: String?, executedVersion: String, requestID: String)
     /// The next bytes the function streamed.
     func streamed(_ chunk: ByteBuffer)
+    /// Whether the caller takes more bytes now; when not, `resume` runs once it does (the function's
+    /// stream is read no faster than the caller reads).
+    func whenWritable(_ resume: @escaping () -> Void) -> Bool
 }
 
 /// What the caller sent besides the payload.

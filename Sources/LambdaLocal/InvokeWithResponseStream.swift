@@ -33,6 +33,10 @@ final class EventStreamInvocation: InvocationStreamObserver {
         responder.sendChunk(EventStream.event("PayloadChunk", contentType: "application/octet-stream", payload: chunk.readableBytesView))
     }
 
+    func whenWritable(_ resume: @escaping () -> Void) -> Bool {
+        responder.whenWritable(resume)
+    }
+
     /// The invocation ended: the buffered answer if nothing streamed, then `InvokeComplete`.
     func completed(_ result: InvocationResult) {
         sendHead(executedVersion: result.executedVersion, requestID: result.requestID)

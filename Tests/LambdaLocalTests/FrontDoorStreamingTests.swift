@@ -1,6 +1,7 @@
 import CurlHTTP
 import Foundation
 @testable import LambdaLocal
+import Synchronization
 import Testing
 
 /// A function that streams an HTTP integration response (`application/vnd.awslambda.http-integration-response`:
@@ -101,5 +102,41 @@ import Testing
         #expect(head?.headers["x-n"] == ["7"])
         #expect(head?.headers["Set-Cookie"] == ["c=1"])
         #expect(APIGatewayHTTPEvent.streamedHead(prelude: Array("not json".utf8)) == nil)
+    }
+}
+
+/// Backpressure: a caller that does not read holds the function's stream back instead of lambda-local
+/// buffering it all.
+@Suite struct StreamBackpressureTests {
+    @Test func aCallerThatDoesNotReadHoldsTheFunctionBack() async throws {
+        try await RemoteRuntime.with { local, runtime in
+            let client = try RawHTTP(port: local.port)
+            try client.send("GET", "/slow-reader")
+            let (connection, event) = try await runtime.connectAndTakeEvent()
+            // More than the kernel buffers of both connections hold (tcp_wmem + tcp_rmem, a few MB each).
+            let size = 48 * 1024 * 1024
+            let bytes = patternBytes(size, seed: 7)
+            let finished = Atomic<Bool>(false)
+            let function = Task {
+                try await onThread { () -> Int in
+                    try FrontDoorStreamingTests.startIntegrationStream(connection, event)
+                    try connection.sendChunk(FrontDoorStreamingTests.prelude)
+                    for start in stride(from: 0, to: size, by: 256 * 1024) {
+                        try connection.sendChunk(Array(bytes[start..<min(size, start + 256 * 1024)]))
+                    }
+                    try connection.endChunks()
+                    let status = try connection.readResponse().status
+                    finished.store(true, ordering: .releasing)
+                    return status
+                }
+            }
+            try await Task.sleep(for: .seconds(1))
+            let finishedEarly = finished.load(ordering: .acquiring)
+            #expect(!finishedEarly, "the function is held back while the caller reads nothing")
+            let response = try await onThread { try client.readResponse() }
+            #expect(try await function.value == 202)
+            #expect(response.body.count == size)
+            #expect(response.body == bytes, "byte-identical")
+        }
     }
 }
