@@ -181,10 +181,10 @@ struct FrontDoorRouter {
         return name
     }
 
-    static func queryValue(_ name: String, in query: String) -> String? {
+    private static func queryValue(_ name: String, in query: String) -> String? {
         for pair in query.split(separator: "&") {
             let parts = pair.split(separator: "=", maxSplits: 1)
-            if parts.count == 2, parts[0] == name { return String(parts[1]).removingPercentEncoding }
+            if parts.count == 2, parts[0].utf8.elementsEqual(name.utf8) { return String(parts[1]).removingPercentEncoding }
         }
         return nil
     }
@@ -199,10 +199,8 @@ struct FrontDoorRouter {
         let requestID = Self.apiRequestID()
         let event = APIGatewayHTTPEvent.event(for: request, requestID: requestID)
         let stream = HTTPIntegrationStream(responder: responder, apiRequestID: requestID)
-        lambda.invoke(
-            payload: JSONText.encode(event), options: InvokeOptions(traceID: request.headers.first(name: "X-Amzn-Trace-Id")),
-            observer: stream
-        )
+        let options = InvokeOptions(traceID: request.headers.first(name: "X-Amzn-Trace-Id"))
+        lambda.invoke(payload: JSONText.encode(event), options: options, observer: stream)
             .whenComplete { result in
                 if stream.completed(result) { return }
                 var response = APIGatewayHTTPEvent.internalServerError()

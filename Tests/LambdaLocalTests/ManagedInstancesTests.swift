@@ -79,15 +79,13 @@ import Testing
             let slowEvent = try await loopA.next()
             let loopB = try await runtime.connect()
             let fast = Task { try await onThread { try local.invoke(#"{"fast":true}"#) } }
-            let fastEvent = try await loopB.next()
-            #expect(try await loopB.post("response", requestID: fastEvent.requestID, body: Array("fast".utf8)) == 202)
+            #expect(try await loopB.answerNext(with: Array("fast".utf8)).status == 202)
             #expect(try await fast.value.bodyText == "fast")
             let timedOut = try await slow.value
             #expect(json(timedOut)?["errorType"] as? String == "Sandbox.Timedout")
             // The environment lives on: the other loop keeps serving, the slow one's late result is refused.
             let after = Task { try await onThread { try local.invoke(#"{"after":true}"#) } }
-            let afterEvent = try await loopB.next()
-            #expect(try await loopB.post("response", requestID: afterEvent.requestID, body: Array("after".utf8)) == 202)
+            #expect(try await loopB.answerNext(with: Array("after".utf8)).status == 202)
             #expect(try await after.value.bodyText == "after")
             #expect(try await loopA.post("response", requestID: slowEvent.requestID, body: [],
                                    headers: [("Lambda-Runtime-Invocation-Id", try #require(slowEvent.invocationID))]) == 410)

@@ -79,6 +79,19 @@ extension RawHTTP {
         }
     }
 
+    /// `GET /next` and at once a response of `body` for it, on one thread (no hop back to the pool in
+    /// between, which under a loaded machine can outlast a short function timeout); the event and the status.
+    func answerNext(with body: [UInt8]) async throws -> (event: Response, status: Int) {
+        try await onThread {
+            try self.send("GET", "/2018-06-01/runtime/invocation/next")
+            let event = try self.readResponse()
+            var headers: [(String, String)] = []
+            if let invocationID = event.invocationID { headers.append(("Lambda-Runtime-Invocation-Id", invocationID)) }
+            try self.send("POST", "/2018-06-01/runtime/invocation/\(event.requestID)/response", headers: headers, body: body)
+            return (event, try self.readResponse().status)
+        }
+    }
+
     /// Reads a whole response without blocking the cooperative pool.
     func response() async throws -> Response {
         try await onThread { try self.readResponse() }
