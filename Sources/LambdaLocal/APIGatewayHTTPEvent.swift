@@ -140,6 +140,31 @@ enum APIGatewayHTTPEvent {
         return (HTTPResponseStatus(statusCode: structured.statusCode), headers, body)
     }
 
+    /// The status and headers of a streamed HTTP integration response from its JSON prelude
+    /// (`{"statusCode":…,"headers":{…},"cookies":[…]}`, the bytes before the 8 NULs); `nil` if it is not JSON.
+    /// The status defaults to 200; cookies become `Set-Cookie` fields.
+    static func streamedHead(prelude: [UInt8]) -> (status: HTTPResponseStatus, headers: HTTPHeaders)? {
+        guard let parsed = try? JSONText.decoder.decode(JSONValue.self, from: prelude), case .object(let fields) = parsed else {
+            return nil
+        }
+        var status = HTTPResponseStatus.ok
+        if case .number(let code)? = fields["statusCode"], (100...599).contains(code) { status = HTTPResponseStatus(statusCode: Int(code)) }
+        var headers = HTTPHeaders()
+        if case .object(let named)? = fields["headers"] {
+            for (name, value) in named { headers.add(name: name, value: stringValue(value)) }
+        }
+        if case .object(let named)? = fields["multiValueHeaders"] {
+            for (name, values) in named {
+                guard case .array(let list) = values else { continue }
+                for value in list { headers.add(name: name, value: stringValue(value)) }
+            }
+        }
+        if case .array(let cookies)? = fields["cookies"] {
+            for cookie in cookies { headers.add(name: "Set-Cookie", value: stringValue(cookie)) }
+        }
+        return (status, headers)
+    }
+
     /// API Gateway's answer when the integration fails.
     static func internalServerError() -> (status: HTTPResponseStatus, headers: HTTPHeaders, body: [UInt8]) {
         var headers = HTTPHeaders()

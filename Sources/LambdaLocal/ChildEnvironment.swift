@@ -32,6 +32,9 @@ enum ChildEnvironment {
         environment.merge(configuration.environment) { _, new in new }
         environment.merge(version.environment) { _, new in new }
         environment["AWS_LAMBDA_FUNCTION_VERSION"] = version.name
+        if let maxConcurrency = configuration.maxConcurrency {
+            environment["AWS_LAMBDA_MAX_CONCURRENCY"] = String(maxConcurrency)
+        }
         return environment
     }
 

@@ -43,11 +43,18 @@ struct FrontDoorRouter {
     let lambda: LocalLambda
     let cloudWatch: CloudWatchAPI
 
-    private var configuration: LocalConfiguration { lambda.configuration }
+    var configuration: LocalConfiguration { lambda.configuration }
 
     func route(_ request: LocalHTTPRequest, _ responder: HTTPResponder) {
         let path = request.path
-        if path.hasPrefix("/2015-03-31/functions/") {
+        if path.hasPrefix("/2021-11-15/functions/") {
+            let parts = path.split(separator: "/")
+            if parts.count == 4, parts[3].utf8.elementsEqual("response-streaming-invocations".utf8) {
+                invokeWithResponseStream(request, responder)
+            } else {
+                LambdaAPIError.unsupported("\(request.method) \(path)").send(to: responder)
+            }
+        } else if path.hasPrefix("/2015-03-31/functions/") {
             let parts = path.split(separator: "/").map(String.init)
             if parts.count == 4, parts[3] == "invocations" {
                 invokeAPI(request, responder)
@@ -90,22 +97,11 @@ struct FrontDoorRouter {
             responder.sendError(status: .methodNotAllowed, type: "MethodNotAllowed", message: "use POST to invoke")
             return
         }
-        var name = String(parts[2]).removingPercentEncoding ?? String(parts[2])
-        var qualifier = Self.queryValue("Qualifier", in: request.rawQuery)
-        if name.hasPrefix("arn:") {
-            let fields = name.split(separator: ":", omittingEmptySubsequences: false)
-            if fields.count >= 7 {
-                name = String(fields[6])
-                if fields.count >= 8 { qualifier = String(fields[7]) }
-            }
-        } else if let colon = name.firstIndex(of: ":") {
-            qualifier = String(name[name.index(after: colon)...])
-            name = String(name[..<colon])
-        }
-        guard name == configuration.functionName || name == "function" else {
-            responder.sendError(
-                status: .notFound, type: "ResourceNotFoundException",
-                message: "Function not found: \(configuration.functionARN(qualifier: nil).replacingOccurrences(of: configuration.functionName, with: name))")
+        let target: InvokeTarget
+        do {
+            target = try invokeTarget(request)
+        } catch {
+            responder.sendError(status: HTTPResponseStatus(statusCode: error.status), type: error.code, message: error.message)
             return
         }
         guard !request.bodyTooLarge else {
@@ -114,17 +110,12 @@ struct FrontDoorRouter {
                 message: "Request must be smaller than \(configuration.maxPayload) bytes for the InvokeFunction operation")
             return
         }
-        let clientContext = request.headers.first(name: "X-Amz-Client-Context").flatMap { encoded in
-            Data(base64Encoded: encoded).map { String(decoding: $0, as: UTF8.self) }
-        }
         let invocationType = request.headers.first(name: "X-Amz-Invocation-Type") ?? "RequestResponse"
         if invocationType == "DryRun" {
             responder.send(status: .noContent)
             return
         }
-        let future = lambda.invoke(
-            payload: request.body, qualifier: qualifier, traceID: request.headers.first(name: "X-Amzn-Trace-Id"),
-            clientContext: clientContext)
+        let future = lambda.invoke(payload: request.body, qualifier: target.qualifier, options: target.options)
         if invocationType == "Event" {
             responder.send(status: .accepted)
             return
@@ -153,6 +144,35 @@ struct FrontDoorRouter {
         }
     }
 
+    /// What an Invoke request (either API) names: the qualifier, and what the caller sent besides the
+    /// payload; Lambda's 404 when it names another function.
+    func invokeTarget(_ request: LocalHTTPRequest) throws(LambdaAPIError) -> InvokeTarget {
+        let parts = request.path.split(separator: "/")
+        var name = String(parts[2]).removingPercentEncoding ?? String(parts[2])
+        var qualifier = Self.queryValue("Qualifier", in: request.rawQuery)
+        if name.hasPrefix("arn:") {
+            let fields = name.split(separator: ":", omittingEmptySubsequences: false)
+            if fields.count >= 7 {
+                name = String(fields[6])
+                if fields.count >= 8 { qualifier = String(fields[7]) }
+            }
+        } else if let colon = name.firstIndex(of: ":") {
+            qualifier = String(name[name.index(after: colon)...])
+            name = String(name[..<colon])
+        }
+        guard name.utf8.elementsEqual(configuration.functionName.utf8) || name.utf8.elementsEqual("function".utf8) else {
+            throw LambdaAPIError(
+                status: 404, code: "ResourceNotFoundException",
+                message: "Function not found: \(configuration.functionARN(qualifier: nil).replacingOccurrences(of: configuration.functionName, with: name))")
+        }
+        let clientContext = request.headers.first(name: "X-Amz-Client-Context").flatMap { encoded in
+            Data(base64Encoded: encoded).map { String(decoding: $0, as: UTF8.self) }
+        }
+        return InvokeTarget(qualifier: qualifier, options: InvokeOptions(
+            traceID: request.headers.first(name: "X-Amzn-Trace-Id"), clientContext: clientContext,
+            tenantID: request.headers.first(name: InvokeAPIHeader.tenantID)))
+    }
+
     /// The bare name of a function named by name, ARN or partial ARN.
     private static func functionName(_ name: String) -> String {
         let fields = name.split(separator: ":", omittingEmptySubsequences: false)
@@ -164,7 +184,7 @@ struct FrontDoorRouter {
     private static func queryValue(_ name: String, in query: String) -> String? {
         for pair in query.split(separator: "&") {
             let parts = pair.split(separator: "=", maxSplits: 1)
-            if parts.count == 2, parts[0] == name { return String(parts[1]).removingPercentEncoding }
+            if parts.count == 2, parts[0].utf8.elementsEqual(name.utf8) { return String(parts[1]).removingPercentEncoding }
         }
         return nil
     }
@@ -178,8 +198,11 @@ struct FrontDoorRouter {
         }
         let requestID = Self.apiRequestID()
         let event = APIGatewayHTTPEvent.event(for: request, requestID: requestID)
-        lambda.invoke(payload: JSONText.encode(event), traceID: request.headers.first(name: "X-Amzn-Trace-Id"))
+        let stream = HTTPIntegrationStream(responder: responder, apiRequestID: requestID)
+        let options = InvokeOptions(traceID: request.headers.first(name: "X-Amzn-Trace-Id"))
+        lambda.invoke(payload: JSONText.encode(event), options: options, observer: stream)
             .whenComplete { result in
+                if stream.completed(result) { return }
                 var response = APIGatewayHTTPEvent.internalServerError()
                 var version: String?
                 if case .success(let outcome) = result {
@@ -199,4 +222,12 @@ struct FrontDoorRouter {
         let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789")
         return String((0..<15).map { _ in alphabet.randomElement()! }) + "="
     }
+}
+
+/// What an Invoke request names besides the payload.
+struct InvokeTarget {
+    /// The version or alias asked for, if any.
+    var qualifier: String?
+    /// Trace, client context and tenant.
+    var options: InvokeOptions
 }

@@ -8,7 +8,8 @@ import NIOHTTP1
 /// One execution environment: a `bootstrap` child process and the Runtime API it talks to.
 ///
 /// Confined to the service's event loop: every method runs there. Its life is ``State``; the Runtime
-/// API's requests (``RuntimeAPIRoute``) move it from state to state.
+/// API's requests (``RuntimeAPIRoute``) move it from state to state. It serves one invocation at a time, or
+/// `maxConcurrency` at once in Lambda Managed Instances mode.
 final class FunctionInstance: @unchecked Sendable {
     /// Where the instance is in its life.
     enum State {
@@ -16,10 +17,9 @@ final class FunctionInstance: @unchecked Sendable {
         /// started it (served first, or given the init failure); `initError` what the runtime posted to
         /// `/init/error`, or the init timeout.
         case starting(first: PendingInvocation?, initError: (type: String, body: [UInt8])?)
-        /// Between invocations: long-polling `/next` (`next`), or not yet asking (`nil`).
-        case ready(next: HTTPResponder?)
-        /// Serving an invocation.
-        case busy(PendingInvocation)
+        /// Initialized: `waiting` are the runtime's long-polled `/next` requests, `busy` the invocations it
+        /// serves (at most one of either without Managed Instances).
+        case running(waiting: [HTTPResponder], busy: [PendingInvocation])
         /// Exited or killed.
         case dead
 
@@ -27,8 +27,7 @@ final class FunctionInstance: @unchecked Sendable {
         var name: String {
             switch self {
             case .starting: "starting"
-            case .ready: "ready"
-            case .busy: "busy"
+            case .running(_, let busy): busy.isEmpty ? "ready" : "busy"
             case .dead: "dead"
             }
         }
@@ -50,6 +49,8 @@ final class FunctionInstance: @unchecked Sendable {
     private var initDurationToReport: Duration?
     /// Request ids answered lately (the last 1000), to tell a second result (403) from an unknown id (400).
     private var answered: [String] = []
+    /// Invocation ids of attempts that timed out lately (the last 1000): a post carrying one is answered 410.
+    private var timedOutAttempts: [String] = []
 
     /// Creates an instance that will serve `first` once started.
     init(
@@ -65,10 +66,25 @@ final class FunctionInstance: @unchecked Sendable {
         self.state = .starting(first: first, initError: nil)
     }
 
+    /// Invocations the child serves at once: `AWS_LAMBDA_MAX_CONCURRENCY` in Managed Instances mode, else 1.
+    private var slots: Int { configuration.maxConcurrency ?? 1 }
+
     /// Free for an invocation right now: long-polling `/next` on an open connection.
     var isReady: Bool {
-        if case .ready(let next?) = state { return next.isActive }
+        if case .running(let waiting, _) = state { return waiting.contains(where: \.isActive) }
         return false
+    }
+
+    /// Invocations being served now.
+    var inFlight: Int {
+        if case .running(_, let busy) = state { return busy.count }
+        return 0
+    }
+
+    /// `/next` requests held open now.
+    var waitingNext: Int {
+        if case .running(let waiting, _) = state { return waiting.count }
+        return 0
     }
 
     /// Whether the child has exited (or never started).
@@ -92,7 +108,10 @@ final class FunctionInstance: @unchecked Sendable {
     /// Opens this instance's Runtime API, then starts the child.
     func start() {
         loop.assertInEventLoop()
-        startHTTPServer(on: loop, port: 0, bodyLimit: configuration.maxPayload) { [self] request, responder in
+        startHTTPServer(
+            on: loop, port: 0, bodyLimit: configuration.maxPayload,
+            streamedRequest: { [self] request, responder, control in streamedResponse(request, responder, control) }
+        ) { [self] request, responder in
             handleRuntimeAPI(request, responder)
         }.whenComplete { [self] result in
             switch result {
@@ -135,14 +154,17 @@ final class FunctionInstance: @unchecked Sendable {
     func abandon(_ error: Error) {
         loop.assertInEventLoop()
         switch state {
-        case .busy(let invocation):
-            state = .ready(next: nil)
-            invocation.timeoutTask?.cancel()
-            invocation.promise.fail(error)
+        case .running(_, let busy):
+            state = .running(waiting: [], busy: [])
+            for invocation in busy {
+                invocation.finished = true
+                invocation.timeoutTask?.cancel()
+                invocation.promise.fail(error)
+            }
         case .starting(let first?, let initError):
             state = .starting(first: nil, initError: initError)
             first.promise.fail(error)
-        case .starting(nil, _), .ready, .dead:
+        case .starting(nil, _), .dead:
             break
         }
         kill()
@@ -164,11 +186,13 @@ final class FunctionInstance: @unchecked Sendable {
         runtimeChannel = nil
         let detail = reason ?? "Runtime exited with error: \(exitDescription ?? "unknown")"
         switch previous {
-        case .busy(let invocation):
-            events.log("RequestId: \(invocation.requestID) Error: \(detail)")
-            finish(invocation, with: .failure(
-                type: "Runtime.ExitError", message: "RequestId: \(invocation.requestID) Error: \(detail)",
-                version: version.name, requestID: invocation.requestID, duration: elapsed(invocation)), status: .exitError)
+        case .running(_, let busy):
+            for invocation in busy {
+                events.log("RequestId: \(invocation.requestID) Error: \(detail)")
+                finish(invocation, with: .failure(
+                    type: "Runtime.ExitError", message: "RequestId: \(invocation.requestID) Error: \(detail)",
+                    version: version.name, requestID: invocation.requestID, duration: elapsed(invocation)), status: .exitError)
+            }
         case .starting(let first?, let initError):
             let result: InvocationResult
             if let initError {
@@ -182,7 +206,7 @@ final class FunctionInstance: @unchecked Sendable {
             }
             events.log("INIT_REPORT Init Duration: \(PlatformLog.milliseconds(ContinuousClock.now - spawnedAt)) ms\tPhase: init\tStatus: error\tError Type: \(result.errorType ?? "")")
             events.completed(self, invocation: first, result: result, report: nil)
-        case .starting(nil, _), .ready, .dead:
+        case .starting(nil, _), .dead:
             break
         }
         events.instanceDied(self)
@@ -190,25 +214,32 @@ final class FunctionInstance: @unchecked Sendable {
 
     // MARK: Invocations
 
-    /// Hands `invocation` to the waiting `/next`; `false` when the runtime is not there any more.
+    /// Hands `invocation` to a waiting `/next`; `false` when no runtime loop is waiting any more.
     func dispatch(_ invocation: PendingInvocation) -> Bool {
         loop.assertInEventLoop()
-        guard case .ready(let next?) = state else { return false }
-        guard next.isActive else {
-            state = .ready(next: nil)
+        guard case .running(var waiting, var busy) = state else { return false }
+        waiting.removeAll { !$0.isActive }
+        guard !waiting.isEmpty else {
+            state = .running(waiting: waiting, busy: busy)
             return false
         }
-        state = .busy(invocation)
+        let next = waiting.removeFirst()
+        busy.append(invocation)
+        state = .running(waiting: waiting, busy: busy)
         invocation.startedAt = .now
         events.log("START RequestId: \(invocation.requestID) Version: \(version.name)")
         let deadline = Int64(Date().timeIntervalSince1970 * 1000) + Int64(PlatformLog.wholeMilliseconds(configuration.timeout))
         var headers = HTTPHeaders()
-        headers.add(name: "Lambda-Runtime-Aws-Request-Id", value: invocation.requestID)
-        headers.add(name: "Lambda-Runtime-Deadline-Ms", value: String(deadline))
-        headers.add(name: "Lambda-Runtime-Invoked-Function-Arn", value: configuration.functionARN(qualifier: invocation.qualifier))
-        headers.add(name: "Lambda-Runtime-Trace-Id", value: invocation.traceID)
+        headers.add(name: RuntimeAPIHeader.requestID, value: invocation.requestID)
+        headers.add(name: RuntimeAPIHeader.invocationID, value: invocation.newAttempt())
+        headers.add(name: RuntimeAPIHeader.deadline, value: String(deadline))
+        headers.add(name: RuntimeAPIHeader.invokedFunctionARN, value: configuration.functionARN(qualifier: invocation.qualifier))
+        headers.add(name: RuntimeAPIHeader.traceID, value: invocation.traceID)
         if let clientContext = invocation.clientContext {
-            headers.add(name: "Lambda-Runtime-Client-Context", value: clientContext)
+            headers.add(name: RuntimeAPIHeader.clientContext, value: clientContext)
+        }
+        if let tenantID = invocation.tenantID {
+            headers.add(name: RuntimeAPIHeader.tenantID, value: tenantID)
         }
         headers.add(name: "Content-Type", value: "application/json")
         next.send(status: .ok, headers: headers, body: invocation.payload)
@@ -218,19 +249,34 @@ final class FunctionInstance: @unchecked Sendable {
         return true
     }
 
+    /// Takes `invocation` out of the busy list; `false` when it is not there (already ended).
+    private func release(_ invocation: PendingInvocation) -> Bool {
+        guard case .running(let waiting, var busy) = state, let index = busy.firstIndex(where: { $0 === invocation }) else {
+            return false
+        }
+        busy.remove(at: index)
+        state = .running(waiting: waiting, busy: busy)
+        return true
+    }
+
+    /// The function timeout passed. Lambda kills the environment; Lambda Managed Instances fail only this
+    /// invocation and let the code run on ("Lambda Managed Instances do not enforce the timeout; your code
+    /// continues running", lambda-managed-instances-execution-environment), so a late result gets 410.
     private func timedOut(_ invocation: PendingInvocation) {
-        guard case .busy(let current) = state, current === invocation else { return }
-        state = .ready(next: nil)
+        guard release(invocation) else { return }
+        timedOutAttempts.append(invocation.attemptID)
+        if timedOutAttempts.count > 1000 { timedOutAttempts.removeFirst(timedOutAttempts.count - 1000) }
         let seconds = PlatformLog.seconds(configuration.timeout)
         events.log("\(PlatformLog.timestamp()) \(invocation.requestID) Task timed out after \(seconds) seconds")
         finish(invocation, with: .failure(
             type: "Sandbox.Timedout", message: "Task timed out after \(seconds) seconds", version: version.name,
             requestID: invocation.requestID, duration: elapsed(invocation)), status: .timeout)
-        kill()
+        if configuration.maxConcurrency == nil { kill() }
     }
 
     /// Ends `invocation` (the caller has already left the busy state): END and REPORT lines, the result.
     private func finish(_ invocation: PendingInvocation, with result: InvocationResult, status: PlatformLog.Report.Status) {
+        invocation.finished = true
         invocation.timeoutTask?.cancel()
         answered.append(invocation.requestID)
         if answered.count > 1000 { answered.removeFirst(answered.count - 1000) }
@@ -271,42 +317,70 @@ final class FunctionInstance: @unchecked Sendable {
         case .dead:
             responder.sendError(status: .internalServerError, type: "Sandbox.Dead", message: "this instance is shutting down")
             return
-        case .busy:
-            responder.sendError(
-                status: .forbidden, type: "InvalidStateTransition",
-                message: "post a response or error for the current invocation before asking for the next one")
-            return
         case .starting(let assigned, _):
             initDurationToReport = ContinuousClock.now - spawnedAt
             initTimeoutTask?.cancel()
             first = assigned
-        case .ready:
+            state = .running(waiting: [], busy: [])
+        case .running:
             break
         }
-        state = .ready(next: responder)
-        responder.onClose = { [weak self] in
-            // The runtime went away while long-polling: nothing was handed out, so nothing is lost.
-            guard let self, case .ready(let waiting?) = self.state, waiting === responder else { return }
-            self.state = .ready(next: nil)
-        }
-        if let first {
-            if !dispatch(first) { events.requeue(first) }
+        guard case .running(var waiting, let busy) = state else { return }
+        waiting.removeAll { !$0.isActive }
+        guard waiting.count + busy.count < slots else {
+            state = .running(waiting: waiting, busy: busy)
+            responder.sendError(
+                status: .forbidden, type: "InvalidStateTransition",
+                message: "post a response or error for the current invocation before asking for the next one")
             return
         }
-        events.instanceReady(self)
+        waiting.append(responder)
+        state = .running(waiting: waiting, busy: busy)
+        responder.onClose = { [weak self] in
+            // The runtime went away while long-polling: nothing was handed out, so nothing is lost.
+            guard let self, case .running(var waiting, let busy) = self.state else { return }
+            waiting.removeAll { $0 === responder }
+            self.state = .running(waiting: waiting, busy: busy)
+        }
+        if let first, !dispatch(first) {
+            events.requeue(first)
+        } else if isReady {
+            events.instanceReady(self)
+        }
     }
 
-    private func post(requestID: String, request: LocalHTTPRequest, responder: HTTPResponder, isError: Bool) {
-        guard case .busy(let current) = state, current.requestID == requestID else {
-            if answered.contains(requestID) {
+    /// The invocation a result post for `requestID` belongs to, or `nil` once the post has been refused:
+    /// 410 for an invocation id of an attempt that timed out or is not the current one, 403 for a second
+    /// result, 400 for an unknown request id. A post without the invocation id (older runtimes) is checked by
+    /// request id only.
+    private func invocationForPost(requestID: String, headers: HTTPHeaders, responder: HTTPResponder) -> PendingInvocation? {
+        let busy: [PendingInvocation] = if case .running(_, let busy) = state { busy } else { [] }
+        let current = busy.first { $0.requestID.utf8.elementsEqual(requestID.utf8) }
+        if let attempt = headers.first(name: RuntimeAPIHeader.invocationID) {
+            let timedOut = timedOutAttempts.contains { $0.utf8.elementsEqual(attempt.utf8) }
+            let otherAttempt = current.map { !$0.attemptID.utf8.elementsEqual(attempt.utf8) } ?? false
+            if timedOut || otherAttempt {
+                responder.sendError(
+                    status: .gone, type: "InvocationGone",
+                    message: "invocation \(attempt) of request \(requestID) timed out or is not the current attempt; its result is dropped")
+                return nil
+            }
+        }
+        guard let current, !current.responseStreaming else {
+            if current != nil || answered.contains(where: { $0.utf8.elementsEqual(requestID.utf8) }) {
                 responder.sendError(
                     status: .forbidden, type: "InvalidStateTransition",
                     message: "a result was already posted for request \(requestID)")
             } else {
                 responder.sendError(status: .badRequest, type: "InvalidRequestID", message: "Invalid request ID: \(requestID)")
             }
-            return
+            return nil
         }
+        return current
+    }
+
+    private func post(requestID: String, request: LocalHTTPRequest, responder: HTTPResponder, isError: Bool) {
+        guard let current = invocationForPost(requestID: requestID, headers: request.headers, responder: responder) else { return }
         if !isError, request.bodyTooLarge || request.bodyLength > configuration.maxPayload {
             responder.sendError(
                 status: .payloadTooLarge, type: "RequestEntityTooLarge",
@@ -314,7 +388,7 @@ final class FunctionInstance: @unchecked Sendable {
             return
         }
         responder.send(status: .accepted, body: Array(#"{"status":"OK"}"#.utf8))
-        state = .ready(next: nil)
+        _ = release(current)
         let result: InvocationResult
         if isError {
             let (type, body) = RuntimeAPIRoute.errorDetails(request)
@@ -326,6 +400,77 @@ final class FunctionInstance: @unchecked Sendable {
                 duration: elapsed(current))
         }
         finish(current, with: result, status: .success)
+    }
+
+    // MARK: Streamed responses
+
+    /// Decides at the head of a request whether it is a streamed `/response`
+    /// (`Lambda-Runtime-Function-Response-Mode` present) and takes its body as it arrives.
+    private func streamedResponse(_ request: LocalHTTPRequest, _ responder: HTTPResponder, _ control: ReadControl) -> RequestBodyStream? {
+        loop.assertInEventLoop()
+        guard case .response(let requestID)? = RuntimeAPIRoute(method: request.method, path: request.path),
+              let mode = request.headers.first(name: RuntimeAPIHeader.responseMode)
+        else { return nil }
+        guard mode.utf8.elementsEqual(RuntimeAPIHeader.streamingMode.utf8) else {
+            responder.sendError(
+                status: .badRequest, type: "InvalidFunctionResponseMode",
+                message: "\(RuntimeAPIHeader.responseMode) must be \(RuntimeAPIHeader.streamingMode), not \(mode)")
+            return DiscardedRequestBody()
+        }
+        guard let current = invocationForPost(requestID: requestID, headers: request.headers, responder: responder) else {
+            return DiscardedRequestBody()
+        }
+        current.responseStreaming = true
+        return StreamedFunctionResponse(
+            instance: self, invocation: current, responder: responder, contentType: request.headers.first(name: "Content-Type"),
+            collectLimit: configuration.maxPayload, streamLimit: configuration.maxStreamedPayload, control: control)
+    }
+
+    /// A streamed `/response` ended: its trailers say whether the function failed mid-stream.
+    fileprivate func streamEnded(_ stream: StreamedFunctionResponse, trailers: HTTPHeaders?) {
+        let invocation = stream.invocation
+        invocation.responseStreaming = false
+        guard release(invocation) else {
+            stream.responder.sendError(
+                status: .gone, type: "InvocationGone",
+                message: "request \(invocation.requestID) timed out while its response streamed; the rest was dropped")
+            return
+        }
+        let observed = stream.startObserverIfNeeded()
+        let limit = observed ? configuration.maxStreamedPayload : configuration.maxPayload
+        var result: InvocationResult
+        if stream.tooLarge {
+            let message = "Response payload size exceeded maximum allowed payload size (\(limit) bytes)."
+            stream.responder.sendError(status: .payloadTooLarge, type: "RequestEntityTooLarge", message: message)
+            result = .failure(
+                type: "Function.ResponseSizeTooLarge", message: message, version: version.name, requestID: invocation.requestID,
+                duration: elapsed(invocation))
+        } else if let errorType = trailers?.first(name: RuntimeAPIHeader.errorType), !errorType.isEmpty {
+            let body = trailers?.first(name: RuntimeAPIHeader.errorBody).flatMap { Data(base64Encoded: $0) }.map { Array($0) } ?? []
+            let (type, json) = RuntimeAPIRoute.errorDetails(type: errorType, body: body)
+            result = InvocationResult(
+                payload: json, errorType: type, executedVersion: version.name, requestID: invocation.requestID,
+                duration: elapsed(invocation))
+        } else {
+            result = InvocationResult(
+                payload: stream.collected, errorType: nil, executedVersion: version.name, requestID: invocation.requestID,
+                duration: elapsed(invocation))
+        }
+        if !stream.tooLarge { stream.responder.send(status: .accepted, body: Array(#"{"status":"OK"}"#.utf8)) }
+        result.streamed = observed
+        finish(invocation, with: result, status: .success)
+    }
+
+    /// The runtime's connection closed before its streamed response ended.
+    fileprivate func streamAborted(_ stream: StreamedFunctionResponse) {
+        let invocation = stream.invocation
+        invocation.responseStreaming = false
+        guard release(invocation) else { return }
+        var result = InvocationResult.failure(
+            type: "Runtime.TruncatedResponse", message: "the runtime closed its connection before the streamed response ended",
+            version: version.name, requestID: invocation.requestID, duration: elapsed(invocation))
+        result.streamed = stream.startObserverIfNeeded()
+        finish(invocation, with: result, status: .success)
     }
 
     private func initErrorPosted(_ request: LocalHTTPRequest, _ responder: HTTPResponder) {
@@ -354,4 +499,82 @@ protocol InstanceEvents: AnyObject {
     func instanceDied(_ instance: FunctionInstance)
     /// Writes a platform log line (START, END, REPORT…).
     func log(_ line: String)
+}
+
+/// The body of a streamed `/response` on its way: forwarded to the invocation's observer as it arrives, or
+/// collected (up to the buffered limit) for a caller that wants the whole answer.
+final class StreamedFunctionResponse: RequestBodyStream {
+    let instance: FunctionInstance
+    let invocation: PendingInvocation
+    let responder: HTTPResponder
+    let contentType: String?
+    private let collectLimit: Int
+    private let streamLimit: Int
+    private let control: ReadControl
+    private var started = false
+    private var forwarded = 0
+    private(set) var collected: [UInt8] = []
+    /// The answer passed its limit: what came after was dropped.
+    private(set) var tooLarge = false
+
+    init(
+        instance: FunctionInstance, invocation: PendingInvocation, responder: HTTPResponder, contentType: String?,
+        collectLimit: Int, streamLimit: Int, control: ReadControl
+    ) {
+        self.control = control
+        self.instance = instance
+        self.invocation = invocation
+        self.responder = responder
+        self.contentType = contentType
+        self.collectLimit = collectLimit
+        self.streamLimit = streamLimit
+    }
+
+    /// Tells the observer, once, that the stream started; whether there is an observer.
+    func startObserverIfNeeded() -> Bool {
+        guard let observer = invocation.observer else { return false }
+        if !started {
+            started = true
+            observer.streamStarted(contentType: contentType, executedVersion: instance.version.name, requestID: invocation.requestID)
+        }
+        return true
+    }
+
+    func received(_ chunk: ByteBuffer) {
+        guard !invocation.finished, !tooLarge else { return }
+        if startObserverIfNeeded() {
+            forwarded += chunk.readableBytes
+            if forwarded <= streamLimit, let observer = invocation.observer {
+                observer.streamed(chunk)
+                // Backpressure: read the function's stream no faster than the caller reads.
+                let control = self.control
+                if !observer.whenWritable({ control.resume() }) { control.pause() }
+            } else {
+                tooLarge = true
+            }
+        } else {
+            if collected.count + chunk.readableBytes <= collectLimit {
+                collected.append(contentsOf: chunk.readableBytesView)
+            } else {
+                tooLarge = true
+                collected = []
+            }
+        }
+    }
+
+    func ended(trailers: HTTPHeaders?) {
+        control.resume()
+        instance.streamEnded(self, trailers: trailers)
+    }
+
+    func aborted() {
+        instance.streamAborted(self)
+    }
+}
+
+/// The body of a request already answered at its head (a refused streamed post): read and dropped.
+final class DiscardedRequestBody: RequestBodyStream {
+    func received(_ chunk: ByteBuffer) {}
+    func ended(trailers: HTTPHeaders?) {}
+    func aborted() {}
 }

@@ -40,6 +40,8 @@ public final class HTTPResponder {
     private let keepAlive: Bool
     private let head: Bool
     private(set) var answered = false
+    private var streaming = false
+    private var onWritable: (() -> Void)?
     /// Called once if the connection closes before the response was sent.
     var onClose: (() -> Void)?
 
@@ -77,6 +79,59 @@ public final class HTTPResponder {
         }
     }
 
+    /// Starts a streamed response: the head now (chunked, no `Content-Length`), then ``sendChunk(_:)`` as
+    /// bytes come and ``endStream(trailers:)``. A later ``send(status:headers:body:)`` is ignored.
+    func startStream(status: HTTPResponseStatus, headers: HTTPHeaders) {
+        guard !answered else { return }
+        answered = true
+        onClose = nil
+        streaming = true
+        var headers = headers
+        headers.remove(name: "Content-Length")
+        headers.replaceOrAdd(name: "Transfer-Encoding", value: "chunked")
+        headers.replaceOrAdd(name: "Connection", value: keepAlive ? "keep-alive" : "close")
+        context.writeAndFlush(NIOAny(HTTPServerResponsePart.head(HTTPResponseHead(version: .http1_1, status: status, headers: headers))), promise: nil)
+    }
+
+    /// Sends one chunk of a streamed response at once (flushed: the client sees it before the next arrives).
+    func sendChunk(_ bytes: ByteBuffer) {
+        guard streaming, bytes.readableBytes > 0 else { return }
+        context.writeAndFlush(NIOAny(HTTPServerResponsePart.body(.byteBuffer(bytes))), promise: nil)
+    }
+
+    /// Sends one chunk of a streamed response made of `bytes`.
+    func sendChunk(_ bytes: [UInt8]) {
+        guard streaming, !bytes.isEmpty else { return }
+        var buffer = context.channel.allocator.buffer(capacity: bytes.count)
+        buffer.writeBytes(bytes)
+        sendChunk(buffer)
+    }
+
+    /// Ends a streamed response.
+    func endStream(trailers: HTTPHeaders? = nil) {
+        guard streaming else { return }
+        streaming = false
+        let keepAlive = self.keepAlive
+        let context = self.context
+        context.writeAndFlush(NIOAny(HTTPServerResponsePart.end(trailers))).whenComplete { _ in
+            if !keepAlive { context.close(promise: nil) }
+        }
+    }
+
+    /// Whether a streamed response can take more bytes now (the connection's buffer is below NIO's high-water
+    /// mark); when not, `resume` runs once it can again, or once the connection closed.
+    func whenWritable(_ resume: @escaping () -> Void) -> Bool {
+        guard streaming, context.channel.isActive, !context.channel.isWritable else { return true }
+        onWritable = resume
+        return false
+    }
+
+    fileprivate func writabilityChanged() {
+        guard context.channel.isWritable || !context.channel.isActive, let resume = onWritable else { return }
+        onWritable = nil
+        resume()
+    }
+
     /// Sends a JSON error body `{"errorType","errorMessage"}` (the Runtime API and Invoke API shape).
     func sendError(status: HTTPResponseStatus, type: String, message: String, headers: HTTPHeaders = HTTPHeaders()) {
         send(status: status, headers: headers, body: JSONText.encode(["errorType": type, "errorMessage": message]))
@@ -91,21 +146,71 @@ public final class HTTPResponder {
     }
 }
 
-/// Collects whole requests (bodies up to a limit) and hands each to `onRequest` with a responder.
+/// Receives a request body while it arrives (a streamed `/response`), on the channel's event loop.
+protocol RequestBodyStream: AnyObject {
+    /// The next bytes of the body.
+    func received(_ chunk: ByteBuffer)
+    /// The body ended; `trailers` are the trailer fields of a chunked body, if any.
+    func ended(trailers: HTTPHeaders?)
+    /// The connection closed before the body ended.
+    func aborted()
+}
+
+/// Pauses and resumes reading a connection: backpressure from a slow reader of a streamed body.
+struct ReadControl {
+    let channel: Channel
+
+    /// Stops reading after what has arrived.
+    func pause() {
+        channel.setOption(ChannelOptions.autoRead, value: false).whenFailure { _ in }
+    }
+
+    /// Reads again.
+    func resume() {
+        channel.setOption(ChannelOptions.autoRead, value: true).whenFailure { _ in }
+    }
+}
+
+/// Decides, from a request's head, whether its body is streamed (a ``RequestBodyStream``) rather than collected.
+typealias StreamedRequestDecision = (LocalHTTPRequest, HTTPResponder, ReadControl) -> RequestBodyStream?
+
+/// Collects whole requests (bodies up to a limit) and hands each to `onRequest` with a responder; or, when
+/// `streamedRequest` says so at the head, hands the body over as it arrives.
 final class CollectingHTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPServerRequestPart
     typealias OutboundOut = HTTPServerResponsePart
 
     private let bodyLimit: Int
     private let onRequest: (LocalHTTPRequest, HTTPResponder) -> Void
+    private let streamedRequest: StreamedRequestDecision?
     private var head: HTTPRequestHead?
     private var body: [UInt8] = []
     private var bodyLength = 0
     private var pending: [HTTPResponder] = []
+    private var stream: RequestBodyStream?
 
-    init(bodyLimit: Int, onRequest: @escaping (LocalHTTPRequest, HTTPResponder) -> Void) {
+    init(
+        bodyLimit: Int, streamedRequest: StreamedRequestDecision? = nil,
+        onRequest: @escaping (LocalHTTPRequest, HTTPResponder) -> Void
+    ) {
         self.bodyLimit = bodyLimit
+        self.streamedRequest = streamedRequest
         self.onRequest = onRequest
+    }
+
+    private func responder(for requestHead: HTTPRequestHead, context: ChannelHandlerContext) -> HTTPResponder {
+        let responder = HTTPResponder(context: context, keepAlive: requestHead.isKeepAlive, head: requestHead.method == .HEAD)
+        pending.removeAll { $0.answered }
+        pending.append(responder)
+        return responder
+    }
+
+    private func request(_ requestHead: HTTPRequestHead, context: ChannelHandlerContext, body: [UInt8]) -> LocalHTTPRequest {
+        LocalHTTPRequest(
+            method: requestHead.method, uri: requestHead.uri, headers: requestHead.headers,
+            body: body.count > bodyLimit ? Array(body.prefix(bodyLimit)) : body,
+            bodyTooLarge: bodyLength > bodyLimit, bodyLength: bodyLength,
+            remoteIP: context.channel.remoteAddress?.ipAddress ?? "127.0.0.1", version: requestHead.version)
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -114,6 +219,22 @@ final class CollectingHTTPHandler: ChannelInboundHandler, RemovableChannelHandle
             head = requestHead
             body = []
             bodyLength = 0
+            if let streamedRequest {
+                let responder = responder(for: requestHead, context: context)
+                let control = ReadControl(channel: context.channel)
+                if let decided = streamedRequest(request(requestHead, context: context, body: []), responder, control) {
+                    stream = decided
+                    head = nil
+                } else {
+                    pending.removeAll { $0 === responder }
+                }
+            }
+        case .body(let buffer) where stream != nil:
+            stream?.received(buffer)
+        case .end(let trailers) where stream != nil:
+            let ended = stream
+            stream = nil
+            ended?.ended(trailers: trailers)
         case .body(var buffer):
             bodyLength += buffer.readableBytes
             let room = max(0, bodyLimit + 1 - body.count)
@@ -123,26 +244,29 @@ final class CollectingHTTPHandler: ChannelInboundHandler, RemovableChannelHandle
         case .end:
             guard let requestHead = head else { return }
             head = nil
-            let responder = HTTPResponder(
-                context: context, keepAlive: requestHead.isKeepAlive, head: requestHead.method == .HEAD)
-            pending.removeAll { $0.answered }
-            pending.append(responder)
-            let remote = context.channel.remoteAddress?.ipAddress ?? "127.0.0.1"
-            let request = LocalHTTPRequest(
-                method: requestHead.method, uri: requestHead.uri, headers: requestHead.headers,
-                body: body.count > bodyLimit ? Array(body.prefix(bodyLimit)) : body,
-                bodyTooLarge: bodyLength > bodyLimit, bodyLength: bodyLength, remoteIP: remote,
-                version: requestHead.version)
+            let responder = responder(for: requestHead, context: context)
+            let request = request(requestHead, context: context, body: body)
             body = []
             onRequest(request, responder)
         }
     }
 
     func channelInactive(context: ChannelHandlerContext) {
+        let interrupted = stream
+        stream = nil
+        interrupted?.aborted()
         let open = pending
         pending = []
-        for responder in open { responder.connectionClosed() }
+        for responder in open {
+            responder.connectionClosed()
+            responder.writabilityChanged()
+        }
         context.fireChannelInactive()
+    }
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        for responder in pending { responder.writabilityChanged() }
+        context.fireChannelWritabilityChanged()
     }
 
     func errorCaught(context: ChannelHandlerContext, error: Error) {
@@ -153,6 +277,7 @@ final class CollectingHTTPHandler: ChannelInboundHandler, RemovableChannelHandle
 /// Starts an HTTP/1.1 server on 127.0.0.1 (port 0: any free port).
 func startHTTPServer(
     on loop: EventLoop, port: Int, bodyLimit: Int,
+    streamedRequest: (@Sendable (LocalHTTPRequest, HTTPResponder, ReadControl) -> RequestBodyStream?)? = nil,
     onRequest: @escaping @Sendable (LocalHTTPRequest, HTTPResponder) -> Void
 ) -> EventLoopFuture<Channel> {
     ServerBootstrap(group: loop)
@@ -162,7 +287,7 @@ func startHTTPServer(
             channel.eventLoop.makeCompletedFuture {
                 try channel.pipeline.syncOperations.configureHTTPServerPipeline(withErrorHandling: true)
                 try channel.pipeline.syncOperations.addHandler(
-                    CollectingHTTPHandler(bodyLimit: bodyLimit, onRequest: onRequest))
+                    CollectingHTTPHandler(bodyLimit: bodyLimit, streamedRequest: streamedRequest, onRequest: onRequest))
             }
         }
         .bind(host: "127.0.0.1", port: port)

@@ -13,6 +13,9 @@ public struct InvocationResult: Sendable {
     public var requestID: String
     /// Time from dispatch to result.
     public var duration: Duration
+    /// The function streamed its answer to the invocation's ``InvocationStreamObserver``: `payload` holds
+    /// only the error JSON of a mid-stream error, the bytes went to the observer.
+    public var streamed = false
 
     /// Whether the function failed.
     public var isError: Bool { errorType != nil }
@@ -27,30 +30,75 @@ public struct InvocationResult: Sendable {
     }
 }
 
+/// Who wants a streamed answer as it comes (InvokeWithResponseStream, the front door). Called on the
+/// service's event loop; the end of the stream is the invocation's result.
+public protocol InvocationStreamObserver: AnyObject {
+    /// The function started a streamed response with this content type, from `version`.
+    func streamStarted(contentType: String?, executedVersion: String, requestID: String)
+    /// The next bytes the function streamed.
+    func streamed(_ chunk: ByteBuffer)
+    /// Whether the caller takes more bytes now; when not, `resume` runs once it does (the function's
+    /// stream is read no faster than the caller reads).
+    func whenWritable(_ resume: @escaping () -> Void) -> Bool
+}
+
+/// What the caller sent besides the payload.
+public struct InvokeOptions: Sendable {
+    /// The caller's X-Ray trace header.
+    public var traceID: String?
+    /// The decoded client context.
+    public var clientContext: String?
+    /// `X-Amz-Tenant-Id`: forwarded as `Lambda-Runtime-Aws-Tenant-Id`.
+    public var tenantID: String?
+
+    /// Creates options.
+    public init(traceID: String? = nil, clientContext: String? = nil, tenantID: String? = nil) {
+        self.traceID = traceID
+        self.clientContext = clientContext
+        self.tenantID = tenantID
+    }
+}
+
 /// One invocation on its way through lambda-local.
 final class PendingInvocation {
     let requestID: String
     let payload: [UInt8]
     let traceID: String
     let clientContext: String?
+    let tenantID: String?
     let qualifier: String?
     /// The version that serves it.
     let version: String
     let promise: EventLoopPromise<InvocationResult>
+    /// Receives a streamed answer as it arrives; without one, a streamed answer is collected.
+    weak var observer: InvocationStreamObserver?
     var startedAt: ContinuousClock.Instant?
     var timeoutTask: Scheduled<Void>?
+    /// The id of the current attempt (`Lambda-Runtime-Invocation-Id`), fresh on every dispatch.
+    private(set) var attemptID = ""
+    /// A streamed `/response` is arriving for it.
+    var responseStreaming = false
+    /// Its result is out (answered, failed or timed out): late bytes are dropped.
+    var finished = false
 
     init(
-        payload: [UInt8], traceID: String?, clientContext: String?, qualifier: String?, version: String,
+        payload: [UInt8], options: InvokeOptions, qualifier: String?, version: String,
         promise: EventLoopPromise<InvocationResult>
     ) {
         self.version = version
         self.requestID = UUID().uuidString.lowercased()
         self.payload = payload
-        self.traceID = traceID ?? PendingInvocation.newTraceID()
-        self.clientContext = clientContext
+        self.traceID = options.traceID ?? PendingInvocation.newTraceID()
+        self.clientContext = options.clientContext
+        self.tenantID = options.tenantID.flatMap { $0.isEmpty ? nil : $0 }
         self.qualifier = qualifier
         self.promise = promise
+    }
+
+    /// Starts a new attempt: a fresh invocation id.
+    func newAttempt() -> String {
+        attemptID = UUID().uuidString.lowercased()
+        return attemptID
     }
 
     /// An X-Ray trace header in the shape Lambda sends: `Root=1-{epoch hex}-{96-bit hex};Parent=…;Sampled=0`.

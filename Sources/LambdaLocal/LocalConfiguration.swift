@@ -32,6 +32,10 @@ public struct LocalConfiguration: Sendable {
     public var initTimeout: Duration = .seconds(10)
     /// Instances per version; invocations beyond wait in a queue.
     public var concurrency: Int = 1
+    /// Lambda Managed Instances mode (`--max-concurrency N`): each instance gets `AWS_LAMBDA_MAX_CONCURRENCY=N`
+    /// and serves N invocations at once; a timeout fails that invocation only and the instance lives on.
+    /// `nil`: Lambda's default, one invocation per instance, killed on a timeout.
+    public var maxConcurrency: Int?
     /// `_HANDLER` for the child.
     public var handler: String = "echo"
     /// Extra environment for the child (`--env K=V`); wins over the defaults.
@@ -42,6 +46,9 @@ public struct LocalConfiguration: Sendable {
     public var alias: AliasRouting
     /// Largest request and response payload (Lambda's synchronous limit, 6 MB).
     public var maxPayload: Int = 6 * 1024 * 1024
+    /// Largest streamed response (Lambda's documented 200 MB); past it the stream ends with
+    /// `Function.ResponseSizeTooLarge` and the runtime's post is answered 413.
+    public var maxStreamedPayload: Int = 200 * 1024 * 1024
     /// The execution role the control plane reports for every version (`Role`).
     public var role: String = "arn:aws:iam::123456789012:role/lambda-local"
     /// The runtime the control plane reports (`Runtime`).

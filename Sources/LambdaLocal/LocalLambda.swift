@@ -25,6 +25,7 @@ public final class LocalLambda: @unchecked Sendable, InstanceEvents {
     public init(configuration: LocalConfiguration, loop: EventLoop, log: @escaping @Sendable (String) -> Void) throws(AliasRoutingError) {
         try configuration.alias.validate(knownVersions: configuration.versions.map(\.name), functionARN: configuration.functionARN())
         guard configuration.concurrency >= 1 else { throw .invalidParameter("concurrency must be at least 1") }
+        guard (configuration.maxConcurrency ?? 1) >= 1 else { throw .invalidParameter("max concurrency must be at least 1") }
         self.configuration = configuration
         self.loop = loop
         self.logLine = log
@@ -39,8 +40,10 @@ public final class LocalLambda: @unchecked Sendable, InstanceEvents {
     }
 
     /// Invokes the function. `qualifier` is a version, the alias name, or `nil` (the alias routes).
+    /// With an `observer`, a streamed answer goes to it as it arrives (the result then ends the stream).
     public func invoke(
-        payload: [UInt8], qualifier: String? = nil, traceID: String? = nil, clientContext: String? = nil
+        payload: [UInt8], qualifier: String? = nil, options: InvokeOptions = InvokeOptions(),
+        observer: InvocationStreamObserver? = nil
     ) -> EventLoopFuture<InvocationResult> {
         loop.flatSubmit { [self] in
             let version: String
@@ -64,8 +67,8 @@ public final class LocalLambda: @unchecked Sendable, InstanceEvents {
             }
             let promise = loop.makePromise(of: InvocationResult.self)
             let invocation = PendingInvocation(
-                payload: payload, traceID: traceID, clientContext: clientContext, qualifier: invokedQualifier, version: version,
-                promise: promise)
+                payload: payload, options: options, qualifier: invokedQualifier, version: version, promise: promise)
+            invocation.observer = observer
             queues[version, default: []].append(invocation)
             pump(version)
             return promise.futureResult
@@ -77,13 +80,19 @@ public final class LocalLambda: @unchecked Sendable, InstanceEvents {
         loop.submit { [self] in
             var versions: [String: Any] = [:]
             for version in configuration.versions.map(\.name) {
-                versions[version] = (statistics[version] ?? VersionStatistics()).summary
+                var summary = (statistics[version] ?? VersionStatistics()).summary
+                summary["inFlight"] = (instances[version] ?? []).reduce(0) { $0 + $1.inFlight }
+                summary["queued"] = queues[version]?.count ?? 0
+                versions[version] = summary
             }
             let current = frontDoorAlias
             var alias: [String: Any] = ["name": current.name, "functionVersion": current.primaryVersion]
             alias["additionalVersionWeights"] = current.additionalVersionWeights
             let running: [[String: Any]] = instances.values.joined().map { instance in
-                var entry: [String: Any] = ["version": instance.version.name, "phase": instance.state.name]
+                var entry: [String: Any] = [
+                    "version": instance.version.name, "phase": instance.state.name, "inFlight": instance.inFlight,
+                    "waitingNext": instance.waitingNext, "maxConcurrency": configuration.maxConcurrency ?? 1,
+                ]
                 if let pid = instance.processID { entry["pid"] = Int(pid) }
                 return entry
             }

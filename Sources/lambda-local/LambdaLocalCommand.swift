@@ -12,7 +12,8 @@ struct LambdaLocalCommand: AsyncParsableCommand {
         abstract: "Run a Lambda custom runtime (bootstrap) locally, as Lambda runs it.",
         discussion: """
             Serves, on 127.0.0.1:PORT, the Invoke API (POST /2015-03-31/functions/NAME/invocations, RIE-compatible;
-            the name 'function' works too), Lambda's alias control plane (GetAlias, UpdateAlias, CreateAlias,
+            the name 'function' works too), InvokeWithResponseStream (POST /2021-11-15/functions/NAME/response-streaming-invocations,
+            AWS event-stream framing), Lambda's alias control plane (GetAlias, UpdateAlias, CreateAlias,
             ListAliases, ListVersionsByFunction, GetFunction, GetFunctionConfiguration), CloudWatch in the JSON
             and the query protocols (GetMetricStatistics, GetMetricData, ListMetrics, PutMetricAlarm, DescribeAlarms,
             SetAlarmState, DeleteAlarms) over metrics derived from the invocations and the function's EMF lines,
@@ -56,6 +57,11 @@ struct LambdaLocalCommand: AsyncParsableCommand {
     @Option(help: "Instances per version; more invocations wait in a queue.")
     var concurrency: Int = 1
 
+    @Option(
+        name: .customLong("max-concurrency"),
+        help: "Lambda Managed Instances mode: each instance gets AWS_LAMBDA_MAX_CONCURRENCY=N and serves N invocations at once; a timeout fails that invocation only.")
+    var maxConcurrency: Int?
+
     @Option(help: "AWS region.")
     var region: String = "us-east-1"
 
@@ -72,6 +78,9 @@ struct LambdaLocalCommand: AsyncParsableCommand {
         guard (1...65535).contains(port) || port == 0 else { throw ValidationError("port must be 0…65535") }
         guard (128...10240).contains(memory) else { throw ValidationError("memory must be 128…10240 MB, as on Lambda") }
         guard concurrency >= 1 else { throw ValidationError("concurrency must be at least 1") }
+        if let maxConcurrency, !(1...1024).contains(maxConcurrency) {
+            throw ValidationError("--max-concurrency must be 1…1024 (the most loops the bootstrap runs)")
+        }
         for pair in environment + functionVersions + aliasWeights where !pair.contains("=") {
             throw ValidationError("'\(pair)' is not KEY=VALUE")
         }
@@ -90,6 +99,7 @@ struct LambdaLocalCommand: AsyncParsableCommand {
         configuration.initTimeout = .milliseconds(Int64(initTimeout * 1000))
         configuration.memorySizeMB = memory
         configuration.concurrency = concurrency
+        configuration.maxConcurrency = maxConcurrency
         configuration.region = region
         for pair in environment {
             let (key, value) = Self.split(pair)
@@ -111,7 +121,7 @@ struct LambdaLocalCommand: AsyncParsableCommand {
         let server = LocalServer(lambda: lambda)
         try await server.start(port: port)
         let listening = server.port ?? port
-        say("lambda-local: function \(functionName) on http://127.0.0.1:\(listening) (handler \(handler), timeout \(timeout)s, memory \(memory) MB, concurrency \(concurrency))")
+        say("lambda-local: function \(functionName) on http://127.0.0.1:\(listening) (handler \(handler), timeout \(timeout)s, memory \(memory) MB, concurrency \(concurrency)\(maxConcurrency.map { ", Managed Instances: \($0) invocations at once per instance" } ?? ""))")
         for version in configuration.versions {
             let environment = version.environment.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
             say("lambda-local:   version \(version.name): \(version.bootstrapPath)\(environment.isEmpty ? "" : " (\(environment))")")

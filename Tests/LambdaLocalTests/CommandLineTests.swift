@@ -43,6 +43,16 @@ import Testing
         #expect(result.output.contains("--version-env"))
         #expect(result.output.contains("UpdateAlias"))
         #expect(result.output.contains("GetMetricData"))
+        #expect(result.output.contains("/2021-11-15/functions/NAME/response-streaming-invocations"))
+        #expect(result.output.contains("--max-concurrency"))
+    }
+
+    @Test func maxConcurrencyOutsideWhatTheBootstrapRunsIsRefused() throws {
+        for value in ["0", "1025"] {
+            let result = try run(["--bootstrap", Executables.bootstrap, "--port", "0", "--max-concurrency", value])
+            #expect(result.status != 0)
+            #expect(result.output.contains("--max-concurrency must be 1…1024"))
+        }
     }
 
     @Test func versionEnvironmentNeedsAKnownVersionAndCannotSetTheVersion() throws {

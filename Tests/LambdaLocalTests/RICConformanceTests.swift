@@ -42,7 +42,8 @@ struct RICConformanceTests {
             let trace = "Root=1-5bef4de7-ad49b0e87f6ef6c87fc2e700;Parent=9a9197af755a6419;Sampled=1"
             let response = try local.invoke(
                 "{}", function: "ric-conformance",
-                headers: ["X-Amzn-Trace-Id": trace, "X-Amz-Client-Context": Data(#"{"custom":{"k":"v"}}"#.utf8).base64EncodedString()])
+                headers: ["X-Amzn-Trace-Id": trace, "X-Amz-Client-Context": Data(#"{"custom":{"k":"v"}}"#.utf8).base64EncodedString(),
+                          "X-Amz-Tenant-Id": "tenant-ric"])
             let context = try #require(json(response))
             #expect(context["requestId"] as? String == response.headers["X-Amzn-RequestId"])
             #expect(context["invokedFunctionArn"] as? String == "arn:aws:lambda:us-east-1:123456789012:function:ric-conformance")
@@ -52,6 +53,7 @@ struct RICConformanceTests {
             #expect(context["logGroupName"] as? String == "/aws/lambda/ric-conformance")
             #expect(context["traceEnv"] as? String == trace)
             #expect(context["clientContext"] as? [String: String] == ["k": "v"])
+            #expect(context["tenantId"] as? String == "tenant-ric", "X-Amz-Tenant-Id reaches awslambdaric's context")
             let remaining = try #require(context["remainingMs"] as? Int)
             #expect(remaining > 7_000 && remaining <= 9_000, "the deadline is real: \(remaining) ms left of 9 s")
         }

@@ -27,4 +27,5 @@ def context_info(event, context):
         "logGroupName": context.log_group_name,
         "traceEnv": os.environ.get("_X_AMZN_TRACE_ID"),
         "clientContext": context.client_context.custom if context.client_context else None,
+        "tenantId": getattr(context, "tenant_id", None),
     }
