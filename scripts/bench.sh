@@ -4,7 +4,7 @@ set -euo pipefail
 
 usage() {
   cat <<'USAGE'
-Usage: scripts/bench.sh [--quick | --soak | --soak-check] [--reuse] [--help] [-- RUNTIME_BENCH_ARGS…]
+Usage: scripts/bench.sh [--quick | --instructions | --soak | --soak-check] [--reuse] [--help] [-- RUNTIME_BENCH_ARGS…]
 
 Packages the zip (scripts/package.sh: static bootstrap, .build-lambda) and unpacks it into
 .build/bench/task/, builds the C floor (bench/c-loop/runtime_loop.c, gcc -O2 over Debian's shared
@@ -30,6 +30,16 @@ goes to .build/bench/latest.json.
 
 Options:
   --quick       a short run for CI (5 cold starts, 1 x 2,000 warm invocations, 300 under valgrind)
+  --instructions  instead of the benchmark, issue 16's table: instructions counted with callgrind
+                (exact, unlike wall-clock time on this shared machine) for 200 and 1,200 invocations of
+                one process, so that start-up cancels out: per invocation = (I(1,200) - I(200)) / 1,000,
+                start-up = I(200) - 200 x per invocation. Rows: `echo` (49-byte event) against the C loop
+                over Debian's libcurl and over our minimal static libcurl (.build/static-curl), the
+                profile GET /profiles/{id} (events/http-api-v2-get-profile.json, config/flags.local.json)
+                and a PUT of a v2 profile with a 550-byte body (memory store, flags from a file),
+                `echo-stream` (49-byte event), start-up to the first /next, spawn to first /next
+                against the C loop (wall clock, median of 20), peak RSS after 10,000 `echo`
+                invocations, and the zip's size; each with its target, met or not. About 3 minutes.
   --soak        instead of the benchmark, the memory soak (issue 11): one packaged bootstrap process
                 serves 200,000 sequential invocations of `echo` (the 49-byte event), then another
                 200,000 of the profile handler's `GET /profiles/{id}` (events/http-api-v2-get-profile.json
@@ -60,6 +70,7 @@ while [ $# -gt 0 ]; do
   case "$1" in
     -h|--help) usage; exit 0 ;;
     --quick) quick=1 ;;
+    --instructions) mode=instructions ;;
     --soak) mode=soak ;;
     --soak-check) mode=soak-check ;;
     --reuse) reuse=1 ;;
@@ -79,6 +90,80 @@ out=.build/bench
 mkdir -p "$out"
 packaged="$out/task/bootstrap"
 
+# Issue 16's table. Instructions are counted over the loopback Runtime API of the soak harness.
+instructions_table() {
+  local cg="$out/callgrind"
+  rm -rf "$cg"
+  mkdir -p "$cg"
+  local c_debian="$cg/c-loop-debian" c_minimal="$cg/c-loop-minimal" curl_prefix=.build/static-curl/prefix
+  gcc -O2 -o "$c_debian" bench/c-loop/runtime_loop.c -lcurl
+  gcc -O2 -o "$c_minimal" bench/c-loop/runtime_loop.c -I"$curl_prefix/include" "$curl_prefix/lib/libcurl.a" \
+    -Wl,-Bstatic -lssl -lcrypto -Wl,-Bdynamic -lpthread -ldl
+  # Every user gets the v2 schema, so the PUT fixture is a v2 write whoever it is for.
+  printf '{"enableNewProfileSchema":{"enabled":true}}\n' >"$cg/flags-v2.json"
+  local v2_body='{"givenName":"Ada","familyName":"Lovelace","displayName":"Ada Lovelace","email":"ada@example.com","locale":"en-GB","timeZone":"Europe/London","preferences":{"theme":"dark","newsletter":true,"digest":"weekly","language":"en","notifyEmail":true,"notifySms":false,"notifyPush":true,"quietHours":"22:00-07:00","units":"metric","currency":"GBP","dateFormat":"dd/MM/yyyy","startPage":"/dashboard","reducedMotion":true,"highContrast":false,"fontScale":1.25,"beta":false,"tags":"analytical engine, bernoulli numbers, poetical science, notes on the engine"}}'
+  jq --arg body "$v2_body" 'del(.headers["if-match"]) | .body = $body' events/http-api-v2-put-profile.json >"$cg/put-create.json"
+  jq --arg body "$v2_body" '.headers["if-match"] = "*" | .body = $body' events/http-api-v2-put-profile.json >"$cg/put-update.json"
+  local v2=(--handler profile --env PROFILE_STORE=memory --env FLAGS_SOURCE=file --env "FLAGS_FILE=$PWD/$cg/flags-v2.json")
+  # count NAME BINARY RUNTIME-BENCH-ARGS…: prints "per-invocation start-up" instructions.
+  count() {
+    local name=$1 binary=$2 n totals=()
+    shift 2
+    # $CALLGRIND_COUNT is expanded by the wrapper, not here.
+    # shellcheck disable=SC2016
+    printf '#!/bin/sh\nexec valgrind --tool=callgrind --callgrind-out-file=%s/%s.$CALLGRIND_COUNT.out %s\n' \
+      "$PWD/$cg" "$name" "$(readlink -f "$binary")" >"$cg/$name.sh"
+    chmod +x "$cg/$name.sh"
+    for n in 200 1200; do
+      "$driver" --soak "$n" --checkpoint "$n" --binary "$name=$cg/$name.sh" --env "CALLGRIND_COUNT=$n" "$@" \
+        >"$cg/$name.$n.log" 2>&1 || { echo "bench.sh: $name under callgrind failed (see $cg/$name.$n.log)" >&2; return 1; }
+      totals+=("$(sed -n 's/^summary: //p' "$cg/$name.$n.out")")
+    done
+    echo "$(( (totals[1] - totals[0]) / 1000 )) $(( totals[0] - 200 * (totals[1] - totals[0]) / 1000 ))"
+  }
+  echo "bench.sh: counting instructions with callgrind (200 and 1,200 invocations per row)…" >&2
+  local echo_swift echo_debian echo_minimal get put stream
+  echo_swift=$(count echo "$packaged" --event-bytes 49)
+  echo_debian=$(count c-debian "$c_debian" --event-bytes 49)
+  echo_minimal=$(count c-minimal "$c_minimal" --event-bytes 49)
+  get=$(count profile-get "$packaged" --handler profile --env PROFILE_STORE=memory --env FLAGS_SOURCE=file \
+    --env "FLAGS_FILE=$PWD/config/flags.local.json" --event-file events/http-api-v2-get-profile.json \
+    --setup-event-file "$cg/put-create.json" --expect '"statusCode":200')
+  put=$(count profile-put "$packaged" "${v2[@]}" --event-file "$cg/put-update.json" \
+    --setup-event-file "$cg/put-create.json" --expect '"statusCode":200')
+  stream=$(count echo-stream "$packaged" --handler echo-stream --event-bytes 49 || echo "")
+  echo "bench.sh: spawn to first /next (wall clock, 20 cold starts each) and peak RSS…" >&2
+  "$driver" --binary "packaged=$packaged" --binary "c-floor=$c_debian" --event-bytes 49 --cold 20 --warm 200 \
+    --rounds 1 --json "$cg/cold.json" >"$cg/cold.log" 2>&1
+  "$driver" --soak 10000 --checkpoint 10000 --binary "packaged=$packaged" --event-bytes 49 --json "$cg/rss.json" \
+    >"$cg/rss.log" 2>&1
+  local cold_ratio peak_kb zip_bytes put_body_bytes
+  cold_ratio=$(jq -r '.binaries[] | select(.name == "packaged") | .ratios.cold_init_us' "$cg/cold.json")
+  peak_kb=$(jq -r '[.samples[].peak_rss_kb] | max' "$cg/rss.json")
+  zip_bytes=$(stat -c %s "$zip_path")
+  put_body_bytes=$(jq -r '.body | length' "$cg/put-update.json")
+  awk -v es="${echo_swift% *}" -v ed="${echo_debian% *}" -v em="${echo_minimal% *}" -v get="${get% *}" \
+    -v put="${put% *}" -v startup="${echo_swift#* }" -v stream="${stream% *}" -v cold="$cold_ratio" \
+    -v peak="$peak_kb" -v zip="$zip_bytes" -v body="$put_body_bytes" '
+    function row(measure, value, target, met) {
+      printf "| %s | %s | %s | %s |\n", measure, value, target, met ? "met" : "**not met**"
+    }
+    BEGIN {
+      print "| measure | measured | target | |"
+      print "|---|---|---|---|"
+      row("`echo` per-invocation instructions vs C + Debian libcurl loop", sprintf("%.2fx (%d vs %d)", es / ed, es, ed), "<= 1.00x", es <= ed)
+      row("same, vs C + our minimal static libcurl loop", sprintf("%.2fx (%d vs %d)", es / em, es, em), "<= 1.10x", es <= 1.10 * em)
+      row("profile `GET /profiles/{id}` per-invocation instructions", sprintf("%d", get), "<= 350,000", get <= 350000)
+      row(sprintf("profile `PUT` (v2 schema, %d-byte body) per-invocation instructions", body), sprintf("%d (%.2fx the GET)", put, put / get), "<= 2x the GET", put <= 2 * get)
+      if (stream != "") print "| `echo-stream` (49-byte event) per-invocation instructions | " stream " | reported | |"
+      row("start-up instructions to first `/next` (`echo`)", sprintf("%d", startup), "<= 2,200,000", startup <= 2200000)
+      row("spawn -> first `/next`, wall, vs C + Debian libcurl (median of 20)", sprintf("%.2fx", cold), "<= 0.30x", cold <= 0.30)
+      row("peak RSS after 10,000 `echo` invocations", sprintf("%.1f MB", peak / 1024), "<= 7 MB", peak <= 7 * 1024)
+      row("zip size", sprintf("%d bytes", zip), "<= 5 MB (5,000,000 bytes)", zip <= 5000000)
+    }'
+  echo "bench.sh: callgrind outputs and logs in $cg/ (callgrind_annotate FILE shows where the instructions go)" >&2
+}
+
 if [ "$mode" != bench ]; then
   if [ "$reuse" -eq 0 ]; then
     echo "bench.sh: packaging the zip…" >&2
@@ -92,6 +177,12 @@ if [ "$mode" != bench ]; then
   for needed in "$packaged" "$driver"; do
     [ -x "$needed" ] || { echo "bench.sh: $needed is missing; run scripts/bench.sh without --reuse first" >&2; exit 66; }
   done
+  if [ "$mode" = instructions ]; then
+    [ "$reuse" -eq 0 ] || zip_path="$out/function.zip"
+    ensure_debian_packages jq:/usr/bin/jq
+    instructions_table
+    exit
+  fi
   echo "bench.sh: soak of $packaged ($(stat -c %s "$packaged") bytes, from the zip)" >&2
   if [ "$mode" = soak-check ]; then
     "$driver" --soak 100000 --checkpoint 20000 --binary "packaged=$packaged" --event-bytes 49 \
