@@ -259,6 +259,18 @@ struct Indexer {
             let (stop, unionOfBytes) = bytes.withUnsafeBufferPointer { buffer in
                 var position = index
                 var union: UInt8 = 0
+                // Eight bytes at a time while none of them is special (SWAR: a word-wide test for
+                // bytes equal to '"' or '\\', or below 0x20), then byte by byte to find which one.
+                if let base = UnsafeRawPointer(buffer.baseAddress) {
+                    var wide: UInt64 = 0
+                    while position + 8 <= buffer.count {
+                        let word = UInt64(littleEndian: base.loadUnaligned(fromByteOffset: position, as: UInt64.self))
+                        if Self.hasSpecialStringByte(word) { break }
+                        wide |= word
+                        position += 8
+                    }
+                    if wide & 0x8080_8080_8080_8080 != 0 { union = 0x80 }
+                }
                 while position < buffer.count {
                     let byte = buffer[position]
                     if byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") || byte < 0x20 { break }
@@ -282,6 +294,16 @@ struct Indexer {
         }
         tape.append(TapeEntry(kind: .string, flags: flags, start: start, end: index, next: tape.count + 1))
         index += 1
+    }
+
+    /// Whether any byte of `word` is `"`, `\\` or a control character (below 0x20).
+    @inline(__always)
+    static func hasSpecialStringByte(_ word: UInt64) -> Bool {
+        let ones: UInt64 = 0x0101_0101_0101_0101
+        let highs: UInt64 = 0x8080_8080_8080_8080
+        func hasZeroByte(_ value: UInt64) -> Bool { (value &- ones) & ~value & highs != 0 }
+        let below0x20 = (word &- ones &* 0x20) & ~word & highs != 0
+        return below0x20 || hasZeroByte(word ^ (ones &* 0x22)) || hasZeroByte(word ^ (ones &* 0x5C))
     }
 
     mutating func indexNumber() throws(JSONParseError) {

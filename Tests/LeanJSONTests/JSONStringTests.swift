@@ -35,3 +35,31 @@ import Testing
         #expect(!JSON.precedesInBytes(first, first))
     }
 }
+
+@Suite struct WideStringScanTests {
+    /// Every special byte at every position of a long string is found, whatever the word alignment.
+    @Test func specialBytesAreFoundAtEveryOffset() throws {
+        for offset in 0..<24 {
+            for special: UInt8 in [0x22, 0x5C, 0x00, 0x1F, 0x0A] {
+                var body = [UInt8](repeating: UInt8(ascii: "a"), count: 40)
+                body[offset] = special
+                let text = [0x22] + body + [0x22]
+                switch special {
+                case 0x22:
+                    #expect(throws: JSONParseError.self) { try JSON(parsing: text) }
+                case 0x5C:
+                    body[offset + 1] = UInt8(ascii: "n")
+                    let parsed = try JSON(parsing: [0x22] + body + [0x22])
+                    #expect(parsed.stringValue?.utf8.count == 39)
+                default:
+                    #expect(throws: JSONParseError.self, "byte \(special) at \(offset)") { try JSON(parsing: text) }
+                }
+            }
+            var nonASCII = [UInt8](repeating: UInt8(ascii: "b"), count: 40)
+            nonASCII.replaceSubrange(offset..<(offset + 2), with: [0xC3, 0xA9])
+            #expect(try JSON(parsing: [0x22] + nonASCII + [0x22]).stringValue?.unicodeScalars.contains("\u{E9}") == true)
+            nonASCII[offset + 1] = UInt8(ascii: "x")
+            #expect(throws: JSONParseError.self, "a cut UTF-8 sequence at \(offset)") { try JSON(parsing: [0x22] + nonASCII + [0x22]) }
+        }
+    }
+}
