@@ -1,3 +1,9 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+
 /// Why bytes are not acceptable JSON, with the byte offset where parsing stopped.
 public struct JSONParseError: Error, Sendable, Equatable, CustomStringConvertible {
     /// What is wrong.
@@ -221,11 +227,22 @@ struct Indexer {
             position = tape[position + 1].next
         }
         if plainASCII, keys.count <= 32 {
-            for later in 1..<keys.count {
-                let key = bytes[tape[keys[later]].start..<tape[keys[later]].end]
-                for earlier in 0..<later where bytes[tape[keys[earlier]].start..<tape[keys[earlier]].end].elementsEqual(key) {
-                    throw JSONParseError(reason: .duplicateKey(String(decoding: key, as: UTF8.self)), offset: tape[entry].end)
+            let duplicate: Int? = bytes.withUnsafeBufferPointer { buffer in
+                guard let base = buffer.baseAddress else { return nil }
+                for later in 1..<keys.count {
+                    let key = tape[keys[later]]
+                    for earlier in 0..<later {
+                        let other = tape[keys[earlier]]
+                        if other.end - other.start == key.end - key.start,
+                           memcmp(base + other.start, base + key.start, key.end - key.start) == 0 {
+                            return later
+                        }
+                    }
                 }
+                return nil
+            }
+            if let duplicate {
+                throw JSONParseError(reason: .duplicateKey(decodeString(at: keys[duplicate])), offset: tape[entry].end)
             }
             return
         }
