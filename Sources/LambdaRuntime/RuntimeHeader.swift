@@ -24,4 +24,12 @@ public enum RuntimeHeader {
     /// The X-Ray error cause of an `/error` or `/init/error` post: a JSON document (RIE
     /// `rapi/model/error_cause.go`: at most 64 KiB, at least one of its fields set).
     public static let xrayErrorCause = "Lambda-Runtime-Function-XRay-Error-Cause"
+    /// The response mode of a streamed `/response` post (value ``streamingResponseMode``). Name and
+    /// value as AWS's Node.js runtime client (`ResponseStream.js`) and Lambda's custom-runtime docs.
+    public static let responseMode = "Lambda-Runtime-Function-Response-Mode"
+    /// `streaming`
+    public static let streamingResponseMode = "streaming"
+    /// The trailer of a stream that failed after its first byte: base64 of the error JSON
+    /// (`{"errorMessage","errorType","stackTrace"}`, as `/error` carries).
+    public static let functionErrorBody = "Lambda-Runtime-Function-Error-Body"
 }

@@ -74,3 +74,29 @@ func isFinished(_ exit: RuntimeExit) -> Bool {
     if case .sandboxFailure(let detail) = exit { return detail.contains("Runtime.Finished") }
     return false
 }
+
+/// A streaming handler made of a closure, for tests.
+struct ClosureStreamingHandler: StreamingLambdaHandler {
+    let body: ([UInt8], LambdaResponseStreamWriter, LambdaContext) async throws -> Void
+
+    func handle(_ event: [UInt8], responseWriter: LambdaResponseStreamWriter, context: LambdaContext) async throws {
+        try await body(event, responseWriter, context)
+    }
+}
+
+/// Runs the real loop with a streaming handler against `server` until it runs out of events.
+func runStreamingLoop<Handler: StreamingLambdaHandler>(
+    against server: FakeRuntimeAPI,
+    logs: LogCapture = LogCapture(),
+    makeHandler: @escaping @Sendable (LambdaInitContext) async throws -> Handler
+) async throws -> RuntimeExit {
+    server.finish()
+    let configuration = LambdaRuntime.Configuration(
+        endpoint: try RuntimeAPIEndpoint(server.runtimeAPI),
+        function: FunctionMetadata(name: "stream-api", version: "7", memorySizeMB: 512, region: "eu-west-1"),
+        logging: LambdaLogConfiguration(format: .json, level: .info),
+        retryPolicy: RetryPolicy(retries: 0, initialBackoff: .milliseconds(1)),
+        environment: ProcessEnvironment([:]))
+    let logger = configuration.logging.makeLogger(label: "test", sink: logs)
+    return await LambdaRuntime(configuration: configuration, logger: logger).run(makeHandler: makeHandler)
+}
