@@ -421,6 +421,10 @@ public final class FakeRuntimeAPI: @unchecked Sendable {
         case ("GET", 4, "invocation", "next"):
             return nextEvent()
         case ("POST", 5, "invocation", "response"):
+            if let mode = request.header("Lambda-Runtime-Function-Response-Mode"), !mode.utf8.elementsEqual("streaming".utf8) {
+                // As the RIE: the one mode there is, or none.
+                return Reply(status: 400, body: #"{"errorType":"InvalidFunctionResponseMode","errorMessage":"unknown response mode"}"#)
+            }
             if request.isChunked, let errorType = request.trailer("Lambda-Runtime-Function-Error-Type") {
                 let errorBody = request.trailer("Lambda-Runtime-Function-Error-Body").flatMap { Data(base64Encoded: $0) }.map { Array($0) }
                 return record(

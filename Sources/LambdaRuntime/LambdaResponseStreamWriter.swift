@@ -145,17 +145,7 @@ public final class LambdaResponseStreamWriter {
     }
 
     private func send(_ buffer: UnsafeRawBufferPointer) throws {
-        let upload: CurlStreamingUpload
-        switch phase {
-        case .idle:
-            try open(contentType: Self.defaultContentType, what: "")
-            guard case .streaming(let opened) = phase else { return }
-            upload = opened
-        case .streaming(let open):
-            upload = open
-        case .ended, .failed:
-            throw Self.misuse(phase, finishedByHandler, what: "")
-        }
+        guard let upload = try openUpload() else { throw Self.misuse(phase, finishedByHandler, what: "") }
         guard buffer.count > 0 else { return }
         let early: HTTPResponse?
         do {
@@ -173,19 +163,10 @@ public final class LambdaResponseStreamWriter {
     }
 
     private func end(trailers: HTTPHeaders) throws {
-        let upload: CurlStreamingUpload
-        switch phase {
-        case .idle:
-            try open(contentType: Self.defaultContentType, what: "")
-            guard case .streaming(let opened) = phase else { return }
-            upload = opened
-        case .streaming(let open):
-            upload = open
-        case .ended:
-            // Already answered (the runtime logs a refusal once; it is not the handler's to handle).
+        guard let upload = try openUpload() else {
+            // Already answered: the runtime logs a refusal once; it is not the handler's to handle.
+            if case .failed = phase { throw Self.misuse(phase, false, what: "") }
             return
-        case .failed:
-            throw Self.misuse(phase, false, what: "")
         }
         do {
             settle(try upload.finish(trailers: trailers))
@@ -193,6 +174,14 @@ public final class LambdaResponseStreamWriter {
             phase = .failed(.unreachable(url: client.endpoint.responseURL(for: requestID), attempts: 1, cause: error))
         }
         if case .failed = phase { throw Self.misuse(phase, false, what: "") }
+    }
+
+    /// The open upload, opened with the default content type if nothing was sent yet; `nil` once
+    /// the stream has ended or failed.
+    private func openUpload() throws -> CurlStreamingUpload? {
+        if case .idle = phase { try open(contentType: Self.defaultContentType, what: "") }
+        if case .streaming(let upload) = phase { return upload }
+        return nil
     }
 
     private func settle(_ response: HTTPResponse) {

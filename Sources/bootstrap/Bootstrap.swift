@@ -22,7 +22,7 @@ enum Bootstrap {
         let logger = configuration.logging.makeLogger(label: "bootstrap")
         let runtime = LambdaRuntime(configuration: configuration, logger: logger)
         let reason: RuntimeExit
-        if environment["_HANDLER"] == BuiltInHandler.echoStream {
+        if let name = environment["_HANDLER"], name.utf8.elementsEqual(BuiltInHandler.echoStream.utf8) {
             // The one built-in handler that streams its response; the others stay buffered.
             reason = await runtime.runConcurrently { context in try EchoStreamHandler(environment: context.environment) }
         } else {

@@ -94,3 +94,22 @@ import Testing
         #expect(server.snapshot.connections == 1)
     }
 }
+
+/// The fake Runtime API refuses a response mode other than `streaming`, as the RIE does.
+@Suite struct ResponseModeTests {
+    @Test func anUnknownResponseModeIs400() throws {
+        let server = try FakeRuntimeAPI()
+        defer { server.stop() }
+        let id = server.enqueue("x")
+        let session = try CurlSession()
+        _ = try session.perform(HTTPRequest(url: "http://\(server.runtimeAPI)/2018-06-01/runtime/invocation/next"))
+        let upload = try session.startStreamingUpload(HTTPRequest(
+            method: .post, url: "http://\(server.runtimeAPI)/2018-06-01/runtime/invocation/\(id)/response",
+            headers: ["Lambda-Runtime-Function-Response-Mode": "Streaming"]))
+        try upload.write([1])
+        let response = try upload.finish()
+        #expect(response.status == 400)
+        #expect(response.bodyText.contains("InvalidFunctionResponseMode"))
+        #expect(server.outcome(for: id) == nil)
+    }
+}

@@ -300,3 +300,25 @@ import Testing
         #expect(try EchoStreamHandler(environment: ProcessEnvironment(["ECHO_STREAM_CHUNK": " 4096 "])).chunkSize == 4096)
     }
 }
+
+/// The README's streaming example, as written there.
+struct Countdown: StreamingLambdaHandler {
+    func handle(_ event: [UInt8], responseWriter: LambdaResponseStreamWriter, context: LambdaContext) async throws {
+        try await responseWriter.startHTTPResponse(LambdaHTTPResponseHead(
+            statusCode: 200, headers: ["Content-Type": "text/plain"], cookies: ["seen=1"]))  // optional, first
+        for n in (1...3).reversed() { try await responseWriter.write("\(n)\n") }
+        try await responseWriter.finish()  // optional: returning finishes too
+    }
+}
+
+@Suite struct ReadmeStreamingExampleTests {
+    @Test func theCountdownStreamsAPreludeAndThreeLines() async throws {
+        let server = try FakeRuntimeAPI()
+        defer { server.stop() }
+        let id = server.enqueue("{}")
+        let exit = try await runStreamingLoop(against: server) { _ in Countdown() }
+        #expect(isFinished(exit))
+        let prelude = Array(#"{"statusCode":200,"headers":{"Content-Type":"text/plain"},"cookies":["seen=1"]}"#.utf8)
+        #expect(server.outcome(for: id) == .response(prelude + [UInt8](repeating: 0, count: 8) + Array("3\n2\n1\n".utf8)))
+    }
+}

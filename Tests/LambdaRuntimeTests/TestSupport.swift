@@ -47,6 +47,18 @@ func runLoop<Handler: LambdaHandler>(
     logs: LogCapture = LogCapture(),
     makeHandler: @escaping @Sendable (LambdaInitContext) async throws -> Handler
 ) async throws -> RuntimeExit {
+    let runtime = try testRuntime(
+        against: server, retryPolicy: retryPolicy, maxResponseSize: maxResponseSize, logs: logs)
+    return await runtime.run(makeHandler: makeHandler)
+}
+
+/// A runtime for `server` with JSON logs into `logs`; `server` answers 500 once its events are served.
+func testRuntime(
+    against server: FakeRuntimeAPI,
+    retryPolicy: RetryPolicy = RetryPolicy(retries: 0, initialBackoff: .milliseconds(1)),
+    maxResponseSize: Int = LambdaRuntime.maxResponseSize,
+    logs: LogCapture
+) throws -> LambdaRuntime {
     server.finish()
     let configuration = LambdaRuntime.Configuration(
         endpoint: try RuntimeAPIEndpoint(server.runtimeAPI),
@@ -56,7 +68,7 @@ func runLoop<Handler: LambdaHandler>(
         maxResponseSize: maxResponseSize,
         environment: ProcessEnvironment([:]))
     let logger = configuration.logging.makeLogger(label: "test", sink: logs)
-    return await LambdaRuntime(configuration: configuration, logger: logger).run(makeHandler: makeHandler)
+    return LambdaRuntime(configuration: configuration, logger: logger)
 }
 
 /// Parses a JSON object.
@@ -90,13 +102,5 @@ func runStreamingLoop<Handler: StreamingLambdaHandler>(
     logs: LogCapture = LogCapture(),
     makeHandler: @escaping @Sendable (LambdaInitContext) async throws -> Handler
 ) async throws -> RuntimeExit {
-    server.finish()
-    let configuration = LambdaRuntime.Configuration(
-        endpoint: try RuntimeAPIEndpoint(server.runtimeAPI),
-        function: FunctionMetadata(name: "stream-api", version: "7", memorySizeMB: 512, region: "eu-west-1"),
-        logging: LambdaLogConfiguration(format: .json, level: .info),
-        retryPolicy: RetryPolicy(retries: 0, initialBackoff: .milliseconds(1)),
-        environment: ProcessEnvironment([:]))
-    let logger = configuration.logging.makeLogger(label: "test", sink: logs)
-    return await LambdaRuntime(configuration: configuration, logger: logger).run(makeHandler: makeHandler)
+    await (try testRuntime(against: server, logs: logs)).run(makeHandler: makeHandler)
 }
