@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import Foundation
+import LambdaRuntimeProtocol
 
 /// A Lambda Runtime API on 127.0.0.1 for tests and benchmarks: blocking sockets, a thread per
 /// connection, the real status codes (200 on `/next`, 202 on posts, 400 unknown id, 403 second
@@ -26,8 +27,8 @@ public final class FakeRuntimeAPI: @unchecked Sendable {
             self.requestID = requestID
             self.body = body
             self.headers = headers ?? [
-                ("Lambda-Runtime-Deadline-Ms", String(Int64(Date().timeIntervalSince1970 * 1000) + 30_000)),
-                ("Lambda-Runtime-Invoked-Function-Arn", "arn:aws:lambda:us-east-1:123456789012:function:fake"),
+                (RuntimeHeader.deadline, String(Int64(Date().timeIntervalSince1970 * 1000) + 30_000)),
+                (RuntimeHeader.invokedFunctionARN, "arn:aws:lambda:us-east-1:123456789012:function:fake"),
                 ("Content-Type", "application/json"),
             ]
         }
@@ -78,12 +79,12 @@ public final class FakeRuntimeAPI: @unchecked Sendable {
 
         /// The first header named `name`, case-insensitively.
         public func header(_ name: String) -> String? {
-            headers.first { $0.0.caseInsensitiveCompare(name) == .orderedSame }?.1
+            headers.first { ASCII.equalsIgnoringCase($0.0, name) }?.1
         }
 
         /// The first trailer named `name`, case-insensitively.
         public func trailer(_ name: String) -> String? {
-            trailers.first { $0.0.caseInsensitiveCompare(name) == .orderedSame }?.1
+            trailers.first { ASCII.equalsIgnoringCase($0.0, name) }?.1
         }
     }
 
@@ -178,8 +179,8 @@ public final class FakeRuntimeAPI: @unchecked Sendable {
     ///   - pathPrefix: a path prefix before `/2018-06-01`, as some emulators use (`/.rt`).
     ///   - recordBodies: keep the bodies of recorded requests (turn off for long runs).
     public init(
-        pathPrefix: String = "", recordBodies: Bool = true, maxPayload: Int = 6 * 1024 * 1024,
-        maxStreamedPayload: Int = 200 * 1024 * 1024
+        pathPrefix: String = "", recordBodies: Bool = true, maxPayload: Int = RuntimeAPIStatus.maxBufferedResponseBytes,
+        maxStreamedPayload: Int = RuntimeAPIStatus.maxStreamedResponseBytes
     ) throws {
         self.pathPrefix = pathPrefix
         self.recordBodies = recordBodies
@@ -413,35 +414,34 @@ public final class FakeRuntimeAPI: @unchecked Sendable {
             condition.lock()
             if let reply { return reply }
         }
-        let parts = request.path.split(separator: "/", omittingEmptySubsequences: true)
-        guard parts.count >= 3, parts[0] == "2018-06-01", parts[1] == "runtime" else {
+        guard let route = RuntimeAPIRoute(method: request.method, path: request.path) else {
             return Reply(status: 404, body: #"{"errorType":"NotFound","errorMessage":"no such route"}"#)
         }
-        switch (request.method, parts.count, parts[2], parts.last) {
-        case ("GET", 4, "invocation", "next"):
+        switch route {
+        case .next:
             return nextEvent()
-        case ("POST", 5, "invocation", "response"):
-            if let mode = request.header("Lambda-Runtime-Function-Response-Mode"), !mode.utf8.elementsEqual("streaming".utf8) {
+        case .response(let requestID):
+            if let mode = request.header(RuntimeHeader.responseMode), !mode.utf8.elementsEqual(RuntimeHeader.streamingResponseMode.utf8) {
                 // As the RIE: the one mode there is, or none.
-                return Reply(status: 400, body: #"{"errorType":"InvalidFunctionResponseMode","errorMessage":"unknown response mode"}"#)
+                return Reply(
+                    status: RuntimeAPIStatus.badRequest,
+                    body: #"{"errorType":"\#(RuntimeAPIErrorType.invalidFunctionResponseMode)","errorMessage":"unknown response mode"}"#)
             }
-            if request.isChunked, let errorType = request.trailer("Lambda-Runtime-Function-Error-Type") {
-                let errorBody = request.trailer("Lambda-Runtime-Function-Error-Body").flatMap { Data(base64Encoded: $0) }.map { Array($0) }
+            if request.isChunked, let errorType = request.trailer(RuntimeHeader.functionErrorType) {
+                let errorBody = request.trailer(RuntimeHeader.functionErrorBody).flatMap { Data(base64Encoded: $0) }.map { Array($0) }
                 return record(
-                    String(parts[3]), .streamError(errorType: errorType, errorBody: errorBody, partial: request.body),
+                    requestID, .streamError(errorType: errorType, errorBody: errorBody, partial: request.body),
                     size: request.bodySize, streamed: true)
             }
-            return record(String(parts[3]), .response(request.body), size: request.bodySize, streamed: request.isChunked)
-        case ("POST", 5, "invocation", "error"):
+            return record(requestID, .response(request.body), size: request.bodySize, streamed: request.isChunked)
+        case .error(let requestID):
             return record(
-                String(parts[3]), .error(errorType: request.header("Lambda-Runtime-Function-Error-Type"), body: request.body),
+                requestID, .error(errorType: request.header(RuntimeHeader.functionErrorType), body: request.body),
                 size: request.bodySize)
-        case ("POST", 4, "init", "error"):
-            state.initErrors.append(.error(errorType: request.header("Lambda-Runtime-Function-Error-Type"), body: request.body))
+        case .initError:
+            state.initErrors.append(.error(errorType: request.header(RuntimeHeader.functionErrorType), body: request.body))
             condition.broadcast()
-            return Reply(status: 202, body: #"{"status":"OK"}"#)
-        default:
-            return Reply(status: 404, body: #"{"errorType":"NotFound","errorMessage":"no such route"}"#)
+            return Reply(status: RuntimeAPIStatus.accepted, body: #"{"status":"OK"}"#)
         }
     }
 
@@ -471,20 +471,26 @@ public final class FakeRuntimeAPI: @unchecked Sendable {
 
     private func handOut(_ event: Event) -> Reply {
         inFlight.insert(event.requestID)
-        var headers = [("Lambda-Runtime-Aws-Request-Id", event.requestID)]
+        var headers = [(RuntimeHeader.requestID, event.requestID)]
         headers.append(contentsOf: event.headers)
-        return Reply(status: 200, body: event.body, headers: headers)
+        return Reply(status: RuntimeAPIStatus.event, body: event.body, headers: headers)
     }
 
     private func record(_ requestID: String, _ outcome: Outcome, size: Int, streamed: Bool = false) -> Reply {
         if answered.contains(requestID) {
-            return Reply(status: 403, body: #"{"errorType":"InvalidStateTransition","errorMessage":"a result was already posted for this request"}"#)
+            return Reply(
+                status: RuntimeAPIStatus.forbidden,
+                body: #"{"errorType":"\#(RuntimeAPIErrorType.invalidStateTransition)","errorMessage":"a result was already posted for this request"}"#)
         }
         guard inFlight.contains(requestID) else {
-            return Reply(status: 400, body: #"{"errorType":"InvalidRequestID","errorMessage":"unknown request id"}"#)
+            return Reply(
+                status: RuntimeAPIStatus.badRequest,
+                body: #"{"errorType":"\#(RuntimeAPIErrorType.invalidRequestID)","errorMessage":"unknown request id"}"#)
         }
         if case .response = outcome, size > (streamed ? maxStreamedPayload : maxPayload) {
-            return Reply(status: 413, body: #"{"errorType":"RequestEntityTooLarge","errorMessage":"response over the limit"}"#)
+            return Reply(
+                status: RuntimeAPIStatus.payloadTooLarge,
+                body: #"{"errorType":"\#(RuntimeAPIErrorType.requestEntityTooLarge)","errorMessage":"response over the limit"}"#)
         }
         inFlight.remove(requestID)
         answered.insert(requestID)
@@ -496,7 +502,7 @@ public final class FakeRuntimeAPI: @unchecked Sendable {
         if state.firstOutcomeAt == nil { state.firstOutcomeAt = now }
         state.lastOutcomeAt = now
         condition.broadcast()
-        return Reply(status: 202, body: #"{"status":"OK"}"#)
+        return Reply(status: RuntimeAPIStatus.accepted, body: #"{"status":"OK"}"#)
     }
 
     private func writeReply(_ fd: Int32, _ reply: Reply) -> Bool {

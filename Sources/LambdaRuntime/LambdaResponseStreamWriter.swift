@@ -15,9 +15,9 @@ import CurlHTTP
 /// thread in libcurl, as every Runtime API call does. Not `Sendable`: one task writes.
 public final class LambdaResponseStreamWriter {
     /// The content type of a stream whose handler chose none (as AWS's Node.js runtime).
-    public static let defaultContentType = "application/octet-stream"
+    public static let defaultContentType = RuntimeContentType.defaultStreamed
     /// The content type of a Function URL response with a prelude.
-    public static let httpIntegrationContentType = "application/vnd.awslambda.http-integration-response"
+    public static let httpIntegrationContentType = RuntimeContentType.httpIntegrationResponse
 
     enum Phase {
         /// Nothing sent yet.

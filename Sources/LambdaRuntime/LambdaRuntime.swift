@@ -11,7 +11,7 @@ import Synchronization
 /// `/error` → after-response hook, for as long as the sandbox lives.
 public struct LambdaRuntime: Sendable {
     /// Lambda's limit for a buffered response: 6 MB (6,291,456 bytes).
-    public static let maxResponseSize = 6 * 1024 * 1024
+    public static let maxResponseSize = RuntimeAPIStatus.maxBufferedResponseBytes
     /// The most loops `AWS_LAMBDA_MAX_CONCURRENCY` may ask for (each is a thread and a connection).
     public static let maxLoops = 1024
 

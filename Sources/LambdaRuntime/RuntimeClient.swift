@@ -63,7 +63,7 @@ public final class RuntimeClient {
             do {
                 let response = try session.perform(HTTPRequest(method: .get, url: url, timeout: nil))
                 switch response.status {
-                case 200:
+                case RuntimeAPIStatus.event:
                     do {
                         return try Invocation(headers: response.headers, event: response.body)
                     } catch {
@@ -122,7 +122,7 @@ public final class RuntimeClient {
         var headers: HTTPHeaders = [
             RuntimeHeader.responseMode: RuntimeHeader.streamingResponseMode,
             "Content-Type": contentType,
-            "Trailer": "\(RuntimeHeader.functionErrorType), \(RuntimeHeader.functionErrorBody)",
+            "Trailer": RuntimeHeader.streamingTrailerDeclaration,
         ]
         if let invocationID { headers.add(RuntimeHeader.invocationID, invocationID) }
         let url = endpoint.responseURL(for: requestID)
@@ -135,12 +135,12 @@ public final class RuntimeClient {
 
     /// How the Runtime API answered a post: 2xx accepted, 413, 410, other 4xx; 500s throw.
     func outcome(of response: HTTPResponse, url: String) throws(RuntimeClientError) -> PostOutcome {
-        switch response.status {
-        case 200...299: return .accepted
-        case 413: return .payloadTooLarge(body: response.bodyText)
-        case 410: return .gone(body: response.bodyText)
-        case 500...599: throw .sandboxFailure(url: url, body: response.bodyText)
-        default: return .rejected(status: response.status, body: response.bodyText)
+        switch RuntimeAPIStatus.answer(toPost: response.status) {
+        case .accepted: return .accepted
+        case .payloadTooLarge: return .payloadTooLarge(body: response.bodyText)
+        case .gone: return .gone(body: response.bodyText)
+        case .sandboxFailure: throw .sandboxFailure(url: url, body: response.bodyText)
+        case .rejected: return .rejected(status: response.status, body: response.bodyText)
         }
     }
 

@@ -88,7 +88,7 @@ public struct LambdaHTTPResponseHead: Sendable, Equatable {
     }
 
     /// The NUL bytes between the prelude and the body.
-    static let delimiterLength = 8
+    static let delimiterLength = RuntimeContentType.httpIntegrationDelimiterLength
 
     static func isToken(_ name: String) -> Bool {
         !name.isEmpty && name.utf8.allSatisfy { byte in
