@@ -322,3 +322,41 @@ struct Countdown: StreamingLambdaHandler {
         #expect(server.outcome(for: id) == .response(prelude + [UInt8](repeating: 0, count: 8) + Array("3\n2\n1\n".utf8)))
     }
 }
+
+/// Streaming in Lambda Managed Instances mode: every loop streams over its own connection.
+@Suite struct ConcurrentStreamingTests {
+    @Test func fourLoopsStreamEightEventsIntact() async throws {
+        let server = try FakeRuntimeAPI()
+        defer { server.stop() }
+        let events = (0..<8).map { index in ResponseStreamingTests.pattern(100_000 + index * 4099) }
+        let ids = events.map { server.enqueue(.init(body: $0)) }
+        // Every loop has taken one event before any finishes: the first chunk waits for four in flight.
+        let inFlight = InFlightCounter()
+        let run = Task {
+            try await runConcurrentStreamingLoops(against: server, loops: 4) { _ in
+                GatedEcho(inFlight: inFlight)
+            }
+        }
+        #expect(await server.settle(timeout: .seconds(20)) { $0.outcomeCount == 8 })
+        server.finish()
+        #expect(isFinished(try await run.value))
+        for (id, event) in zip(ids, events) {
+            #expect(server.outcome(for: id) == .response(event))
+        }
+        #expect(inFlight.most == 4)
+        #expect(server.snapshot.connections == 4, "one kept-alive connection per loop")
+    }
+
+    struct GatedEcho: ConcurrentStreamingLambdaHandler {
+        let inFlight: InFlightCounter
+
+        func handle(_ event: [UInt8], responseWriter: LambdaResponseStreamWriter, context: LambdaContext) async throws {
+            inFlight.enter()
+            defer { inFlight.leave() }
+            try await responseWriter.write(event[..<1000])
+            let deadline = ContinuousClock.now + .seconds(5)
+            while inFlight.most < 4, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(1)) }
+            try await EchoStreamHandler(chunkSize: 8192).handle(Array(event[1000...]), responseWriter: responseWriter, context: context)
+        }
+    }
+}
