@@ -9,7 +9,7 @@ import CCurl
 /// `Transfer-Encoding: chunked`, a chunk per ``write(_:)-([UInt8])``, then the last chunk and
 /// the trailers given to ``finish(trailers:)``.
 ///
-/// How it stays on one thread without busy-waiting: the transfer runs on the session's multi
+/// How it stays on one thread without busy-waiting: the transfer runs on the session's stream multi
 /// handle. A write hands its bytes to libcurl's read callback and performs until libcurl has put
 /// all of them on the connection and asks for more; the callback then answers
 /// `CURL_READFUNC_PAUSE`, which pauses the sending side, and the write returns. Between writes

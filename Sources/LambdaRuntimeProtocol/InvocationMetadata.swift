@@ -109,18 +109,29 @@ public struct InvocationMetadata: Sendable, Equatable {
 
         /// Every name, ASCII-lowercased, as bytes.
         static let lowercasedNames: [[UInt8]] = allCases.map { $0.headerName.utf8.map(ASCII.lowercased) }
+        /// The shortest and longest name: a field of any other length is none of them (a comparison
+        /// saved, not a rule: within the range every name is compared in full).
+        static let nameLengths: ClosedRange<Int> = {
+            let counts = allCases.map(\.headerName.utf8.count)
+            return (counts.min() ?? 0)...(counts.max() ?? 0)
+        }()
 
         /// The field named `name` (exact, ASCII case-insensitive), if it is one of them.
         init?(name: String) {
             let count = name.utf8.count
-            for field in Self.allCases {
-                let known = Self.lowercasedNames[field.rawValue]
-                if known.count == count, ASCII.equalsLowercased(name, known) {
-                    self = field
-                    return
+            guard Self.nameLengths.contains(count) else { return nil }
+            var name = name
+            let found: Field? = name.withUTF8 { bytes in
+                let names = Self.lowercasedNames
+                for field in Self.allCases where names[field.rawValue].count == count {
+                    if names[field.rawValue].withUnsafeBufferPointer({ ASCII.equalsLowercased(bytes, $0) }) {
+                        return field
+                    }
                 }
+                return nil
             }
-            return nil
+            guard let found else { return nil }
+            self = found
         }
     }
 }
@@ -139,13 +150,11 @@ public enum ASCII {
         (byte >= 0x41 && byte <= 0x5A) ? byte | 0x20 : byte
     }
 
-    /// Whether `text`'s UTF-8 bytes, ASCII-lowercased, are exactly `lowercased`.
-    public static func equalsLowercased(_ text: String, _ lowercased: [UInt8]) -> Bool {
-        guard text.utf8.count == lowercased.count else { return false }
-        var index = 0
-        for byte in text.utf8 {
-            if Self.lowercased(byte) != lowercased[index] { return false }
-            index += 1
+    /// Whether `bytes`, ASCII-lowercased, are exactly `lowercased`.
+    public static func equalsLowercased(_ bytes: UnsafeBufferPointer<UInt8>, _ lowercased: UnsafeBufferPointer<UInt8>) -> Bool {
+        guard bytes.count == lowercased.count else { return false }
+        for index in 0..<bytes.count where Self.lowercased(bytes[index]) != lowercased[index] {
+            return false
         }
         return true
     }

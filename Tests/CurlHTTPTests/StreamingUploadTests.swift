@@ -34,7 +34,9 @@ import Testing
         // The same session, and connection, serve the next request.
         let after = try session.perform(HTTPRequest(method: .post, url: url(server, "/after"), body: [1, 2, 3]))
         #expect(after.status == 202)
-        #expect(server.snapshot.connections == 1)
+        let again = try session.startStreamingUpload(HTTPRequest(method: .post, url: url(server, "/again")))
+        #expect(try again.finish().status == 202)
+        #expect(server.snapshot.connections == 2, "buffered requests keep theirs, streams reuse theirs")
     }
 
     @Test(arguments: ["a\r\nX-Injected: 1", "a\nb", "a\u{0}b"])
@@ -91,7 +93,7 @@ import Testing
             #expect(request.body == Array("\(round)-0;\(round)-1;\(round)-2;".utf8))
             #expect(request.trailer("X-Round") == "\(round)")
         }
-        #expect(server.snapshot.connections == 1)
+        #expect(server.snapshot.connections == 2, "one for the streams, one for the buffered requests")
     }
 }
 
