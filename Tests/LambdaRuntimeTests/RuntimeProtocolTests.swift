@@ -103,3 +103,37 @@ import Testing
         #expect(second.bodyText.contains(RuntimeAPIErrorType.invalidStateTransition))
     }
 }
+
+/// The protocol's conformance table run against `FakeRuntimeAPI` over libcurl, as the local mock's
+/// tests can run it against `lambda-local`.
+@Suite struct RuntimeAPIConformanceTests {
+    @Test(arguments: RuntimeAPIConformance.cases.map(\.name))
+    func theFakeRuntimeAPIConforms(name: String) throws {
+        let conformanceCase = try #require(RuntimeAPIConformance.cases.first { $0.name == name })
+        let server = try FakeRuntimeAPI()
+        defer { server.stop() }
+        let id = server.enqueue("{}")
+        let session = try CurlSession()
+        func fill(_ text: String) -> String { text.replacingOccurrences(of: "{id}", with: id) }
+        for (index, step) in conformanceCase.steps.enumerated() {
+            let request = HTTPRequest(
+                method: HTTPMethod(rawValue: step.method), url: "http://\(server.runtimeAPI)" + fill(step.path),
+                headers: HTTPHeaders(step.headers.map { HTTPHeader($0.0, $0.1) }), body: step.body)
+            let response: HTTPResponse
+            if let chunks = step.chunks {
+                let upload = try session.startStreamingUpload(request)
+                for chunk in chunks { try upload.write(chunk) }
+                response = try upload.finish(trailers: HTTPHeaders(step.trailers.map { HTTPHeader($0.0, $0.1) }))
+            } else {
+                response = try session.perform(request)
+            }
+            #expect(response.status == step.status, "step \(index + 1): \(response.bodyText.prefix(200))")
+            for (header, value) in step.responseHeaders {
+                #expect(response.headers[header] == fill(value), "step \(index + 1): \(header)")
+            }
+            if let errorType = step.errorType {
+                #expect(jsonObject(response.body)?["errorType"] as? String == errorType, "step \(index + 1)")
+            }
+        }
+    }
+}
