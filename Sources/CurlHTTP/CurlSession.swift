@@ -72,10 +72,10 @@ public final class CurlSession: @unchecked Sendable {
     ///
     /// Any status code is a response; only a transfer that produced no response throws.
     public func perform(_ request: HTTPRequest) throws(CurlError) -> HTTPResponse {
-        let headerList = try configure(handle, for: request, streaming: false)
+        let sendsBody = request.method.sendsBody
+        let headerList = try configure(handle, for: request, sendsBody: sendsBody, streaming: false)
         defer { curl_slist_free_all(headerList) }
 
-        let sendsBody = request.method.sendsBody
         let result: CURLcode = request.body.withUnsafeBytes { bytes in
             if sendsBody {
                 // POSTFIELDS must never be NULL: libcurl would then read the body from stdin.
@@ -119,7 +119,7 @@ public final class CurlSession: @unchecked Sendable {
         }
         let headerList: UnsafeMutablePointer<curl_slist>?
         do throws(CurlError) {
-            headerList = try configure(streamHandle, for: request, streaming: true)
+            headerList = try configure(streamHandle, for: request, sendsBody: true, streaming: true)
         } catch {
             curl_easy_cleanup(streamHandle)
             throw error
@@ -147,7 +147,7 @@ public final class CurlSession: @unchecked Sendable {
     /// Resets the handle and applies the session's settings and `request`'s URL, method, timeout,
     /// signing and headers; returns the header list, which must live until the transfer ends.
     private func configure(
-        _ handle: UnsafeMutableRawPointer, for request: HTTPRequest, streaming: Bool
+        _ handle: UnsafeMutableRawPointer, for request: HTTPRequest, sendsBody: Bool, streaming: Bool
     ) throws(CurlError) -> UnsafeMutablePointer<curl_slist>? {
         guard !uploadInProgress else {
             throw CurlError(code: 0, message: "the session is still streaming a request body", kind: .invalidRequest)
@@ -206,7 +206,7 @@ public final class CurlSession: @unchecked Sendable {
                 if request.headers["Content-Type"] == nil {
                     headerList = curl_slist_append(headerList, "Content-Type:")
                 }
-            } else if request.method.sendsBody, request.signing == nil {
+            } else if sendsBody, request.signing == nil {
                 // libcurl adds these unless told otherwise: no 100-continue round trip, no chunking,
                 // no form content type. Not on signed requests: libcurl's SigV4 would sign the empty
                 // headers it then does not send (and bodies there are small and sized, so it adds none).

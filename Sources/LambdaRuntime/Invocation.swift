@@ -39,7 +39,7 @@ public struct Invocation: CarriesInvocationMetadata, Sendable, Equatable {
 
 extension InvocationMetadata {
     /// The deadline as a ``LambdaDeadline``.
-    public var deadline: LambdaDeadline? {
+    @inlinable public var deadline: LambdaDeadline? {
         deadlineEpochMilliseconds.map(LambdaDeadline.init(epochMilliseconds:))
     }
 }
@@ -53,23 +53,23 @@ public protocol CarriesInvocationMetadata {
 
 extension CarriesInvocationMetadata {
     /// The request id.
-    public var requestID: String { metadata.requestID }
+    @inlinable public var requestID: String { metadata.requestID }
     /// When Lambda stops the invocation; `nil` when the header is missing or garbled.
-    public var deadline: LambdaDeadline? { metadata.deadline }
+    @inlinable public var deadline: LambdaDeadline? { metadata.deadline }
     /// The ARN the caller invoked (function, version or alias); `nil` when unknown.
-    public var invokedFunctionARN: String? { metadata.invokedFunctionARN }
+    @inlinable public var invokedFunctionARN: String? { metadata.invokedFunctionARN }
     /// The X-Ray trace header (also in `_X_AMZN_TRACE_ID` while the invocation runs, in the single
     /// loop only: with `AWS_LAMBDA_MAX_CONCURRENCY` ≥ 2 it is in the context and on the log lines,
     /// never in the environment).
-    public var traceID: String? { metadata.traceID }
+    @inlinable public var traceID: String? { metadata.traceID }
     /// The Mobile SDK client context (JSON text), if any.
-    public var clientContext: String? { metadata.clientContext }
+    @inlinable public var clientContext: String? { metadata.clientContext }
     /// The Mobile SDK Cognito identity (JSON text), if any.
-    public var cognitoIdentity: String? { metadata.cognitoIdentity }
+    @inlinable public var cognitoIdentity: String? { metadata.cognitoIdentity }
     /// The tenant id of a tenant-isolated function.
-    public var tenantID: String? { metadata.tenantID }
+    @inlinable public var tenantID: String? { metadata.tenantID }
     /// `Lambda-Runtime-Invocation-Id`: this attempt's id, echoed on the result when present.
-    public var invocationID: String? { metadata.invocationID }
+    @inlinable public var invocationID: String? { metadata.invocationID }
 }
 
 /// The moment an invocation times out, as Unix epoch milliseconds.

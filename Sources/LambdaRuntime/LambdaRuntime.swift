@@ -353,6 +353,7 @@ struct BufferedServing<Handler: LambdaHandler>: InvocationServing {
     var handler: Handler
     static var concurrentProtocolName: String { "ConcurrentLambdaHandler" }
 
+    @inline(__always)
     mutating func serve(_ invocation: Invocation, runtime: LambdaRuntime, client: RuntimeClient, logger: Logger) async -> RuntimeExit? {
         await runtime.serve(invocation, with: &handler, client: client, logger: logger)
     }

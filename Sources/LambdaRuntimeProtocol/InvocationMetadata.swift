@@ -71,8 +71,8 @@ public struct InvocationMetadata: Sendable, Equatable {
             }
         }
 
-        /// The metadata; fails when no request id came.
-        public func finish() throws(InvocationHeaderError) -> InvocationMetadata {
+        /// The metadata (moved out, not copied); fails when no request id came.
+        public consuming func finish() throws(InvocationHeaderError) -> InvocationMetadata {
             guard seen & Field.requestID.bit != 0 else { throw .missingRequestID }
             return metadata
         }

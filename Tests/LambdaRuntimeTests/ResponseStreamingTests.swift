@@ -323,8 +323,9 @@ struct Countdown: StreamingLambdaHandler {
     }
 }
 
-/// Streaming in Lambda Managed Instances mode: every loop streams over its own connection.
-@Suite struct ConcurrentStreamingTests {
+/// Streaming in Lambda Managed Instances mode: every loop streams over its own connection. (Named to
+/// match `ConcurrentLoopTests`, which `scripts/test.sh` runs apart, one at a time: it times N loops.)
+@Suite struct StreamingConcurrentLoopTests {
     @Test func fourLoopsStreamEightEventsIntact() async throws {
         let server = try FakeRuntimeAPI()
         defer { server.stop() }
