@@ -36,8 +36,6 @@ public final class LambdaResponseStreamWriter {
     private(set) var phase = Phase.idle
     /// The handler called ``finish()``.
     private(set) var finishedByHandler = false
-    /// The outcome has been logged or acted on by the runtime.
-    var outcomeHandled = false
 
     /// Body bytes written so far (the prelude of ``startHTTPResponse(_:)`` included).
     public private(set) var bytesWritten = 0
