@@ -29,10 +29,13 @@ let package = Package(
         .target(name: "CurlHTTP", dependencies: ["CCurl"]),
         // A JSON value, parser and writer without Foundation (FoundationEssentials costs ~7.5 MB and cold start).
         .target(name: "LeanJSON"),
+        // The Runtime API protocol in one dependency-free place: header names, paths, status rules,
+        // `/next` metadata; used by the runtime and by the Runtime API servers, so they cannot drift.
+        .target(name: "LambdaRuntimeProtocol"),
         // The Runtime API client, the invocation loop, the handler API and Lambda-style logs.
         .target(
             name: "LambdaRuntime",
-            dependencies: ["CurlHTTP", "LeanJSON", .product(name: "Logging", package: "swift-log")]
+            dependencies: ["CurlHTTP", "LeanJSON", "LambdaRuntimeProtocol", .product(name: "Logging", package: "swift-log")]
         ),
         // Signed JSON calls to AWS (DynamoDB, AppConfigData): credentials, endpoints, errors, retries.
         .target(name: "AWSClients", dependencies: ["CurlHTTP", "LambdaRuntime", "LeanJSON"]),
@@ -53,7 +56,7 @@ let package = Package(
         .executableTarget(name: "bootstrap", dependencies: ["LambdaRuntime", "ProfileService", "ReleaseHooks"]),
 
         // A blocking loopback Runtime API server for tests and benchmarks (never linked into bootstrap).
-        .target(name: "FakeRuntimeAPI"),
+        .target(name: "FakeRuntimeAPI", dependencies: ["LambdaRuntimeProtocol"]),
         // Measures the bootstrap against a plain C libcurl loop, warm and cold (scripts/bench.sh).
         .executableTarget(name: "runtime-bench", dependencies: ["FakeRuntimeAPI", "FeatureFlags"]),
 

@@ -31,6 +31,27 @@ static inline CURLcode ccurl_setopt_callback(CURL *handle, CURLoption option, cc
     return curl_easy_setopt(handle, option, value);
 }
 
+/// CURLOPT_TRAILERFUNCTION (libcurl >= 7.64): the trailers of a chunked upload.
+static inline CURLcode ccurl_setopt_trailer_callback(CURL *handle, curl_trailer_callback value) {
+    return curl_easy_setopt(handle, CURLOPT_TRAILERFUNCTION, value);
+}
+
+/// CURLOPT_SEEKFUNCTION: rewinding an upload when libcurl retries it on a fresh connection.
+static inline CURLcode ccurl_setopt_seek_callback(CURL *handle, curl_seek_callback value) {
+    return curl_easy_setopt(handle, CURLOPT_SEEKFUNCTION, value);
+}
+
+/// Resumes a transfer whose read callback returned CURL_READFUNC_PAUSE (CURLPAUSE_CONT is a
+/// composite macro Swift cannot import).
+static inline CURLcode ccurl_unpause(CURL *handle) {
+    return curl_easy_pause(handle, CURLPAUSE_CONT);
+}
+
+/// The result of a finished transfer from a CURLMSG_DONE message (a union member in C).
+static inline CURLcode ccurl_message_result(const CURLMsg *message) {
+    return message->data.result;
+}
+
 static inline CURLcode ccurl_getinfo_long(CURL *handle, CURLINFO info, long *value) {
     return curl_easy_getinfo(handle, info, value);
 }

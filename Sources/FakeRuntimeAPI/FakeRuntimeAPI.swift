@@ -2,10 +2,13 @@
 import Glibc
 #endif
 import Foundation
+import LambdaRuntimeProtocol
 
 /// A Lambda Runtime API on 127.0.0.1 for tests and benchmarks: blocking sockets, a thread per
 /// connection, the real status codes (200 on `/next`, 202 on posts, 400 unknown id, 403 second
-/// result, 413 over 6 MB, 500 once finished), and a record of what the runtime sent.
+/// result, 413 over 6 MB, 500 once finished), and a record of what the runtime sent, streamed
+/// responses included (`Transfer-Encoding: chunked`: the chunks as they arrived, the
+/// `Lambda-Runtime-Function-Response-Mode` header and the trailers).
 ///
 /// Not the product's local runtime mock (`lambda-local`): it has no invoke endpoint and never
 /// starts a process. It exists so the runtime can be tested with nothing but itself.
@@ -24,8 +27,8 @@ public final class FakeRuntimeAPI: @unchecked Sendable {
             self.requestID = requestID
             self.body = body
             self.headers = headers ?? [
-                ("Lambda-Runtime-Deadline-Ms", String(Int64(Date().timeIntervalSince1970 * 1000) + 30_000)),
-                ("Lambda-Runtime-Invoked-Function-Arn", "arn:aws:lambda:us-east-1:123456789012:function:fake"),
+                (RuntimeHeader.deadline, String(Int64(Date().timeIntervalSince1970 * 1000) + 30_000)),
+                (RuntimeHeader.invokedFunctionARN, "arn:aws:lambda:us-east-1:123456789012:function:fake"),
                 ("Content-Type", "application/json"),
             ]
         }
@@ -33,8 +36,12 @@ public final class FakeRuntimeAPI: @unchecked Sendable {
 
     /// What the runtime posted for an invocation, or for initialization.
     public enum Outcome: Sendable, Equatable {
-        /// `POST …/response` with these bytes.
+        /// `POST …/response` with these bytes (buffered, or streamed and ended without error trailers).
         case response([UInt8])
+        /// A streamed `POST …/response` that ended with the error trailers: the bytes streamed before
+        /// the error, the `Lambda-Runtime-Function-Error-Type` trailer and the
+        /// `Lambda-Runtime-Function-Error-Body` trailer, base64-decoded (`nil` if it was not base64).
+        case streamError(errorType: String?, errorBody: [UInt8]?, partial: [UInt8])
         /// `POST …/error` or `/init/error` with this error-type header and body.
         case error(errorType: String?, body: [UInt8])
 
@@ -42,6 +49,7 @@ public final class FakeRuntimeAPI: @unchecked Sendable {
         public var text: String {
             switch self {
             case .response(let body), .error(_, let body): String(decoding: body, as: UTF8.self)
+            case .streamError(_, let body, _): String(decoding: body ?? [], as: UTF8.self)
             }
         }
     }
@@ -58,10 +66,25 @@ public final class FakeRuntimeAPI: @unchecked Sendable {
         public var body: [UInt8]
         /// The body's length in bytes.
         public var bodySize: Int
+        /// Whether the body came as `Transfer-Encoding: chunked`.
+        public var isChunked = false
+        /// The sizes of the chunks, in the order they arrived (the bytes are in ``body``).
+        public var chunkSizes: [Int] = []
+        /// Trailer fields after the last chunk, names as sent.
+        public var trailers: [(String, String)] = []
+        /// When the first chunk arrived (before the request was complete).
+        public var firstChunkAt: ContinuousClock.Instant?
+        /// When the whole request had arrived.
+        public var receivedAt: ContinuousClock.Instant = .now
 
         /// The first header named `name`, case-insensitively.
         public func header(_ name: String) -> String? {
-            headers.first { $0.0.caseInsensitiveCompare(name) == .orderedSame }?.1
+            headers.first { ASCII.equalsIgnoringCase($0.0, name) }?.1
+        }
+
+        /// The first trailer named `name`, case-insensitively.
+        public func trailer(_ name: String) -> String? {
+            trailers.first { ASCII.equalsIgnoringCase($0.0, name) }?.1
         }
     }
 
@@ -114,6 +137,12 @@ public final class FakeRuntimeAPI: @unchecked Sendable {
         public var firstOutcomeAt: ContinuousClock.Instant?
         /// When the latest result was accepted.
         public var lastOutcomeAt: ContinuousClock.Instant?
+        /// Chunks of streamed (chunked) bodies received so far, counted as they arrive.
+        public var streamedChunks = 0
+        /// Bytes of streamed bodies received so far, counted as they arrive.
+        public var streamedBytes = 0
+        /// When the latest chunk of a streamed body arrived.
+        public var lastStreamedChunkAt: ContinuousClock.Instant?
     }
 
     /// The port the server listens on.
@@ -122,6 +151,8 @@ public final class FakeRuntimeAPI: @unchecked Sendable {
     public var runtimeAPI: String { "127.0.0.1:\(port)\(pathPrefix)" }
     /// Largest accepted response body (Lambda's 6 MB).
     public let maxPayload: Int
+    /// Largest accepted streamed response body (Lambda's soft limit, 200 MB); past it 413.
+    public let maxStreamedPayload: Int
 
     private let pathPrefix: String
     private let recordBodies: Bool
@@ -147,10 +178,14 @@ public final class FakeRuntimeAPI: @unchecked Sendable {
     /// - Parameters:
     ///   - pathPrefix: a path prefix before `/2018-06-01`, as some emulators use (`/.rt`).
     ///   - recordBodies: keep the bodies of recorded requests (turn off for long runs).
-    public init(pathPrefix: String = "", recordBodies: Bool = true, maxPayload: Int = 6 * 1024 * 1024) throws {
+    public init(
+        pathPrefix: String = "", recordBodies: Bool = true, maxPayload: Int = RuntimeAPIStatus.maxBufferedResponseBytes,
+        maxStreamedPayload: Int = RuntimeAPIStatus.maxStreamedResponseBytes
+    ) throws {
         self.pathPrefix = pathPrefix
         self.recordBodies = recordBodies
         self.maxPayload = maxPayload
+        self.maxStreamedPayload = maxStreamedPayload
         let (fd, port) = try Self.listen()
         self.listener = fd
         self.port = port
@@ -331,6 +366,15 @@ public final class FakeRuntimeAPI: @unchecked Sendable {
 
     private func serveConnection(_ fd: Int32) {
         var reader = SocketReader(fd: fd)
+        reader.maxChunkedBody = maxStreamedPayload
+        reader.onChunk = { [self] size in
+            condition.withLock {
+                state.streamedChunks += 1
+                state.streamedBytes += size
+                state.lastStreamedChunkAt = .now
+                condition.broadcast()
+            }
+        }
         defer {
             condition.withLock {
                 connectionFDs.remove(fd)
@@ -370,25 +414,34 @@ public final class FakeRuntimeAPI: @unchecked Sendable {
             condition.lock()
             if let reply { return reply }
         }
-        let parts = request.path.split(separator: "/", omittingEmptySubsequences: true)
-        guard parts.count >= 3, parts[0] == "2018-06-01", parts[1] == "runtime" else {
+        guard let route = RuntimeAPIRoute(method: request.method, path: request.path) else {
             return Reply(status: 404, body: #"{"errorType":"NotFound","errorMessage":"no such route"}"#)
         }
-        switch (request.method, parts.count, parts[2], parts.last) {
-        case ("GET", 4, "invocation", "next"):
+        switch route {
+        case .next:
             return nextEvent()
-        case ("POST", 5, "invocation", "response"):
-            return record(String(parts[3]), .response(request.body), size: request.bodySize)
-        case ("POST", 5, "invocation", "error"):
+        case .response(let requestID):
+            if let mode = request.header(RuntimeHeader.responseMode), !mode.utf8.elementsEqual(RuntimeHeader.streamingResponseMode.utf8) {
+                // As the RIE: the one mode there is, or none.
+                return Reply(
+                    status: RuntimeAPIStatus.badRequest,
+                    body: #"{"errorType":"\#(RuntimeAPIErrorType.invalidFunctionResponseMode)","errorMessage":"unknown response mode"}"#)
+            }
+            if request.isChunked, let errorType = request.trailer(RuntimeHeader.functionErrorType) {
+                let errorBody = request.trailer(RuntimeHeader.functionErrorBody).flatMap { Data(base64Encoded: $0) }.map { Array($0) }
+                return record(
+                    requestID, .streamError(errorType: errorType, errorBody: errorBody, partial: request.body),
+                    size: request.bodySize, streamed: true)
+            }
+            return record(requestID, .response(request.body), size: request.bodySize, streamed: request.isChunked)
+        case .error(let requestID):
             return record(
-                String(parts[3]), .error(errorType: request.header("Lambda-Runtime-Function-Error-Type"), body: request.body),
+                requestID, .error(errorType: request.header(RuntimeHeader.functionErrorType), body: request.body),
                 size: request.bodySize)
-        case ("POST", 4, "init", "error"):
-            state.initErrors.append(.error(errorType: request.header("Lambda-Runtime-Function-Error-Type"), body: request.body))
+        case .initError:
+            state.initErrors.append(.error(errorType: request.header(RuntimeHeader.functionErrorType), body: request.body))
             condition.broadcast()
-            return Reply(status: 202, body: #"{"status":"OK"}"#)
-        default:
-            return Reply(status: 404, body: #"{"errorType":"NotFound","errorMessage":"no such route"}"#)
+            return Reply(status: RuntimeAPIStatus.accepted, body: #"{"status":"OK"}"#)
         }
     }
 
@@ -418,20 +471,26 @@ public final class FakeRuntimeAPI: @unchecked Sendable {
 
     private func handOut(_ event: Event) -> Reply {
         inFlight.insert(event.requestID)
-        var headers = [("Lambda-Runtime-Aws-Request-Id", event.requestID)]
+        var headers = [(RuntimeHeader.requestID, event.requestID)]
         headers.append(contentsOf: event.headers)
-        return Reply(status: 200, body: event.body, headers: headers)
+        return Reply(status: RuntimeAPIStatus.event, body: event.body, headers: headers)
     }
 
-    private func record(_ requestID: String, _ outcome: Outcome, size: Int) -> Reply {
+    private func record(_ requestID: String, _ outcome: Outcome, size: Int, streamed: Bool = false) -> Reply {
         if answered.contains(requestID) {
-            return Reply(status: 403, body: #"{"errorType":"InvalidStateTransition","errorMessage":"a result was already posted for this request"}"#)
+            return Reply(
+                status: RuntimeAPIStatus.forbidden,
+                body: #"{"errorType":"\#(RuntimeAPIErrorType.invalidStateTransition)","errorMessage":"a result was already posted for this request"}"#)
         }
         guard inFlight.contains(requestID) else {
-            return Reply(status: 400, body: #"{"errorType":"InvalidRequestID","errorMessage":"unknown request id"}"#)
+            return Reply(
+                status: RuntimeAPIStatus.badRequest,
+                body: #"{"errorType":"\#(RuntimeAPIErrorType.invalidRequestID)","errorMessage":"unknown request id"}"#)
         }
-        if case .response = outcome, size > maxPayload {
-            return Reply(status: 413, body: #"{"errorType":"RequestEntityTooLarge","errorMessage":"response over the limit"}"#)
+        if case .response = outcome, size > (streamed ? maxStreamedPayload : maxPayload) {
+            return Reply(
+                status: RuntimeAPIStatus.payloadTooLarge,
+                body: #"{"errorType":"\#(RuntimeAPIErrorType.requestEntityTooLarge)","errorMessage":"response over the limit"}"#)
         }
         inFlight.remove(requestID)
         answered.insert(requestID)
@@ -443,7 +502,7 @@ public final class FakeRuntimeAPI: @unchecked Sendable {
         if state.firstOutcomeAt == nil { state.firstOutcomeAt = now }
         state.lastOutcomeAt = now
         condition.broadcast()
-        return Reply(status: 202, body: #"{"status":"OK"}"#)
+        return Reply(status: RuntimeAPIStatus.accepted, body: #"{"status":"OK"}"#)
     }
 
     private func writeReply(_ fd: Int32, _ reply: Reply) -> Bool {

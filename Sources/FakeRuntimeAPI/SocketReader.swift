@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import Foundation
 
 /// A request the server cannot parse: answered with `status` and the connection closed.
 struct HTTPParseProblem: Error {
@@ -8,11 +9,16 @@ struct HTTPParseProblem: Error {
     let message: String
 }
 
-/// Reads HTTP/1.1 requests with `Content-Length` bodies from a blocking socket.
+/// Reads HTTP/1.1 requests from a blocking socket: bodies with a `Content-Length`, or
+/// `Transfer-Encoding: chunked` (a streamed response) with its chunks and trailers recorded.
 struct SocketReader {
     let fd: Int32
     private var buffer: [UInt8] = []
     private var start = 0
+    /// Called for every chunk of a chunked body as it arrives (its size), before the request ends.
+    var onChunk: ((Int) -> Void)?
+    /// The largest chunked body accepted; past it the request is answered 413.
+    var maxChunkedBody = Int.max
 
     init(fd: Int32) {
         self.fd = fd
@@ -21,23 +27,15 @@ struct SocketReader {
 
     /// The next request, a parse problem, or `nil` when the peer closed the connection.
     mutating func readRequest() -> Result<FakeRuntimeAPI.Request, HTTPParseProblem>? {
-        var headEnd: Int?
-        while true {
-            if let end = findHeaderEnd() {
-                headEnd = end
-                break
-            }
-            guard fill() else { return nil }
-        }
-        guard let headEnd else { return nil }
-        let head = String(decoding: buffer[start..<headEnd], as: UTF8.self)
-        start = headEnd + 4
-        var lines = head.split(separator: "\r\n", omittingEmptySubsequences: false)
+        guard let head = readLine(terminator: [13, 10, 13, 10]) else { return nil }
+        let headText = String(decoding: head, as: UTF8.self)
+        var lines = headText.split(separator: "\r\n", omittingEmptySubsequences: false)
         guard !lines.isEmpty else { return .failure(HTTPParseProblem(status: 400, message: "empty request")) }
         let requestLine = lines.removeFirst().split(separator: " ")
         guard requestLine.count == 3 else { return .failure(HTTPParseProblem(status: 400, message: "bad request line")) }
         var headers: [(String, String)] = []
         var contentLength = 0
+        var chunked = false
         for line in lines {
             guard let colon = line.firstIndex(of: ":") else { continue }
             let name = String(line[..<colon])
@@ -45,26 +43,99 @@ struct SocketReader {
             headers.append((name, value))
             if name.lowercased() == "content-length" { contentLength = Int(value) ?? 0 }
             if name.lowercased() == "transfer-encoding", value.lowercased() != "identity", !value.isEmpty {
-                return .failure(HTTPParseProblem(status: 411, message: "send a Content-Length, not Transfer-Encoding: \(value)"))
+                guard value.lowercased() == "chunked" else {
+                    return .failure(HTTPParseProblem(status: 411, message: "send a Content-Length or chunks, not Transfer-Encoding: \(value)"))
+                }
+                chunked = true
             }
         }
-        while buffer.count - start < contentLength {
-            guard fill() else { return nil }
+        var request = FakeRuntimeAPI.Request(
+            method: String(requestLine[0]), path: String(requestLine[1]), headers: headers, body: [], bodySize: 0)
+        if chunked {
+            switch readChunkedBody(into: &request) {
+            case nil: return nil
+            case .failure(let problem)?: return .failure(problem)
+            case .success?: break
+            }
+        } else {
+            while buffer.count - start < contentLength {
+                guard fill() else { return nil }
+            }
+            request.body = Array(buffer[start..<(start + contentLength)])
+            request.bodySize = contentLength
+            start += contentLength
         }
-        let body = Array(buffer[start..<(start + contentLength)])
-        start += contentLength
         compact()
-        return .success(FakeRuntimeAPI.Request(
-            method: String(requestLine[0]), path: String(requestLine[1]), headers: headers, body: body,
-            bodySize: contentLength))
+        request.receivedAt = .now
+        return .success(request)
     }
 
-    private func findHeaderEnd() -> Int? {
-        guard buffer.count - start >= 4 else { return nil }
-        var index = start
-        while index + 3 < buffer.count {
-            if buffer[index] == 13, buffer[index + 1] == 10, buffer[index + 2] == 13, buffer[index + 3] == 10 {
-                return index
+    /// Reads `size CRLF data CRLF` chunks up to the last one, then the trailer fields up to the
+    /// empty line (RFC 9112 §7.1).
+    private mutating func readChunkedBody(into request: inout FakeRuntimeAPI.Request) -> Result<Void, HTTPParseProblem>? {
+        request.isChunked = true
+        while true {
+            guard let sizeLine = readLine(terminator: [13, 10]) else { return nil }
+            let sizeText = String(decoding: sizeLine, as: UTF8.self).prefix { $0 != ";" }
+            guard let size = Int(sizeText.trimmingCharacters(in: .whitespaces), radix: 16), size >= 0 else {
+                return .failure(HTTPParseProblem(status: 400, message: "bad chunk size line \(String(decoding: sizeLine, as: UTF8.self).debugDescription)"))
+            }
+            if size == 0 { break }
+            while buffer.count - start < size + 2 {
+                guard fill() else { return nil }
+            }
+            guard buffer[start + size] == 13, buffer[start + size + 1] == 10 else {
+                return .failure(HTTPParseProblem(status: 400, message: "chunk of \(size) bytes not followed by CRLF"))
+            }
+            if request.bodySize + size > maxChunkedBody {
+                return .failure(HTTPParseProblem(status: 413, message: "streamed body over \(maxChunkedBody) bytes"))
+            }
+            request.body.append(contentsOf: buffer[start..<(start + size)])
+            request.bodySize += size
+            request.chunkSizes.append(size)
+            if request.firstChunkAt == nil { request.firstChunkAt = .now }
+            start += size + 2
+            if start > 1 << 20 { compactPartially() }
+            onChunk?(size)
+        }
+        while true {
+            guard let line = readLine(terminator: [13, 10]) else { return nil }
+            if line.isEmpty { break }
+            let text = String(decoding: line, as: UTF8.self)
+            guard let colon = text.firstIndex(of: ":") else {
+                return .failure(HTTPParseProblem(status: 400, message: "bad trailer line \(text.debugDescription)"))
+            }
+            let value = String(text[text.index(after: colon)...].drop { $0 == " " || $0 == "\t" })
+            request.trailers.append((String(text[..<colon]), value))
+        }
+        return .success(())
+    }
+
+    /// The bytes before the next `terminator`, consumed with it; `nil` when the peer closed first.
+    private mutating func readLine(terminator: [UInt8]) -> [UInt8]? {
+        var scanned = 0
+        while true {
+            if let end = find(terminator, from: start + scanned) {
+                let line = Array(buffer[start..<end])
+                start = end + terminator.count
+                return line
+            }
+            scanned = max(0, buffer.count - start - terminator.count + 1)
+            guard fill() else { return nil }
+        }
+    }
+
+    private func find(_ pattern: [UInt8], from: Int) -> Int? {
+        guard buffer.count - from >= pattern.count else { return nil }
+        var index = from
+        while index + pattern.count <= buffer.count {
+            if buffer[index] == pattern[0] {
+                var matches = true
+                for offset in 1..<pattern.count where buffer[index + offset] != pattern[offset] {
+                    matches = false
+                    break
+                }
+                if matches { return index }
             }
             index += 1
         }
@@ -76,6 +147,12 @@ struct SocketReader {
             buffer.removeAll(keepingCapacity: true)
             start = 0
         }
+    }
+
+    /// Drops consumed bytes in the middle of a long chunked body, so the buffer does not hold it twice.
+    private mutating func compactPartially() {
+        buffer.removeFirst(start)
+        start = 0
     }
 
     /// Reads more bytes; `false` when the connection is closed or broken.

@@ -1,85 +1,75 @@
 import CurlHTTP
 
-/// One event handed out by `GET /invocation/next`, with every header the Runtime API sends.
-public struct Invocation: Sendable, Equatable {
-    /// The request id; the only mandatory header.
-    public var requestID: String
-    /// When Lambda stops the invocation; `nil` when the header is missing or garbled.
-    public var deadline: LambdaDeadline?
-    /// The ARN the caller invoked (function, version or alias).
-    public var invokedFunctionARN: String?
-    /// The X-Ray trace header, for example `Root=1-…;Parent=…;Sampled=1`.
-    public var traceID: String?
-    /// The Mobile SDK client context (JSON text), if any.
-    public var clientContext: String?
-    /// The Mobile SDK Cognito identity (JSON text), if any.
-    public var cognitoIdentity: String?
-    /// The tenant id, for tenant-isolated functions.
-    public var tenantID: String?
-    /// `Lambda-Runtime-Invocation-Id`: this attempt's id, echoed on the result when present.
-    public var invocationID: String?
+/// One event handed out by `GET /invocation/next`: its metadata, parsed once from the headers, and
+/// the event bytes.
+public struct Invocation: CarriesInvocationMetadata, Sendable, Equatable {
+    /// What the headers said: request id, deadline, ARN, trace id, tenant, invocation id, ….
+    public var metadata: InvocationMetadata
     /// The event bytes, exactly as received.
     public var event: [UInt8]
 
-    /// Creates an invocation.
+    /// Creates an invocation from parsed metadata.
+    public init(metadata: InvocationMetadata, event: [UInt8] = []) {
+        self.metadata = metadata
+        self.event = event
+    }
+
+    /// Creates an invocation from its parts (tests, fixtures).
     public init(
         requestID: String, deadline: LambdaDeadline? = nil, invokedFunctionARN: String? = nil,
         traceID: String? = nil, clientContext: String? = nil, cognitoIdentity: String? = nil,
         tenantID: String? = nil, invocationID: String? = nil, event: [UInt8] = []
     ) {
-        self.requestID = requestID
-        self.deadline = deadline
-        self.invokedFunctionARN = invokedFunctionARN
-        self.traceID = traceID
-        self.clientContext = clientContext
-        self.cognitoIdentity = cognitoIdentity
-        self.tenantID = tenantID
-        self.invocationID = invocationID
-        self.event = event
+        self.init(
+            metadata: InvocationMetadata(
+                requestID: requestID, deadlineEpochMilliseconds: deadline?.epochMilliseconds,
+                invokedFunctionARN: invokedFunctionARN, traceID: traceID, clientContext: clientContext,
+                cognitoIdentity: cognitoIdentity, tenantID: tenantID, invocationID: invocationID),
+            event: event)
     }
 
-    /// Reads an invocation from a `/next` answer. Fails only when the request id is missing.
-    ///
-    /// One pass over the fields: this runs on every invocation.
+    /// Reads an invocation from a `/next` answer, in one pass over the fields (see
+    /// ``InvocationMetadata/Parser``). Fails only when the request id is missing.
     public init(headers: HTTPHeaders, event: [UInt8]) throws(InvocationHeaderError) {
-        var requestID: String?
-        var deadline: LambdaDeadline?
-        var arn, trace, clientContext, cognito, tenant, invocationID: String?
-        for field in headers where !field.value.isEmpty {
-            let name = field.name
-            guard name.utf8.count > 15, name.utf8.first == UInt8(ascii: "L") || name.utf8.first == UInt8(ascii: "l") else {
-                continue
-            }
-            if requestID == nil, name.equalsIgnoringASCIICase(RuntimeHeader.requestID) {
-                requestID = field.value
-            } else if deadline == nil, name.equalsIgnoringASCIICase(RuntimeHeader.deadline) {
-                deadline = LambdaDeadline(headerValue: field.value)
-            } else if arn == nil, name.equalsIgnoringASCIICase(RuntimeHeader.invokedFunctionARN) {
-                arn = field.value
-            } else if trace == nil, name.equalsIgnoringASCIICase(RuntimeHeader.traceID) {
-                trace = field.value
-            } else if clientContext == nil, name.equalsIgnoringASCIICase(RuntimeHeader.clientContext) {
-                clientContext = field.value
-            } else if cognito == nil, name.equalsIgnoringASCIICase(RuntimeHeader.cognitoIdentity) {
-                cognito = field.value
-            } else if tenant == nil, name.equalsIgnoringASCIICase(RuntimeHeader.tenantID) {
-                tenant = field.value
-            } else if invocationID == nil, name.equalsIgnoringASCIICase(RuntimeHeader.invocationID) {
-                invocationID = field.value
-            }
-        }
-        guard let requestID else { throw .missingRequestID }
-        self.init(
-            requestID: requestID, deadline: deadline, invokedFunctionARN: arn, traceID: trace,
-            clientContext: clientContext, cognitoIdentity: cognito, tenantID: tenant, invocationID: invocationID,
-            event: event)
+        var parser = InvocationMetadata.Parser()
+        for field in headers { parser.add(name: field.name, value: field.value) }
+        self.init(metadata: try parser.finish(), event: event)
     }
 }
 
-/// A `/next` answer that cannot be turned into an invocation.
-public enum InvocationHeaderError: Error, Sendable, Equatable {
-    /// `Lambda-Runtime-Aws-Request-Id` is missing or empty: there is nowhere to send a result.
-    case missingRequestID
+extension InvocationMetadata {
+    /// The deadline as a ``LambdaDeadline``.
+    @inlinable public var deadline: LambdaDeadline? {
+        deadlineEpochMilliseconds.map(LambdaDeadline.init(epochMilliseconds:))
+    }
+}
+
+/// A value that wraps an invocation's metadata (``Invocation``, ``LambdaContext``): its fields, read
+/// through, in one place.
+public protocol CarriesInvocationMetadata {
+    /// What `/next` said about the invocation.
+    var metadata: InvocationMetadata { get }
+}
+
+extension CarriesInvocationMetadata {
+    /// The request id.
+    @inlinable public var requestID: String { metadata.requestID }
+    /// When Lambda stops the invocation; `nil` when the header is missing or garbled.
+    @inlinable public var deadline: LambdaDeadline? { metadata.deadline }
+    /// The ARN the caller invoked (function, version or alias); `nil` when unknown.
+    @inlinable public var invokedFunctionARN: String? { metadata.invokedFunctionARN }
+    /// The X-Ray trace header (also in `_X_AMZN_TRACE_ID` while the invocation runs, in the single
+    /// loop only: with `AWS_LAMBDA_MAX_CONCURRENCY` ≥ 2 it is in the context and on the log lines,
+    /// never in the environment).
+    @inlinable public var traceID: String? { metadata.traceID }
+    /// The Mobile SDK client context (JSON text), if any.
+    @inlinable public var clientContext: String? { metadata.clientContext }
+    /// The Mobile SDK Cognito identity (JSON text), if any.
+    @inlinable public var cognitoIdentity: String? { metadata.cognitoIdentity }
+    /// The tenant id of a tenant-isolated function.
+    @inlinable public var tenantID: String? { metadata.tenantID }
+    /// `Lambda-Runtime-Invocation-Id`: this attempt's id, echoed on the result when present.
+    @inlinable public var invocationID: String? { metadata.invocationID }
 }
 
 /// The moment an invocation times out, as Unix epoch milliseconds.
@@ -94,7 +84,7 @@ public struct LambdaDeadline: Sendable, Equatable, Hashable, Comparable {
 
     /// Parses `Lambda-Runtime-Deadline-Ms`; `nil` for anything but a positive whole number.
     public init?(headerValue: String) {
-        guard let value = Int64(Substring(headerValue).trimmingASCIIWhitespace()), value > 0 else { return nil }
+        guard let value = InvocationMetadata.Parser.epochMilliseconds(headerValue) else { return nil }
         self.epochMilliseconds = value
     }
 

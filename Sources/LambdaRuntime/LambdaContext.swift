@@ -59,26 +59,11 @@ public struct LambdaInitContext: Sendable {
     }
 }
 
-/// Everything a handler knows about the invocation it is serving.
-public struct LambdaContext: Sendable {
-    /// The request id.
-    public let requestID: String
-    /// When Lambda stops this invocation; `nil` when the Runtime API sent none.
-    public let deadline: LambdaDeadline?
-    /// The ARN the caller invoked, or the unqualified function ARN is unknown (`nil`).
-    public let invokedFunctionARN: String?
-    /// The X-Ray trace header (also in `_X_AMZN_TRACE_ID` while the invocation runs, in the single
-    /// loop only: with `AWS_LAMBDA_MAX_CONCURRENCY` ≥ 2 it is here and on the log lines, never in the
-    /// environment).
-    public let traceID: String?
-    /// The Mobile SDK client context (JSON text).
-    public let clientContext: String?
-    /// The Mobile SDK Cognito identity (JSON text).
-    public let cognitoIdentity: String?
-    /// The tenant id of a tenant-isolated function.
-    public let tenantID: String?
-    /// The per-attempt invocation id, when Lambda sent one.
-    public let invocationID: String?
+/// Everything a handler knows about the invocation it is serving: the invocation's metadata (wrapped,
+/// not copied), the function, and a logger for this invocation.
+public struct LambdaContext: CarriesInvocationMetadata, Sendable {
+    /// What `/next` said about this invocation.
+    public let metadata: InvocationMetadata
     /// The function this sandbox runs.
     public let function: FunctionMetadata
     /// A logger whose lines carry this invocation's `requestId` (and `tenantId`, when there is one).
@@ -86,18 +71,11 @@ public struct LambdaContext: Sendable {
 
     /// Creates a context; the runtime does this for every invocation, tests may too.
     public init(invocation: Invocation, function: FunctionMetadata, logger: Logger) {
-        self.requestID = invocation.requestID
-        self.deadline = invocation.deadline
-        self.invokedFunctionARN = invocation.invokedFunctionARN
-        self.traceID = invocation.traceID
-        self.clientContext = invocation.clientContext
-        self.cognitoIdentity = invocation.cognitoIdentity
-        self.tenantID = invocation.tenantID
-        self.invocationID = invocation.invocationID
+        self.metadata = invocation.metadata
         self.function = function
         var logger = logger
-        logger[metadataKey: LambdaLogHandler.requestIDKey] = .string(invocation.requestID)
-        if let tenantID = invocation.tenantID {
+        logger[metadataKey: LambdaLogHandler.requestIDKey] = .string(metadata.requestID)
+        if let tenantID = metadata.tenantID {
             logger[metadataKey: LambdaLogHandler.tenantIDKey] = .string(tenantID)
         }
         self.logger = logger

@@ -23,9 +23,23 @@ extension LambdaRuntime {
     public func runConcurrently<Handler: ConcurrentLambdaHandler>(
         makeHandler: @Sendable (LambdaInitContext) async throws -> Handler
     ) async -> RuntimeExit {
+        await runLoops(BufferedServing<Handler>.self, makeHandler: makeHandler)
+    }
+
+    /// ``runConcurrently(makeHandler:)-(_)`` for a streaming handler: every loop streams its
+    /// responses over its own connection.
+    public func runConcurrently<Handler: ConcurrentStreamingLambdaHandler>(
+        makeHandler: @Sendable (LambdaInitContext) async throws -> Handler
+    ) async -> RuntimeExit {
+        await runLoops(StreamedServing<Handler>.self, makeHandler: makeHandler)
+    }
+
+    private func runLoops<Serving: InvocationServing & Sendable>(
+        _ kind: Serving.Type, makeHandler: @Sendable (LambdaInitContext) async throws -> Serving.Handler
+    ) async -> RuntimeExit {
         let loops = configuration.maxConcurrency
         guard loops > 1 else {
-            return await run(makeHandler: makeHandler)
+            return await runSingleLoop(kind, makeHandler: makeHandler)
         }
         Self.exitOnSIGTERM(logFormat: configuration.logging.format)
         var announcement = "Lambda Managed Instances: AWS_LAMBDA_MAX_CONCURRENCY=\(loops): \(loops) loops, "
@@ -39,9 +53,10 @@ extension LambdaRuntime {
         // The first client reports init errors and becomes loop 0's; libcurl's global init runs
         // with it, before any loop thread exists.
         let firstClient: RuntimeClient
-        let handler: Handler
+        let handler: Serving
         do {
-            (firstClient, handler) = try await initialize(makeHandler: makeHandler)
+            let (madeClient, made) = try await initialize(makeHandler: makeHandler)
+            (firstClient, handler) = (madeClient, Serving(handler: made))
         } catch {
             return error.exit
         }
@@ -85,8 +100,8 @@ extension LambdaRuntime {
     }
 
     /// One loop of the concurrent mode: the single loop without the process environment.
-    private func serveLoop<Handler: ConcurrentLambdaHandler>(
-        handler: Handler, client: RuntimeClient, logger: Logger
+    private func serveLoop<Serving: InvocationServing & Sendable>(
+        handler: Serving, client: RuntimeClient, logger: Logger
     ) async -> RuntimeExit {
         var handler = handler
         while true {
@@ -101,7 +116,7 @@ extension LambdaRuntime {
             if let traceID = invocation.traceID {
                 invocationLogger[metadataKey: LambdaLogHandler.traceIDKey] = .string(traceID)
             }
-            if let exit = await serve(invocation, with: &handler, client: client, logger: invocationLogger) {
+            if let exit = await handler.serve(invocation, runtime: self, client: client, logger: invocationLogger) {
                 return exit
             }
         }

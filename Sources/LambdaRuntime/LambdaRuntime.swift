@@ -11,7 +11,7 @@ import Synchronization
 /// `/error` → after-response hook, for as long as the sandbox lives.
 public struct LambdaRuntime: Sendable {
     /// Lambda's limit for a buffered response: 6 MB (6,291,456 bytes).
-    public static let maxResponseSize = 6 * 1024 * 1024
+    public static let maxResponseSize = RuntimeAPIStatus.maxBufferedResponseBytes
     /// The most loops `AWS_LAMBDA_MAX_CONCURRENCY` may ask for (each is a thread and a connection).
     public static let maxLoops = 1024
 
@@ -99,15 +99,31 @@ public struct LambdaRuntime: Sendable {
     public func run<Handler: LambdaHandler>(
         makeHandler: @Sendable (LambdaInitContext) async throws -> Handler
     ) async -> RuntimeExit {
+        await runSingleLoop(BufferedServing<Handler>.self, makeHandler: makeHandler)
+    }
+
+    /// Initializes the streaming handler with `makeHandler`, then serves invocations until the
+    /// sandbox ends, streaming every response (see ``StreamingLambdaHandler``).
+    public func run<Handler: StreamingLambdaHandler>(
+        makeHandler: @Sendable (LambdaInitContext) async throws -> Handler
+    ) async -> RuntimeExit {
+        await runSingleLoop(StreamedServing<Handler>.self, makeHandler: makeHandler)
+    }
+
+    /// The single loop, for a handler of either kind.
+    func runSingleLoop<Serving: InvocationServing>(
+        _ kind: Serving.Type, makeHandler: @Sendable (LambdaInitContext) async throws -> Serving.Handler
+    ) async -> RuntimeExit {
         Self.exitOnSIGTERM(logFormat: configuration.logging.format)
         if configuration.maxConcurrency > 1 {
             logger.warning(
-                "AWS_LAMBDA_MAX_CONCURRENCY=\(configuration.maxConcurrency), but this handler is not a ConcurrentLambdaHandler: serving one invocation at a time")
+                "AWS_LAMBDA_MAX_CONCURRENCY=\(configuration.maxConcurrency), but this handler is not a \(Serving.concurrentProtocolName): serving one invocation at a time")
         }
         let client: RuntimeClient
-        var handler: Handler
+        var handler: Serving
         do {
-            (client, handler) = try await initialize(makeHandler: makeHandler)
+            let (madeClient, made) = try await initialize(makeHandler: makeHandler)
+            (client, handler) = (madeClient, Serving(handler: made))
         } catch {
             return error.exit
         }
@@ -125,7 +141,7 @@ public struct LambdaRuntime: Sendable {
                 return error.exit
             }
             traceEnvironment.set(invocation.traceID)
-            if let exit = await serve(invocation, with: &handler, client: client, logger: logger) {
+            if let exit = await handler.serve(invocation, runtime: self, client: client, logger: logger) {
                 return exit
             }
         }
@@ -186,6 +202,63 @@ public struct LambdaRuntime: Sendable {
         return nil
     }
 
+    /// Serves one invocation with a streaming handler; returns a reason to stop, or `nil` to go on.
+    ///
+    /// A throw before the first byte is posted to `/error`; after it, the stream ends with the error
+    /// trailers. A handler that returns without finishing is finished for it.
+    func serveStreaming<Handler: StreamingLambdaHandler>(
+        _ invocation: Invocation, with handler: inout Handler, client: RuntimeClient, logger: Logger
+    ) async -> RuntimeExit? {
+        let context = LambdaContext(invocation: invocation, function: configuration.function, logger: logger)
+        context.logger.trace("invocation", metadata: ["bytes": "\(invocation.event.count)", "response": "streaming"])
+        let writer = LambdaResponseStreamWriter(
+            client: client, requestID: invocation.requestID, invocationID: invocation.invocationID)
+
+        var failure: LambdaErrorReport?
+        do {
+            try await handler.handle(invocation.event, responseWriter: writer, context: context)
+        } catch {
+            failure = LambdaErrorReport(error)
+        }
+
+        do throws(RuntimeClientError) {
+            if let report = failure {
+                context.logger.error(
+                    "invocation failed",
+                    metadata: ["errorType": .string(report.errorType), "errorMessage": .string(report.errorMessage),
+                               "streamedBytes": "\(writer.bytesWritten)"])
+                switch writer.phase {
+                case .idle:
+                    try logRefusal(
+                        outcome: client.postError(report, for: invocation.requestID, invocationID: invocation.invocationID),
+                        context: context, sent: "error \(report.errorType)")
+                case .streaming:
+                    writer.fail(with: report)
+                case .ended(.accepted):
+                    context.logger.error("the error came after the stream was finished and accepted: it cannot be reported to Lambda")
+                case .ended, .failed:
+                    break
+                }
+            } else {
+                writer.complete()
+            }
+            switch writer.phase {
+            case .failed(let error):
+                throw error
+            case .ended(let outcome):
+                logRefusal(outcome: outcome, context: context, sent: "streamed response of \(writer.bytesWritten) bytes")
+            case .idle, .streaming:
+                break
+            }
+        } catch {
+            logger.critical("stopping: \(error)")
+            return error.exit
+        }
+
+        await handler.afterResponse(context: context)
+        return nil
+    }
+
     /// Initialization ended the runtime; `exit` says why.
     struct InitializationFailure: Error {
         let exit: RuntimeExit
@@ -229,7 +302,7 @@ public struct LambdaRuntime: Sendable {
     }
 
     /// Logs a post the Runtime API did not accept, with what was sent.
-    private func logRefusal(outcome: PostOutcome, context: LambdaContext, sent: String) {
+    func logRefusal(outcome: PostOutcome, context: LambdaContext, sent: String) {
         switch outcome {
         case .accepted:
             return
@@ -263,6 +336,41 @@ public struct LambdaRuntime: Sendable {
             errorMessage: "Response payload size (\(size) bytes) exceeded maximum allowed payload size (\(limit) bytes).")
     }
 }
+
+/// How a loop serves one invocation with a handler of either kind: buffered (``LambdaHandler``,
+/// one `/response` with a `Content-Length`) or streamed (``StreamingLambdaHandler``).
+protocol InvocationServing {
+    associatedtype Handler
+    /// Wraps a handler made at init.
+    init(handler: Handler)
+    /// The protocol a handler of this kind adopts to run in several loops, for the log.
+    static var concurrentProtocolName: String { get }
+    /// Serves `invocation` and posts its result; returns a reason to stop, or `nil` to go on.
+    mutating func serve(_ invocation: Invocation, runtime: LambdaRuntime, client: RuntimeClient, logger: Logger) async -> RuntimeExit?
+}
+
+struct BufferedServing<Handler: LambdaHandler>: InvocationServing {
+    var handler: Handler
+    static var concurrentProtocolName: String { "ConcurrentLambdaHandler" }
+
+    @inline(__always)
+    mutating func serve(_ invocation: Invocation, runtime: LambdaRuntime, client: RuntimeClient, logger: Logger) async -> RuntimeExit? {
+        await runtime.serve(invocation, with: &handler, client: client, logger: logger)
+    }
+}
+
+extension BufferedServing: Sendable where Handler: Sendable {}
+
+struct StreamedServing<Handler: StreamingLambdaHandler>: InvocationServing {
+    var handler: Handler
+    static var concurrentProtocolName: String { "ConcurrentStreamingLambdaHandler" }
+
+    mutating func serve(_ invocation: Invocation, runtime: LambdaRuntime, client: RuntimeClient, logger: Logger) async -> RuntimeExit? {
+        await runtime.serveStreaming(invocation, with: &handler, client: client, logger: logger)
+    }
+}
+
+extension StreamedServing: Sendable where Handler: Sendable {}
 
 /// Read by the SIGTERM handler (a lock-free load is async-signal-safe); set before the handler is
 /// installed. Atomic because runtimes in one process (tests, concurrent loops) may each set it.

@@ -1,4 +1,6 @@
 import CurlHTTP
+// The protocol's names, paths and status rules come with the runtime: `import LambdaRuntime` is enough.
+@_exported import LambdaRuntimeProtocol
 
 /// Where the Runtime API lives, from `AWS_LAMBDA_RUNTIME_API`, and the URLs of its endpoints.
 ///
@@ -30,19 +32,19 @@ public struct RuntimeAPIEndpoint: Sendable, Equatable, CustomStringConvertible {
         guard !rest.contains(where: { $0 == " " || $0 == "?" || $0 == "#" || $0.isNewline }) else {
             throw .invalidRuntimeAPI(value, reason: "it contains characters a host:port/prefix cannot have")
         }
-        baseURL = "http://\(rest)/2018-06-01/runtime"
-        nextInvocationURL = baseURL + "/invocation/next"
-        initErrorURL = baseURL + "/init/error"
+        baseURL = "http://\(rest)" + RuntimeAPIRoute.basePath
+        nextInvocationURL = baseURL + RuntimeAPIRoute.next.relativePath
+        initErrorURL = baseURL + RuntimeAPIRoute.initError.relativePath
     }
 
     /// The URL of `POST …/invocation/{id}/response`.
     public func responseURL(for requestID: String) -> String {
-        "\(baseURL)/invocation/\(requestID.percentEncodedUnreserved)/response"
+        baseURL + RuntimeAPIRoute.response(requestID: requestID.percentEncodedUnreserved).relativePath
     }
 
     /// The URL of `POST …/invocation/{id}/error`.
     public func errorURL(for requestID: String) -> String {
-        "\(baseURL)/invocation/\(requestID.percentEncodedUnreserved)/error"
+        baseURL + RuntimeAPIRoute.error(requestID: requestID.percentEncodedUnreserved).relativePath
     }
 
     /// The base URL.

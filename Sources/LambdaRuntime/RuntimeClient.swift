@@ -63,7 +63,7 @@ public final class RuntimeClient {
             do {
                 let response = try session.perform(HTTPRequest(method: .get, url: url, timeout: nil))
                 switch response.status {
-                case 200:
+                case RuntimeAPIStatus.event:
                     do {
                         return try Invocation(headers: response.headers, event: response.body)
                     } catch {
@@ -110,6 +110,40 @@ public final class RuntimeClient {
         return try post(url: endpoint.errorURL(for: requestID), headers: headers, body: report.json)
     }
 
+    /// `POST /invocation/{id}/response`, streamed: opens the chunked request with
+    /// `Lambda-Runtime-Function-Response-Mode: streaming`, `Transfer-Encoding: chunked` (added by
+    /// ``CurlSession``), `Trailer` naming the two error trailers, `Content-Type` and the invocation id
+    /// when Lambda sent one. Nothing goes out before the first write or finish. Not retried: a stream
+    /// cannot be sent twice (libcurl itself resends it on a fresh connection only while the first
+    /// write is still in hand).
+    func startStreamingResponse(
+        for requestID: String, invocationID: String?, contentType: String
+    ) throws(RuntimeClientError) -> CurlStreamingUpload {
+        var headers: HTTPHeaders = [
+            RuntimeHeader.responseMode: RuntimeHeader.streamingResponseMode,
+            "Content-Type": contentType,
+            "Trailer": RuntimeHeader.streamingTrailerDeclaration,
+        ]
+        if let invocationID { headers.add(RuntimeHeader.invocationID, invocationID) }
+        let url = endpoint.responseURL(for: requestID)
+        do {
+            return try session.startStreamingUpload(HTTPRequest(method: .post, url: url, headers: headers, timeout: nil))
+        } catch {
+            throw .unreachable(url: url, attempts: 1, cause: error)
+        }
+    }
+
+    /// How the Runtime API answered a post: 2xx accepted, 413, 410, other 4xx; 500s throw.
+    func outcome(of response: HTTPResponse, url: String) throws(RuntimeClientError) -> PostOutcome {
+        switch RuntimeAPIStatus.answer(toPost: response.status) {
+        case .accepted: return .accepted
+        case .payloadTooLarge: return .payloadTooLarge(body: response.bodyText)
+        case .gone: return .gone(body: response.bodyText)
+        case .sandboxFailure: throw .sandboxFailure(url: url, body: response.bodyText)
+        case .rejected: return .rejected(status: response.status, body: response.bodyText)
+        }
+    }
+
     /// `POST /init/error`: initialization failed; the runtime exits after this.
     public func postInitError(_ report: LambdaErrorReport) throws(RuntimeClientError) -> PostOutcome {
         try post(url: endpoint.initErrorURL, headers: errorHeaders(report), body: report.json)
@@ -146,13 +180,7 @@ public final class RuntimeClient {
                 }
                 throw .unreachable(url: url, attempts: attempt, cause: error)
             }
-            switch response.status {
-            case 200...299: return .accepted
-            case 413: return .payloadTooLarge(body: response.bodyText)
-            case 410: return .gone(body: response.bodyText)
-            case 500...599: throw .sandboxFailure(url: url, body: response.bodyText)
-            default: return .rejected(status: response.status, body: response.bodyText)
-            }
+            return try outcome(of: response, url: url)
         }
     }
 

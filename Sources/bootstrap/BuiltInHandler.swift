@@ -12,8 +12,11 @@ enum BuiltInHandler: ConcurrentLambdaHandler {
     /// `pretraffic`: the CodeDeploy PreTraffic hook that checks a new version before any traffic.
     case pretraffic(PreTrafficHook)
 
-    /// Every valid `_HANDLER` value.
-    static let names = ["echo", "profile", "pretraffic"]
+    /// Every valid `_HANDLER` value (`echo-stream` is served by the streaming loop, see `Bootstrap`).
+    static let names = ["echo", "echo-stream", "profile", "pretraffic"]
+
+    /// `echo-stream`: streams the event back in `ECHO_STREAM_CHUNK`-byte chunks.
+    static let echoStream = "echo-stream"
 
     /// Builds the handler `_HANDLER` names.
     static func make(named name: String?, context: LambdaInitContext) async throws -> BuiltInHandler {

@@ -145,3 +145,54 @@ import Testing
         print("RSS after 1,000 invocations: \(afterWarmUp) kB; after 10,000: \(afterAll) kB")
     }
 }
+
+/// `_HANDLER=echo-stream`: the real bootstrap streams each event back in `ECHO_STREAM_CHUNK`-byte chunks.
+@Suite struct BootstrapStreamingTests {
+    @Test func echoStreamReturnsEveryByteInChunksOfTheConfiguredSize() throws {
+        let server = try FakeRuntimeAPI()
+        defer { server.stop() }
+        let events: [[UInt8]] = [
+            [7],
+            (0..<(1024 * 1024)).map { UInt8(truncatingIfNeeded: $0 * 13) },
+            [],
+            (0..<(25 * 1024 * 1024)).map { UInt8(truncatingIfNeeded: $0 >> 3) },
+        ]
+        let ids = events.map { server.enqueue(.init(body: $0)) }
+        server.finish()
+        let child = try BootstrapProcessTests.RunningBootstrap(
+            runtimeAPI: server.runtimeAPI, environment: ["_HANDLER": "echo-stream", "ECHO_STREAM_CHUNK": "4096"])
+        let (status, stderr) = child.finish()
+        #expect(status == 2, "stderr: \(stderr)")
+        for (id, event) in zip(ids, events) {
+            #expect(server.outcome(for: id) == .response(event), "event of \(event.count) bytes")
+            let post = try #require(server.requests.first { $0.path.hasSuffix("/\(id)/response") })
+            #expect(post.header("Lambda-Runtime-Function-Response-Mode") == "streaming")
+            #expect(post.isChunked)
+            #expect(post.chunkSizes.dropLast().allSatisfy { $0 == 4096 }, "one HTTP chunk per write")
+            #expect(post.chunkSizes.count == (event.count + 4095) / 4096)
+        }
+        #expect(server.snapshot.connections == 2, "one for /next, one for streams, both kept alive")
+    }
+
+    @Test func anInvalidChunkSizeIsAnInitErrorNamingTheVariable() throws {
+        let server = try FakeRuntimeAPI()
+        defer { server.stop() }
+        let child = try BootstrapProcessTests.RunningBootstrap(
+            runtimeAPI: server.runtimeAPI, environment: ["_HANDLER": "echo-stream", "ECHO_STREAM_CHUNK": "16k"])
+        let (status, _) = child.finish()
+        #expect(status == 1)
+        let report = try #require(server.snapshot.initErrors.first)
+        guard case .error(let type, _) = report else { return }
+        #expect(type == "Runtime.ConfigInvalid")
+        #expect(report.text.contains("ECHO_STREAM_CHUNK=16k is not valid"))
+        #expect(report.text.contains("from 1 to"))
+    }
+
+    @Test func echoStreamIsListedAmongTheValidHandlers() throws {
+        let server = try FakeRuntimeAPI()
+        defer { server.stop() }
+        let child = try BootstrapProcessTests.RunningBootstrap(runtimeAPI: server.runtimeAPI, environment: ["_HANDLER": "nope"])
+        _ = child.finish()
+        #expect(server.snapshot.initErrors.first?.text.contains("echo-stream") == true)
+    }
+}

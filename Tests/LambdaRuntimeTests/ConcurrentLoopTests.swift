@@ -25,13 +25,30 @@ func runConcurrentLoops<Handler: ConcurrentLambdaHandler>(
     environment: [String: String] = ["AWS_LAMBDA_LOG_FORMAT": "Text"],
     makeHandler: @escaping @Sendable (LambdaInitContext) async throws -> Handler
 ) async throws -> RuntimeExit {
+    try await concurrentRuntime(against: server, loops: loops, endpoint: endpoint, logs: logs, environment: environment)
+        .runConcurrently(makeHandler: makeHandler)
+}
+
+/// `runConcurrentLoops` for a streaming handler.
+func runConcurrentStreamingLoops<Handler: ConcurrentStreamingLambdaHandler>(
+    against server: FakeRuntimeAPI, loops: Int,
+    makeHandler: @escaping @Sendable (LambdaInitContext) async throws -> Handler
+) async throws -> RuntimeExit {
+    try await concurrentRuntime(against: server, loops: loops, logs: LogCapture(), environment: [:])
+        .runConcurrently(makeHandler: makeHandler)
+}
+
+/// A runtime configured from the environment with `AWS_LAMBDA_MAX_CONCURRENCY=loops`.
+func concurrentRuntime(
+    against server: FakeRuntimeAPI, loops: Int, endpoint: String? = nil, logs: LogCapture, environment: [String: String]
+) throws -> LambdaRuntime {
     var configuration = try LambdaRuntime.Configuration(environment: ProcessEnvironment(environment.merging([
         "AWS_LAMBDA_RUNTIME_API": endpoint ?? server.runtimeAPI, "AWS_LAMBDA_MAX_CONCURRENCY": String(loops),
         "AWS_LAMBDA_FUNCTION_NAME": "profile-api", "AWS_LAMBDA_FUNCTION_VERSION": "7",
     ]) { _, new in new }))
     configuration.retryPolicy = RetryPolicy(retries: 0, initialBackoff: .milliseconds(1))
     let logger = configuration.logging.makeLogger(label: "test", sink: logs)
-    return await LambdaRuntime(configuration: configuration, logger: logger).runConcurrently(makeHandler: makeHandler)
+    return LambdaRuntime(configuration: configuration, logger: logger)
 }
 
 /// Counts invocations in flight and remembers the most there ever were.

@@ -47,6 +47,18 @@ func runLoop<Handler: LambdaHandler>(
     logs: LogCapture = LogCapture(),
     makeHandler: @escaping @Sendable (LambdaInitContext) async throws -> Handler
 ) async throws -> RuntimeExit {
+    let runtime = try testRuntime(
+        against: server, retryPolicy: retryPolicy, maxResponseSize: maxResponseSize, logs: logs)
+    return await runtime.run(makeHandler: makeHandler)
+}
+
+/// A runtime for `server` with JSON logs into `logs`; `server` answers 500 once its events are served.
+func testRuntime(
+    against server: FakeRuntimeAPI,
+    retryPolicy: RetryPolicy = RetryPolicy(retries: 0, initialBackoff: .milliseconds(1)),
+    maxResponseSize: Int = LambdaRuntime.maxResponseSize,
+    logs: LogCapture
+) throws -> LambdaRuntime {
     server.finish()
     let configuration = LambdaRuntime.Configuration(
         endpoint: try RuntimeAPIEndpoint(server.runtimeAPI),
@@ -56,7 +68,7 @@ func runLoop<Handler: LambdaHandler>(
         maxResponseSize: maxResponseSize,
         environment: ProcessEnvironment([:]))
     let logger = configuration.logging.makeLogger(label: "test", sink: logs)
-    return await LambdaRuntime(configuration: configuration, logger: logger).run(makeHandler: makeHandler)
+    return LambdaRuntime(configuration: configuration, logger: logger)
 }
 
 /// Parses a JSON object.
@@ -73,4 +85,22 @@ func jsonObject(_ text: String) -> [String: Any]? {
 func isFinished(_ exit: RuntimeExit) -> Bool {
     if case .sandboxFailure(let detail) = exit { return detail.contains("Runtime.Finished") }
     return false
+}
+
+/// A streaming handler made of a closure, for tests.
+struct ClosureStreamingHandler: StreamingLambdaHandler {
+    let body: ([UInt8], LambdaResponseStreamWriter, LambdaContext) async throws -> Void
+
+    func handle(_ event: [UInt8], responseWriter: LambdaResponseStreamWriter, context: LambdaContext) async throws {
+        try await body(event, responseWriter, context)
+    }
+}
+
+/// Runs the real loop with a streaming handler against `server` until it runs out of events.
+func runStreamingLoop<Handler: StreamingLambdaHandler>(
+    against server: FakeRuntimeAPI,
+    logs: LogCapture = LogCapture(),
+    makeHandler: @escaping @Sendable (LambdaInitContext) async throws -> Handler
+) async throws -> RuntimeExit {
+    await (try testRuntime(against: server, logs: logs)).run(makeHandler: makeHandler)
 }

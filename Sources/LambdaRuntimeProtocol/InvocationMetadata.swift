@@ -1,0 +1,167 @@
+/// Everything `/next` says about an invocation besides the event: its header fields, parsed once.
+///
+/// The runtime's `Invocation` and `LambdaContext` wrap this value; nothing is copied field by field.
+public struct InvocationMetadata: Sendable, Equatable {
+    /// `Lambda-Runtime-Aws-Request-Id`: the only mandatory field.
+    public var requestID: String
+    /// `Lambda-Runtime-Deadline-Ms`: when Lambda stops the invocation, Unix epoch milliseconds;
+    /// `nil` when missing or not a positive whole number.
+    public var deadlineEpochMilliseconds: Int64?
+    /// `Lambda-Runtime-Invoked-Function-Arn`: the ARN the caller invoked (function, version or alias).
+    public var invokedFunctionARN: String?
+    /// `Lambda-Runtime-Trace-Id`: the X-Ray trace header, for example `Root=1-…;Parent=…;Sampled=1`.
+    public var traceID: String?
+    /// `Lambda-Runtime-Client-Context`: the Mobile SDK client context (JSON text).
+    public var clientContext: String?
+    /// `Lambda-Runtime-Cognito-Identity`: the Mobile SDK Cognito identity (JSON text).
+    public var cognitoIdentity: String?
+    /// `Lambda-Runtime-Aws-Tenant-Id`: the tenant of a tenant-isolated function.
+    public var tenantID: String?
+    /// `Lambda-Runtime-Invocation-Id`: this attempt's id, echoed on the result when present.
+    public var invocationID: String?
+
+    /// Creates metadata.
+    public init(
+        requestID: String, deadlineEpochMilliseconds: Int64? = nil, invokedFunctionARN: String? = nil,
+        traceID: String? = nil, clientContext: String? = nil, cognitoIdentity: String? = nil,
+        tenantID: String? = nil, invocationID: String? = nil
+    ) {
+        self.requestID = requestID
+        self.deadlineEpochMilliseconds = deadlineEpochMilliseconds
+        self.invokedFunctionARN = invokedFunctionARN
+        self.traceID = traceID
+        self.clientContext = clientContext
+        self.cognitoIdentity = cognitoIdentity
+        self.tenantID = tenantID
+        self.invocationID = invocationID
+    }
+
+    /// Reads the metadata from `(name, value)` header fields.
+    public init(headers: some Sequence<(String, String)>) throws(InvocationHeaderError) {
+        var parser = Parser()
+        for (name, value) in headers { parser.add(name: name, value: value) }
+        self = try parser.finish()
+    }
+
+    /// Reads `/next`'s header fields one at a time, in one pass, without allocating.
+    ///
+    /// Names match exactly, ignoring ASCII case only, byte by byte (as HTTP field names compare):
+    /// no prefix or length shortcut, no Unicode folding. The first non-empty field of each name
+    /// counts; an empty value is no value; unknown fields are ignored.
+    public struct Parser: Sendable {
+        private var metadata = InvocationMetadata(requestID: "")
+        private var seen: UInt16 = 0
+
+        /// Creates an empty parser.
+        public init() {}
+
+        /// Takes one header field.
+        public mutating func add(name: String, value: String) {
+            guard !value.isEmpty, let field = Field(name: name), seen & field.bit == 0 else { return }
+            seen |= field.bit
+            switch field {
+            case .requestID: metadata.requestID = value
+            case .deadline: metadata.deadlineEpochMilliseconds = Self.epochMilliseconds(value)
+            case .invokedFunctionARN: metadata.invokedFunctionARN = value
+            case .traceID: metadata.traceID = value
+            case .clientContext: metadata.clientContext = value
+            case .cognitoIdentity: metadata.cognitoIdentity = value
+            case .tenantID: metadata.tenantID = value
+            case .invocationID: metadata.invocationID = value
+            }
+        }
+
+        /// The metadata (moved out, not copied); fails when no request id came.
+        public consuming func finish() throws(InvocationHeaderError) -> InvocationMetadata {
+            guard seen & Field.requestID.bit != 0 else { throw .missingRequestID }
+            return metadata
+        }
+
+        /// Parses `Lambda-Runtime-Deadline-Ms`: a positive whole number, surrounding ASCII blanks
+        /// allowed; `nil` for anything else.
+        public static func epochMilliseconds(_ value: String) -> Int64? {
+            var bytes = Substring(value).utf8[...]
+            while let first = bytes.first, first == 0x20 || first == 0x09 { bytes = bytes.dropFirst() }
+            while let last = bytes.last, last == 0x20 || last == 0x09 { bytes = bytes.dropLast() }
+            guard let number = Int64(Substring(bytes)), number > 0 else { return nil }
+            return number
+        }
+    }
+
+    /// The fields `/next` carries, with their header names.
+    enum Field: Int, CaseIterable {
+        case requestID, deadline, invokedFunctionARN, traceID, clientContext, cognitoIdentity, tenantID, invocationID
+
+        var headerName: String {
+            switch self {
+            case .requestID: RuntimeHeader.requestID
+            case .deadline: RuntimeHeader.deadline
+            case .invokedFunctionARN: RuntimeHeader.invokedFunctionARN
+            case .traceID: RuntimeHeader.traceID
+            case .clientContext: RuntimeHeader.clientContext
+            case .cognitoIdentity: RuntimeHeader.cognitoIdentity
+            case .tenantID: RuntimeHeader.tenantID
+            case .invocationID: RuntimeHeader.invocationID
+            }
+        }
+
+        var bit: UInt16 { 1 << UInt16(rawValue) }
+
+        /// Every name, ASCII-lowercased, as bytes.
+        static let lowercasedNames: [[UInt8]] = allCases.map { $0.headerName.utf8.map(ASCII.lowercased) }
+        /// The shortest and longest name: a field of any other length is none of them (a comparison
+        /// saved, not a rule: within the range every name is compared in full).
+        static let nameLengths: ClosedRange<Int> = {
+            let counts = allCases.map(\.headerName.utf8.count)
+            return (counts.min() ?? 0)...(counts.max() ?? 0)
+        }()
+
+        /// The field named `name` (exact, ASCII case-insensitive), if it is one of them.
+        init?(name: String) {
+            let count = name.utf8.count
+            guard Self.nameLengths.contains(count) else { return nil }
+            var name = name
+            let found: Field? = name.withUTF8 { bytes in
+                let names = Self.lowercasedNames
+                for field in Self.allCases where names[field.rawValue].count == count {
+                    if names[field.rawValue].withUnsafeBufferPointer({ ASCII.equalsLowercased(bytes, $0) }) {
+                        return field
+                    }
+                }
+                return nil
+            }
+            guard let found else { return nil }
+            self = found
+        }
+    }
+}
+
+/// A `/next` answer that cannot be turned into an invocation.
+public enum InvocationHeaderError: Error, Sendable, Equatable {
+    /// `Lambda-Runtime-Aws-Request-Id` is missing or empty: there is nowhere to send a result.
+    case missingRequestID
+}
+
+/// The one comparison HTTP field names need.
+public enum ASCII {
+    /// `byte` with A–Z folded to a–z; every other byte unchanged.
+    @inline(__always)
+    public static func lowercased(_ byte: UInt8) -> UInt8 {
+        (byte >= 0x41 && byte <= 0x5A) ? byte | 0x20 : byte
+    }
+
+    /// Whether `bytes`, ASCII-lowercased, are exactly `lowercased`.
+    public static func equalsLowercased(_ bytes: UnsafeBufferPointer<UInt8>, _ lowercased: UnsafeBufferPointer<UInt8>) -> Bool {
+        guard bytes.count == lowercased.count else { return false }
+        for index in 0..<bytes.count where Self.lowercased(bytes[index]) != lowercased[index] {
+            return false
+        }
+        return true
+    }
+
+    /// Whether two names are equal ignoring ASCII case, byte by byte.
+    public static func equalsIgnoringCase(_ lhs: String, _ rhs: String) -> Bool {
+        guard lhs.utf8.count == rhs.utf8.count else { return false }
+        return zip(lhs.utf8, rhs.utf8).allSatisfy { lowercased($0) == lowercased($1) }
+    }
+}

@@ -1,0 +1,139 @@
+import CurlHTTP
+import FakeRuntimeAPI
+import LambdaRuntime
+import Testing
+
+/// The protocol's one home (`LambdaRuntimeProtocol`, re-exported by `LambdaRuntime`): `/next`
+/// metadata parsed once and matched exactly, routes and status rules.
+@Suite struct RuntimeProtocolTests {
+    @Test func headerNamesMatchExactlyIgnoringASCIICaseOnly() throws {
+        let metadata = try InvocationMetadata(headers: [
+            ("LAMBDA-RUNTIME-AWS-REQUEST-ID", "r1"),
+            ("lambda-runtime-trace-id", "Root=1-2-3"),
+            ("X-Lambda-Runtime-Aws-Tenant-Id", "not-a-tenant"),       // a longer name that contains one
+            ("Lambda-Runtime-Aws-Tenant-Id ", "not-a-tenant"),        // a trailing blank is another name
+            ("Lambda-Runtime-Aws-Tenant-İd", "not-a-tenant"),         // no Unicode case folding
+            ("Lambda-Runtime-Invocation-Id", ""),                     // empty is no value…
+            ("Lambda-Runtime-Invocation-Id", "attempt-2"),            // …so the next one counts
+            ("Lambda-Runtime-Trace-Id", "Root=second"),               // otherwise the first counts
+        ])
+        #expect(metadata == InvocationMetadata(requestID: "r1", traceID: "Root=1-2-3", invocationID: "attempt-2"))
+    }
+
+    @Test func shortAndUnusualNamesAreReadLikeAnyOther() throws {
+        // The old parser skipped names of 15 bytes or less and names not starting with L without a
+        // word; now every field is looked at and only an exact name matches.
+        var parser = InvocationMetadata.Parser()
+        for (name, value) in [("A", "1"), ("X-Amzn-Trace-Id", "Root=elsewhere"), ("lambda-runtime-deadline-ms", " 1700000000000 "),
+                              ("Lambda-Runtime-Aws-Request-Id", "r2")] {
+            parser.add(name: name, value: value)
+        }
+        let metadata = try parser.finish()
+        #expect(metadata.requestID == "r2")
+        #expect(metadata.traceID == nil, "X-Amzn-Trace-Id is not Lambda-Runtime-Trace-Id")
+        #expect(metadata.deadline == LambdaDeadline(epochMilliseconds: 1_700_000_000_000))
+    }
+
+    @Test func theContextWrapsTheInvocationsMetadata() throws {
+        let invocation = try Invocation(
+            headers: ["Lambda-Runtime-Aws-Request-Id": "r3", "Lambda-Runtime-Aws-Tenant-Id": "t", "Lambda-Runtime-Invocation-Id": "i"],
+            event: [])
+        let context = LambdaContext(invocation: invocation, function: FunctionMetadata(name: "f"), logger: .init(label: "t"))
+        #expect(context.metadata == invocation.metadata)
+        #expect(context.requestID == "r3" && context.tenantID == "t" && context.invocationID == "i")
+    }
+
+    @Test(arguments: [
+        ("GET", "/2018-06-01/runtime/invocation/next", RuntimeAPIRoute.next),
+        ("POST", "/2018-06-01/runtime/invocation/abc-1/response", .response(requestID: "abc-1")),
+        ("POST", "/2018-06-01/runtime/invocation/abc-1/error", .error(requestID: "abc-1")),
+        ("POST", "/2018-06-01/runtime/init/error", .initError),
+    ])
+    func routesParseAndPrintBothWays(method: String, path: String, route: RuntimeAPIRoute) {
+        #expect(RuntimeAPIRoute(method: method, path: path) == route)
+        #expect(route.method == method)
+        #expect(route.path == path)
+    }
+
+    @Test(arguments: [
+        ("POST", "/2018-06-01/runtime/invocation/next"),
+        ("GET", "/2018-06-01/runtime/invocation/abc/response"),
+        ("get", "/2018-06-01/runtime/invocation/next"),
+        ("GET", "/2018-06-02/runtime/invocation/next"),
+        ("POST", "/2018-06-01/runtime/invocation/a/b/response"),
+        ("POST", "/2018-06-01/runtime/init/errors"),
+    ])
+    func anythingElseIsNoRoute(method: String, path: String) {
+        #expect(RuntimeAPIRoute(method: method, path: path) == nil)
+    }
+
+    @Test func theEndpointBuildsItsURLsFromTheRoutes() throws {
+        let endpoint = try RuntimeAPIEndpoint("127.0.0.1:9001")
+        #expect(endpoint.nextInvocationURL == "http://127.0.0.1:9001" + RuntimeAPIRoute.next.path)
+        #expect(endpoint.responseURL(for: "a b") == "http://127.0.0.1:9001/2018-06-01/runtime/invocation/a%20b/response")
+        #expect(endpoint.initErrorURL == "http://127.0.0.1:9001" + RuntimeAPIRoute.initError.path)
+    }
+
+    @Test func postStatusesFollowOneRule() {
+        #expect(RuntimeAPIStatus.answer(toPost: 202) == .accepted)
+        #expect(RuntimeAPIStatus.answer(toPost: 200) == .accepted)
+        #expect(RuntimeAPIStatus.answer(toPost: 410) == .gone)
+        #expect(RuntimeAPIStatus.answer(toPost: 413) == .payloadTooLarge)
+        #expect(RuntimeAPIStatus.answer(toPost: 500) == .sandboxFailure)
+        #expect(RuntimeAPIStatus.answer(toPost: 503) == .sandboxFailure)
+        #expect(RuntimeAPIStatus.answer(toPost: 400) == .rejected)
+        #expect(RuntimeAPIStatus.answer(toPost: 403) == .rejected)
+    }
+
+    /// The fake server answers by the same rules the runtime reads: both use the one home.
+    @Test func theFakeServerAnswersWithTheProtocolsStatuses() throws {
+        let server = try FakeRuntimeAPI()
+        defer { server.stop() }
+        let session = try CurlSession()
+        let base = "http://\(server.runtimeAPI)"
+        let id = server.enqueue("{}")
+        #expect(try session.perform(HTTPRequest(url: base + RuntimeAPIRoute.next.path)).status == RuntimeAPIStatus.event)
+        let unknown = try session.perform(HTTPRequest(method: .post, url: base + RuntimeAPIRoute.response(requestID: "nope").path, body: [1]))
+        #expect(unknown.status == RuntimeAPIStatus.badRequest)
+        #expect(unknown.bodyText.contains(RuntimeAPIErrorType.invalidRequestID))
+        let first = try session.perform(HTTPRequest(method: .post, url: base + RuntimeAPIRoute.response(requestID: id).path, body: [1]))
+        #expect(RuntimeAPIStatus.answer(toPost: first.status) == .accepted)
+        let second = try session.perform(HTTPRequest(method: .post, url: base + RuntimeAPIRoute.error(requestID: id).path, body: [1]))
+        #expect(second.status == RuntimeAPIStatus.forbidden)
+        #expect(second.bodyText.contains(RuntimeAPIErrorType.invalidStateTransition))
+    }
+}
+
+/// The protocol's conformance table run against `FakeRuntimeAPI` over libcurl, as the local mock's
+/// tests can run it against `lambda-local`.
+@Suite struct RuntimeAPIConformanceTests {
+    @Test(arguments: RuntimeAPIConformance.cases.map(\.name))
+    func theFakeRuntimeAPIConforms(name: String) throws {
+        let conformanceCase = try #require(RuntimeAPIConformance.cases.first { $0.name == name })
+        let server = try FakeRuntimeAPI()
+        defer { server.stop() }
+        let id = server.enqueue("{}")
+        let session = try CurlSession()
+        func fill(_ text: String) -> String { text.replacingOccurrences(of: "{id}", with: id) }
+        for (index, step) in conformanceCase.steps.enumerated() {
+            let request = HTTPRequest(
+                method: HTTPMethod(rawValue: step.method), url: "http://\(server.runtimeAPI)" + fill(step.path),
+                headers: HTTPHeaders(step.headers.map { HTTPHeader($0.0, $0.1) }), body: step.body)
+            let response: HTTPResponse
+            if let chunks = step.chunks {
+                let upload = try session.startStreamingUpload(request)
+                for chunk in chunks { try upload.write(chunk) }
+                response = try upload.finish(trailers: HTTPHeaders(step.trailers.map { HTTPHeader($0.0, $0.1) }))
+            } else {
+                response = try session.perform(request)
+            }
+            #expect(response.status == step.status, "step \(index + 1): \(response.bodyText.prefix(200))")
+            for (header, value) in step.responseHeaders {
+                #expect(response.headers[header] == fill(value), "step \(index + 1): \(header)")
+            }
+            if let errorType = step.errorType {
+                #expect(jsonObject(response.body)?["errorType"] as? String == errorType, "step \(index + 1)")
+            }
+        }
+    }
+}
