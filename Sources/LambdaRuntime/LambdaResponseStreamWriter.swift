@@ -1,4 +1,5 @@
 import CurlHTTP
+import LeanJSON
 
 /// Where a ``StreamingLambdaHandler`` writes its response, piece by piece.
 ///

@@ -1,5 +1,6 @@
-/// Standard base64 (RFC 4648 §4), as API Gateway uses for binary bodies, without Foundation.
-enum Base64 {
+/// Standard base64 (RFC 4648 §4), without Foundation: API Gateway's binary bodies, the streaming
+/// error trailer.
+public enum Base64 {
     private static let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/".utf8)
     private static let table: [UInt8] = {
         var table = [UInt8](repeating: 0xFF, count: 256)
@@ -8,7 +9,7 @@ enum Base64 {
     }()
 
     /// Decodes padded or unpadded base64; `nil` for any other character or a wrong length.
-    static func decode(_ text: String) -> [UInt8]? {
+    public static func decode(_ text: String) -> [UInt8]? {
         var values: [UInt8] = []
         values.reserveCapacity(text.utf8.count)
         var padding = 0
@@ -47,7 +48,7 @@ enum Base64 {
     }
 
     /// Encodes with padding.
-    static func encode(_ bytes: [UInt8]) -> String {
+    public static func encode(_ bytes: [UInt8]) -> String {
         var output: [UInt8] = []
         output.reserveCapacity((bytes.count + 2) / 3 * 4)
         var index = 0
