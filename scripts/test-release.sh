@@ -24,7 +24,8 @@ CLI against AWS emulators on 127.0.0.1 (no AWS account, no Docker):
      DeploymentType=Scripted and the real .build/lambda/function.zip, GET /health through the HTTP API
      and the alias, then publish.sh + release.sh on the stack's function and /health again. Skipped
      (and reported) when scripts/package.sh has not written the zip yet
-The last line is "N passed, M failed". Logs of the emulators stay in .build-release/test-logs/.
+The last line is "N passed, M failed"; each test's time is in its TAP line ("# in N ms"). Logs of the
+emulators and the suites' TAP output stay in .build-release/test-logs/.
 
 Environment:
   RELEASE_TEST_FILTER   a regular expression: run only the tests whose name matches (bats --filter)
@@ -82,7 +83,7 @@ filter=()
 step "Unit tests (no emulator)"
 unit_suites=(Tests/scripts/unit.bats)
 [ ! -f Tests/scripts/template.bats ] || unit_suites+=(Tests/scripts/template.bats)
-bats --tap "${filter[@]}" "${unit_suites[@]}" >"$logs/unit.tap" 2>&1 || true
+bats --tap --timing "${filter[@]}" "${unit_suites[@]}" >"$logs/unit.tap" 2>&1 || true
 
 step "Starting ministack and moto on 127.0.0.1"
 MINISTACK_SERVICES=lambda,cloudwatch,iam,sts,logs,cloudformation,s3,apigateway,dynamodb,appconfig,appconfigdata \
@@ -93,11 +94,11 @@ moto_url="$EMULATOR_URL"
 echo "ministack $ministack_url, moto $moto_url" >&2
 
 step "Emulator tests: every test on ministack, the moto-tagged ones on moto (in parallel)"
-EMU_URL="$ministack_url" EMU_NAME=ministack bats --tap "${filter[@]}" Tests/scripts/emulator.bats \
+EMU_URL="$ministack_url" EMU_NAME=ministack bats --tap --timing "${filter[@]}" Tests/scripts/emulator.bats \
   Tests/scripts/deploy.bats >"$logs/ministack.tap" 2>&1 &
 ministack_bats=$!
 suite_pids+=("$ministack_bats")
-EMU_URL="$moto_url" EMU_NAME=moto bats --tap --filter-tags moto "${filter[@]}" Tests/scripts/emulator.bats \
+EMU_URL="$moto_url" EMU_NAME=moto bats --tap --timing --filter-tags moto "${filter[@]}" Tests/scripts/emulator.bats \
   >"$logs/moto.tap" 2>&1 &
 moto_bats=$!
 suite_pids+=("$moto_bats")

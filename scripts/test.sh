@@ -39,7 +39,47 @@ cd "$(dirname "$0")/.."
 # shellcheck source=scripts/lib/common.sh
 source scripts/lib/common.sh
 
-step() { printf '\n==> %s\n' "$*" >&2; }
+# step NAME: ends the step before it (prints its wall-clock and CPU seconds) and starts NAME. At exit,
+# a table of every step's seconds (CPU: user + sys of the processes the step waited for).
+step_names=() step_walls=() step_cpus=()
+step_name="" step_started=0 step_cpu_started=0
+cpu_seconds() {  # user + sys of this shell and of the children it waited for, in whole seconds
+  # Fields 14-17 of /proc/PID/stat, after the command name (which may hold spaces), in clock ticks.
+  local stat
+  stat="$(cat "/proc/$$/stat")"
+  stat="${stat##*) }"
+  awk -v hz="$(getconf CLK_TCK)" '{ print int(($12 + $13 + $14 + $15) / hz) }' <<<"$stat"
+}
+end_step() {
+  [ -n "$step_name" ] || return 0
+  local wall=$((SECONDS - step_started)) cpu=$(($(cpu_seconds) - step_cpu_started))
+  printf '==> %s (took %d s, %d s CPU)\n' "$step_name" "$wall" "$cpu" >&2
+  step_names+=("$step_name") step_walls+=("$wall") step_cpus+=("$cpu")
+  step_name=""
+}
+step() {
+  end_step
+  step_name="$*" step_started=$SECONDS step_cpu_started="$(cpu_seconds)"
+  printf '\n==> %s\n' "$*" >&2
+}
+step_summary() {
+  local i
+  end_step
+  printf '\n%6s %6s  %s\n' "wall s" "CPU s" "step" >&2
+  for i in "${!step_names[@]}"; do
+    printf '%6d %6d  %s\n' "${step_walls[$i]}" "${step_cpus[$i]}" "${step_names[$i]:0:90}" >&2
+  done
+  printf '%6d %6d  total\n' "$SECONDS" "$(cpu_seconds)" >&2
+}
+
+service_pids=()
+finish() {
+  local status=$? pid
+  for pid in "${service_pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  step_summary
+  exit "$status"
+}
+trap finish EXIT
 
 step "Checking system packages"
 ensure_debian_packages libcurl4-openssl-dev:/usr/include/x86_64-linux-gnu/curl/curl.h libssl-dev:/usr/include/openssl/sha.h shellcheck:/usr/bin/shellcheck \
@@ -55,8 +95,7 @@ moto_port="$(free_port)"
 # One request at a time: threaded moto applies concurrent conditional updates without a lock
 # (see scripts/lib/moto_serial.py); DynamoDB itself is atomic per item.
 INITIAL_NO_AUTH_ACTION_COUNT=6 .venv-test/bin/python scripts/lib/moto_serial.py 127.0.0.1 "$moto_port" >.build/moto.log 2>&1 &
-moto_pid=$!
-trap 'kill "$moto_pid" 2>/dev/null || true' EXIT
+service_pids+=("$!")
 wait_for_port "$moto_port" 30
 eval "$(.venv-test/bin/python scripts/lib/moto_dynamodb.py "http://127.0.0.1:$moto_port" profiles-test)"
 step "ministack (AppConfig, AppConfigData) and microburst in front of it, on 127.0.0.1, for the flag tests"
@@ -65,12 +104,11 @@ ensure_test_venv .venv-ministack ministack==1.5.33 microburst==0.10.0
 ministack_port="$(free_port)"
 BIND_HOST=127.0.0.1 GATEWAY_PORT="$ministack_port" IOT_MTLS_ENABLED=0 SFTP_ENABLED=0 SERVICES=appconfig,appconfigdata \
   .venv-ministack/bin/ministack >.build/ministack.log 2>&1 &
-ministack_pid=$!
+service_pids+=("$!")
 fault_port="$(free_port)"
 .venv-ministack/bin/microburst --upstream "http://127.0.0.1:$ministack_port" --host 127.0.0.1 --port "$fault_port" \
   >.build/microburst.log 2>&1 &
-fault_pid=$!
-trap 'kill "$moto_pid" "$ministack_pid" "$fault_pid" 2>/dev/null || true' EXIT
+service_pids+=("$!")
 wait_for_port "$ministack_port" 60
 wait_for_port "$fault_port" 30
 export FLAGS_TEST_APPCONFIG_ENDPOINT="http://127.0.0.1:$ministack_port"
@@ -85,8 +123,7 @@ AWS_ACCESS_KEY_ID="$PROFILE_TEST_SESSION_ACCESS_KEY_ID" AWS_SECRET_ACCESS_KEY="$
   AWS_SESSION_TOKEN="$PROFILE_TEST_SESSION_TOKEN" AWS_DEFAULT_REGION=us-east-1 \
   .venv-ministack/bin/microburst --upstream "http://127.0.0.1:$moto_port" --host 127.0.0.1 --port "$moto_fault_port" \
   --resign >.build/microburst-moto.log 2>&1 &
-moto_fault_pid=$!
-trap 'kill "$moto_pid" "$ministack_pid" "$fault_pid" "$moto_fault_pid" 2>/dev/null || true' EXIT
+service_pids+=("$!")
 wait_for_port "$moto_fault_port" 30
 export PROFILE_TEST_DYNAMODB_FAULT_PROXY="http://127.0.0.1:$moto_fault_port"
 
