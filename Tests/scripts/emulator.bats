@@ -98,7 +98,7 @@ SH
   # AWS and moto refuse the publish (PreconditionFailed); ministack ignores --code-sha256 and publishes
   # their code, which publish.sh then refuses to report or put behind the alias.
   [[ "$stderr" == *PreconditionFailed* ]] || [[ "$stderr" == *"does not hold our zip"* ]]
-  ! emu lambda get-alias --function-name "$FN" --name live >/dev/null 2>&1
+  ! get_alias "$FN" >/dev/null 2>&1
 }
 
 # bats test_tags=moto
@@ -119,7 +119,7 @@ SH
   [ "$(jq -c 'select(index("update-alias")) | select(index("--revision-id") and index("--routing-config"))' "$SPY.calls" | wc -l)" -eq 3 ]
   [ "$(jq -r 'select(index("update-alias")) | .[index("--routing-config") + 1]' "$SPY.calls" | tail -1)" = '{"AdditionalVersionWeights":{}}' ]
   [ "$(alias_state "$FN")" = '{"FunctionVersion":"2","Weights":{}}' ]
-  [[ "$(emu lambda get-alias --function-name "$FN" --name live | jq -r .Description)" == *"previous=1"* ]]
+  [[ "$(get_alias "$FN" | jq -r .Description)" == *"previous=1"* ]]
 }
 
 # bats test_tags=moto
@@ -174,7 +174,7 @@ SH
   [ "$status" -eq 5 ] || { echo "status $status: $stderr"; false; }
   [[ "$stderr" == *CONFLICT* ]]
   [ "$(alias_state "$FN")" = '{"FunctionVersion":"1","Weights":{}}' ]
-  [[ "$(emu lambda get-alias --function-name "$FN" --name live | jq -r .Description)" == *"state=rolled-back"* ]]
+  [[ "$(get_alias "$FN" | jq -r .Description)" == *"state=rolled-back"* ]]
 }
 
 # bats test_tags=moto
