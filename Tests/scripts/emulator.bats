@@ -2,7 +2,8 @@
 # publish.sh, release.sh and rollback.sh with the real aws CLI against an emulator on 127.0.0.1.
 # scripts/test-release.sh runs this file twice: EMU_NAME=ministack (enforces --revision-id, runs the
 # test bootstraps, so the smoke test runs there) and EMU_NAME=moto (a second opinion; it cannot run
-# code, so release() passes --skip-smoke-test). EMU_URL is the emulator's endpoint.
+# code, so release() passes --skip-smoke-test). EMU_URL is the emulator's endpoint. On ministack its
+# tests run two at a time (bats --jobs): each test works on functions and alarms of its own ($FN).
 # Every test runs with date, stat, sed, readlink, realpath and timeout that refuse GNU-only options
 # (Tests/scripts/helpers/portable): the scripts must work on macOS too.
 
