@@ -13,6 +13,8 @@ scratch path (.build-fuzz, release mode, linked with lld) and, for each TARGET (
      the event targets) into a working corpus in .build-fuzz/corpus/TARGET,
   3. for json: compares accept/reject and the accepted values with Python's json module over the
      seed corpus, the regressions and the working corpus (Fuzz/compare-json.py).
+The targets run side by side, as many at a time as there are cores (libFuzzer uses one each): on
+2 cores, three targets take 2 x FUZZ_SECONDS.
 
 Regression inputs named known-* are findings reported but not fixed yet: they are replayed and
 reported without failing the run (drop the prefix once they pass).
@@ -77,7 +79,10 @@ echo "fuzz.sh: built ${targets[*]} in $((SECONDS - build_started)) s" >&2
 export SWIFT_BACKTRACE=enable=no
 export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=0:abort_on_error=1}"
 
-for target in "${targets[@]}"; do
+# fuzz_target TARGET: replays its regression inputs, fuzzes it for $seconds, and for json compares with
+# Python's json; returns 1 on a finding. Everything it writes is per target (corpus, artifacts, log).
+fuzz_target() {
+  local target="$1" binary corpus artifacts log seeds dict max_len fixed known input started runs
   binary="$bin/fuzz-$target"
   corpus="$scratch/corpus/$target"
   artifacts="$scratch/artifacts/$target/"
@@ -98,7 +103,7 @@ for target in "${targets[@]}"; do
     if ! "$binary" "${fixed[@]}" >>"$log" 2>&1; then
       echo "fuzz.sh: fuzz-$target fails on a kept regression input; see $log" >&2
       grep -E 'harness violation|ERROR|Running:' "$log" >&2 || true
-      exit 1
+      return 1
     fi
     echo "fuzz.sh: fuzz-$target: ${#fixed[@]} regression input(s) pass" >&2
   fi
@@ -117,7 +122,7 @@ for target in "${targets[@]}"; do
       "$corpus" "${seeds[@]}" >>"$log" 2>&1; then
     echo "fuzz.sh: fuzz-$target found a problem after $((SECONDS - started)) s; log: $log" >&2
     grep -E -A3 'harness violation|==ERROR|deadly signal|Test unit written|Base64:' "$log" | head -40 >&2 || true
-    exit 1
+    return 1
   fi
   runs="$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -n 1)"
   echo "fuzz.sh: fuzz-$target ran ${runs:-?} inputs in $((SECONDS - started)) s, no finding" \
@@ -126,7 +131,21 @@ for target in "${targets[@]}"; do
   if [ "$target" = json ]; then
     if ! python3 Fuzz/compare-json.py "$binary" Fuzz/corpus/json Fuzz/regressions/json "$corpus" >&2; then
       echo "fuzz.sh: LeanJSON and Python's json disagree (see DISAGREE lines above)" >&2
-      exit 1
+      return 1
     fi
   fi
+}
+
+# libFuzzer runs one process per target: the targets run side by side, as many at a time as there are
+# cores, each on a core of its own for FUZZ_SECONDS (on 2 cores, 3 targets take 2 x FUZZ_SECONDS).
+parallel_targets="$(nproc 2>/dev/null || echo 1)"
+status=0
+for ((first = 0; first < ${#targets[@]}; first += parallel_targets)); do
+  pids=()
+  for target in "${targets[@]:first:parallel_targets}"; do
+    fuzz_target "$target" &
+    pids+=("$!")
+  done
+  for pid in "${pids[@]}"; do wait "$pid" || status=1; done
+  [ "$status" -eq 0 ] || exit 1
 done

@@ -25,8 +25,8 @@ Checks, each counted as passed or failed:
                 echo works again afterwards.
 
 Installs what it needs: Debian packages (shellcheck, gcc, libcurl4-openssl-dev, zip, unzip, curl,
-python3-venv) with apt-get; Python virtual environments .venv-pack-ministack (ministack 1.5.33) and
-.venv-pack-aws (awscli 1.45.11); builds in .build-lambda (bootstrap), .build (lambda-local)
+python3-venv) with apt-get; ministack 1.5.33 in the Python virtual environment .venv-ministack and
+awscli 1.45.11 in .venv-release (the release suite's, same pins); builds in .build-lambda (bootstrap), .build (lambda-local)
 and .build/static-curl (libcurl). Starts ministack and a silent listener on 127.0.0.1 and stops
 them on exit. About 8 minutes on a fresh 2-core machine (libcurl, lambda-local and the release
 build), about 2 minutes afterwards.

@@ -8,26 +8,30 @@ Usage: scripts/test-release.sh [--help]
 
 Tests the release scripts (publish.sh, release.sh, rollback.sh) and template.yaml, with the real aws
 CLI against AWS emulators on 127.0.0.1 (no AWS account, no Docker):
-  1. installs what is missing: Debian packages bats, jq, zip, shellcheck, curl, openssl
-     (apt-get, as root or with sudo); Python virtual environments .venv-release (awscli 1.x, moto
+  1. installs what is missing: Debian packages bats, parallel (GNU, for bats --jobs), jq, zip,
+     shellcheck, curl, openssl (apt-get, as root or with sudo); Python virtual environments .venv-release (awscli 1.x, moto
      server, cfn-lint, aws-sam-translator, all pinned) and .venv-ministack (ministack and the SAM
      translator it uses for CloudFormation, pinned: ministack
      pins its own botocore, so it cannot share a venv with awscli)
   2. Tests/scripts/unit.bats: command lines, help texts against exit codes, the alias rules checked
      before any call, the gate arithmetic, shellcheck; and Tests/scripts/template.bats (cfn-lint and
-     the SAM expansion of template.yaml) when it exists
+     the SAM expansion of template.yaml) when it exists. They need no emulator and run while 3 and 4 do
   3. starts moto_server and ministack on free 127.0.0.1 ports and runs Tests/scripts/emulator.bats
      against both at once: every test on ministack (it enforces --revision-id and runs the test
      bootstraps, so the smoke test runs there), the tests tagged "moto" on moto (a second opinion),
-     all with date, stat, sed, readlink that refuse GNU-only options; the emulators are stopped on exit
-  4. Tests/scripts/deploy.bats on ministack: `cloudformation package/deploy` of template.yaml with
+     all with date, stat, sed, readlink that refuse GNU-only options; the emulators are stopped on exit.
+     On ministack, RELEASE_TEST_JOBS tests run at once (each on its own function), and deploy.bats
+     beside them
+  4. Tests/scripts/deploy.bats on ministack, its tests in order: `cloudformation package/deploy` of template.yaml with
      DeploymentType=Scripted and the real .build/lambda/function.zip, GET /health through the HTTP API
      and the alias, then publish.sh + release.sh on the stack's function and /health again. Skipped
      (and reported) when scripts/package.sh has not written the zip yet
-The last line is "N passed, M failed". Logs of the emulators stay in .build-release/test-logs/.
+The last line is "N passed, M failed"; each test's time is in its TAP line ("# in N ms"). Logs of the
+emulators and the suites' TAP output stay in .build-release/test-logs/.
 
 Environment:
   RELEASE_TEST_FILTER   a regular expression: run only the tests whose name matches (bats --filter)
+  RELEASE_TEST_JOBS     how many ministack tests run at once (bats --jobs; default 2, 1 for one at a time)
 
 Exit status:
   0   every test passed
@@ -55,7 +59,7 @@ setup_failed() { echo "test-release.sh: setup failed: $*" >&2; exit 2; }
 started=$SECONDS
 
 step "Checking system packages"
-ensure_debian_packages bats:/usr/bin/bats jq:/usr/bin/jq zip:/usr/bin/zip shellcheck:/usr/bin/shellcheck \
+ensure_debian_packages bats:/usr/bin/bats parallel:/usr/bin/parallel jq:/usr/bin/jq zip:/usr/bin/zip shellcheck:/usr/bin/shellcheck \
   curl:/usr/bin/curl openssl:/usr/bin/openssl || setup_failed "Debian packages"
 
 step "Python virtual environments (.venv-release, .venv-ministack)"
@@ -78,11 +82,14 @@ trap 'exit 130' INT TERM
 
 filter=()
 [ -n "${RELEASE_TEST_FILTER:-}" ] && filter=(--filter "$RELEASE_TEST_FILTER")
+jobs="${RELEASE_TEST_JOBS:-2}"
+[[ "$jobs" =~ ^[1-9][0-9]*$ ]] || { echo "test-release.sh: RELEASE_TEST_JOBS must be a whole number ≥ 1, not '$jobs'" >&2; exit 64; }
 
-step "Unit tests (no emulator)"
+step "Unit tests (no emulator), in the background"
 unit_suites=(Tests/scripts/unit.bats)
 [ ! -f Tests/scripts/template.bats ] || unit_suites+=(Tests/scripts/template.bats)
-bats --tap "${filter[@]}" "${unit_suites[@]}" >"$logs/unit.tap" 2>&1 || true
+bats --tap --timing "${filter[@]}" "${unit_suites[@]}" >"$logs/unit.tap" 2>&1 &
+suite_pids+=("$!")
 
 step "Starting ministack and moto on 127.0.0.1"
 MINISTACK_SERVICES=lambda,cloudwatch,iam,sts,logs,cloudformation,s3,apigateway,dynamodb,appconfig,appconfigdata \
@@ -92,17 +99,14 @@ start_moto "$PWD/.venv-release/bin/moto_server" "$logs/moto.log" || setup_failed
 moto_url="$EMULATOR_URL"
 echo "ministack $ministack_url, moto $moto_url" >&2
 
-step "Emulator tests: every test on ministack, the moto-tagged ones on moto (in parallel)"
-EMU_URL="$ministack_url" EMU_NAME=ministack bats --tap "${filter[@]}" Tests/scripts/emulator.bats \
+step "Emulator tests: every test on ministack ($jobs at a time, deploy.bats beside them), the moto-tagged ones on moto (in parallel)"
+EMU_URL="$ministack_url" EMU_NAME=ministack bats --tap --timing --jobs "$jobs" "${filter[@]}" Tests/scripts/emulator.bats \
   Tests/scripts/deploy.bats >"$logs/ministack.tap" 2>&1 &
-ministack_bats=$!
-suite_pids+=("$ministack_bats")
-EMU_URL="$moto_url" EMU_NAME=moto bats --tap --filter-tags moto "${filter[@]}" Tests/scripts/emulator.bats \
+suite_pids+=("$!")
+EMU_URL="$moto_url" EMU_NAME=moto bats --tap --timing --filter-tags moto "${filter[@]}" Tests/scripts/emulator.bats \
   >"$logs/moto.tap" 2>&1 &
-moto_bats=$!
-suite_pids+=("$moto_bats")
-wait "$ministack_bats" || true
-wait "$moto_bats" || true
+suite_pids+=("$!")
+for pid in "${suite_pids[@]}"; do wait "$pid" || true; done
 suite_pids=()
 
 passed=0 failed=0 skipped=0

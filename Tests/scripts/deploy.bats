@@ -30,6 +30,9 @@ health() {
 }
 
 setup_file() {
+  # The tests follow the README's steps on one stack, in order: never run two of them at once
+  # (test-release.sh runs this file beside emulator.bats with bats --jobs).
+  export BATS_NO_PARALLELIZE_WITHIN_FILE=true
   : "${EMU_URL:?EMU_URL must point at ministack}"
   zip="$REPO/.build/lambda/function.zip"
   [ -f "$zip" ] || return 0

@@ -2,7 +2,8 @@
 # publish.sh, release.sh and rollback.sh with the real aws CLI against an emulator on 127.0.0.1.
 # scripts/test-release.sh runs this file twice: EMU_NAME=ministack (enforces --revision-id, runs the
 # test bootstraps, so the smoke test runs there) and EMU_NAME=moto (a second opinion; it cannot run
-# code, so release() passes --skip-smoke-test). EMU_URL is the emulator's endpoint.
+# code, so release() passes --skip-smoke-test). EMU_URL is the emulator's endpoint. On ministack its
+# tests run two at a time (bats --jobs): each test works on functions and alarms of its own ($FN).
 # Every test runs with date, stat, sed, readlink, realpath and timeout that refuse GNU-only options
 # (Tests/scripts/helpers/portable): the scripts must work on macOS too.
 
@@ -98,7 +99,7 @@ SH
   # AWS and moto refuse the publish (PreconditionFailed); ministack ignores --code-sha256 and publishes
   # their code, which publish.sh then refuses to report or put behind the alias.
   [[ "$stderr" == *PreconditionFailed* ]] || [[ "$stderr" == *"does not hold our zip"* ]]
-  ! emu lambda get-alias --function-name "$FN" --name live >/dev/null 2>&1
+  ! get_alias "$FN" >/dev/null 2>&1
 }
 
 # bats test_tags=moto
@@ -119,7 +120,7 @@ SH
   [ "$(jq -c 'select(index("update-alias")) | select(index("--revision-id") and index("--routing-config"))' "$SPY.calls" | wc -l)" -eq 3 ]
   [ "$(jq -r 'select(index("update-alias")) | .[index("--routing-config") + 1]' "$SPY.calls" | tail -1)" = '{"AdditionalVersionWeights":{}}' ]
   [ "$(alias_state "$FN")" = '{"FunctionVersion":"2","Weights":{}}' ]
-  [[ "$(emu lambda get-alias --function-name "$FN" --name live | jq -r .Description)" == *"previous=1"* ]]
+  [[ "$(get_alias "$FN" | jq -r .Description)" == *"previous=1"* ]]
 }
 
 # bats test_tags=moto
@@ -174,7 +175,7 @@ SH
   [ "$status" -eq 5 ] || { echo "status $status: $stderr"; false; }
   [[ "$stderr" == *CONFLICT* ]]
   [ "$(alias_state "$FN")" = '{"FunctionVersion":"1","Weights":{}}' ]
-  [[ "$(emu lambda get-alias --function-name "$FN" --name live | jq -r .Description)" == *"state=rolled-back"* ]]
+  [[ "$(get_alias "$FN" | jq -r .Description)" == *"state=rolled-back"* ]]
 }
 
 # bats test_tags=moto
@@ -425,7 +426,11 @@ SH
   [ $((promoted - started)) -ge 3 ]
   [ $((ended - promoted)) -ge 3 ]
   [ "$(spy_count update-alias)" -eq 1 ]
-  [ "$(spy_count get-metric-data)" -ge 4 ]
+  # It read the gates during the resumed step and during the bake: get-metric-data on both sides of the
+  # promotion (the times above show each lasted its full interval; how many polls fit in one depends on
+  # how fast aws starts on a busy machine, so their number is not asserted).
+  [[ "$(jq -rs 'map(if index("update-alias") then "U" elif index("get-metric-data") then "M" else empty end) | add' \
+    "$SPY.calls")" =~ ^M+UM+$ ]]
   [ "$(alias_state "$FN")" = '{"FunctionVersion":"2","Weights":{}}' ]
 }
 
