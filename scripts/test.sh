@@ -211,11 +211,14 @@ if [ "${TEST_TSAN:-0}" = 1 ]; then
 fi
 
 # Tests that measure time or need threads of their own run apart, one at a time: in the parallel run,
-# tests that block the 2-thread cooperative pool (libcurl calls, process waits) can starve them.
+# tests that block the 2-thread cooperative pool (libcurl calls, process waits) can starve them. The
+# lambda-local streaming and Managed Instances suites move 25 MiB streams and 2,000 concurrent writes
+# against 30 s invocation timeouts, which a loaded parallel run can exceed.
 serial_tests='ConcurrentLoopTests|ConcurrentTraceTests|ConcurrentProfileTests|BootstrapShutdownTests|PreTrafficHookTests'
+serial_tests+='|FrontDoorStreamingTests|InvokeWithResponseStreamTests|ManagedInstancesTests'
 step "Running swift test"
 # shellcheck disable=SC2086
 swift test --skip "$serial_tests" ${SWIFT_TEST_ARGS:-}
 
-step "Running the timing-sensitive tests one at a time (N loops, SIGTERM, the pre-traffic hook)"
+step "Running the timing-sensitive tests one at a time (N loops, SIGTERM, the pre-traffic hook, lambda-local streams)"
 swift test --no-parallel --filter "$serial_tests"
