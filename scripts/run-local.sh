@@ -4,7 +4,7 @@ set -euo pipefail
 
 usage() {
   cat <<'USAGE'
-Usage: scripts/run-local.sh [--versions N] [--moto] [--help] [-- LAMBDA_LOCAL_ARGS…]
+Usage: scripts/run-local.sh [--versions N] [--moto] [--watch] [--help] [-- LAMBDA_LOCAL_ARGS…]
 
 Builds bootstrap and lambda-local (debug), then serves the function $FUNCTION_NAME (default
 profile-service-dev) on http://127.0.0.1:$PORT:
@@ -22,6 +22,10 @@ Options:
   --moto         keep the profiles in DynamoDB on a moto server started here on a free 127.0.0.1 port
                  (table profiles; stopped with lambda-local), so that every version and instance sees
                  the same data; without it each child has its own in-memory store
+  --watch        rebuild bootstrap when a file under Sources/ (or Package.swift) changes and serve the
+                 new build from the next invocation on (in-flight ones finish on the old build; a
+                 failed build keeps the old one serving and prints the compiler's errors), as
+                 `cargo lambda watch` does. Not with --versions: published versions do not change
 
 Environment (each wins over the default):
   PORT                    port on 127.0.0.1 (default 9000)
@@ -39,13 +43,14 @@ Anything after -- goes to lambda-local (see `lambda-local --help`), for example
   scripts/run-local.sh --versions 2 --moto -- --concurrency 4 \
       --version-env 2:AWS_ENDPOINT_URL_DYNAMODB=http://127.0.0.1:9    # version 2 cannot reach its store
 
-Exit status: 0 after Ctrl-C; non-zero when the build fails or the port is taken.
+Exit status: 0 after Ctrl-C; 64 for a usage error; non-zero when the build fails or the port is taken.
 USAGE
 }
 
 extra=()
 versions=0
 use_moto=0
+watch_args=()
 while [ $# -gt 0 ]; do
   case "$1" in
     -h|--help) usage; exit 0 ;;
@@ -53,10 +58,16 @@ while [ $# -gt 0 ]; do
       [[ "${2:-}" =~ ^[1-9]$ ]] || { echo "run-local.sh: --versions takes 1-9" >&2; exit 64; }
       versions="$2"; shift 2 ;;
     --moto) use_moto=1; shift ;;
+    --watch) watch_args=(--watch); shift ;;
     --) shift; extra=("$@"); break ;;
     *) echo "run-local.sh: unknown argument '$1' (see --help)" >&2; exit 64 ;;
   esac
 done
+
+if [ "${#watch_args[@]}" -gt 0 ] && [ "$versions" -gt 0 ]; then
+  echo "run-local.sh: --watch rebuilds \$LATEST; it does not go with --versions (published versions do not change)" >&2
+  exit 64
+fi
 
 cd "$(dirname "$0")/.."
 # shellcheck source=scripts/lib/common.sh
@@ -127,7 +138,7 @@ if [ "$versions" -gt 0 ]; then
 fi
 
 command=("$bin/lambda-local" --bootstrap "$bin/bootstrap" --port "$port" --handler "$handler" --function-name "$function_name"
-  --timeout "${FUNCTION_TIMEOUT:-30}" "${env_args[@]}" "${version_args[@]}" "${extra[@]}")
+  --timeout "${FUNCTION_TIMEOUT:-30}" "${env_args[@]}" "${version_args[@]}" "${watch_args[@]}" "${extra[@]}")
 if [ -z "$moto_pid" ]; then
   exec "${command[@]}"
 fi

@@ -47,10 +47,12 @@ final class ChildProcess: Sendable {
     ///
     /// With `onOutputLine`, the child's standard output is a pipe read by a thread of its own, and every
     /// line (without its newline; at most 256 KB, longer lines are cut) goes to `onOutputLine`: that is
-    /// how CloudWatch Logs sees a function's output.
+    /// how CloudWatch Logs sees a function's output. With `standardErrorToo`, standard error goes to the same
+    /// pipe (a compiler's diagnostics). `onOutputEnd` runs once the pipe has been read to its end.
     static func spawn(
         path: String, arguments: [String] = [], environment: [String: String], directory: String,
-        onOutputLine: (@Sendable ([UInt8]) -> Void)? = nil,
+        onOutputLine: (@Sendable ([UInt8]) -> Void)? = nil, standardErrorToo: Bool = false,
+        onOutputEnd: (@Sendable () -> Void)? = nil,
         onExit: @escaping @Sendable (Exit) -> Void
     ) throws -> ChildProcess {
         var actions = posix_spawn_file_actions_t()
@@ -77,6 +79,7 @@ final class ChildProcess: Sendable {
             _ = fcntl(outputPipe[0], F_SETFD, FD_CLOEXEC)
             _ = fcntl(outputPipe[1], F_SETFD, FD_CLOEXEC)
             posix_spawn_file_actions_adddup2(&actions, outputPipe[1], 1)
+            if standardErrorToo { posix_spawn_file_actions_adddup2(&actions, outputPipe[1], 2) }
         }
         // Only stdin, stdout and stderr reach the child: lambda-local's sockets must not stay open in it.
         if let closeFrom = SpawnExtensions.addCloseFrom {
@@ -100,7 +103,10 @@ final class ChildProcess: Sendable {
         }
         if let onOutputLine, outputPipe[0] >= 0 {
             let readEnd = outputPipe[0]
-            let reader = Thread { Self.readLines(from: readEnd, onLine: onOutputLine) }
+            let reader = Thread {
+                Self.readLines(from: readEnd, onLine: onOutputLine)
+                onOutputEnd?()
+            }
             reader.name = "lambda-local.stdout.\(pid)"
             reader.start()
         }

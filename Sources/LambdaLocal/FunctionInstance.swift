@@ -42,6 +42,9 @@ final class FunctionInstance: @unchecked Sendable {
     private(set) var state: State
 
     private var process: ChildProcess?
+    /// A newer build replaced this instance's bootstrap: it takes no new invocation and is killed once the
+    /// ones it serves have ended.
+    private(set) var isRetiring = false
     private var runtimeChannel: Channel?
     private let spawnedAt = ContinuousClock.now
     private var initTimeoutTask: Scheduled<Void>?
@@ -71,6 +74,7 @@ final class FunctionInstance: @unchecked Sendable {
 
     /// Free for an invocation right now: long-polling `/next` on an open connection.
     var isReady: Bool {
+        if isRetiring { return false }
         if case .running(let waiting, _) = state { return waiting.contains(where: \.isActive) }
         return false
     }
@@ -95,7 +99,7 @@ final class FunctionInstance: @unchecked Sendable {
 
     /// Gives a starting instance that has no invocation yet its first one; `false` otherwise.
     func takeFirst(_ invocation: PendingInvocation) -> Bool {
-        guard case .starting(nil, let initError) = state else { return false }
+        guard !isRetiring, case .starting(nil, let initError) = state else { return false }
         state = .starting(first: invocation, initError: initError)
         return true
     }
@@ -169,6 +173,24 @@ final class FunctionInstance: @unchecked Sendable {
         }
         kill()
         if process?.isRunning != true { died(reason: "stopped", exitDescription: nil) }
+    }
+
+    /// Stops giving this instance invocations (its bootstrap was rebuilt): it is killed at once when idle,
+    /// else as soon as what it serves has ended, so that in-flight invocations finish on the build they
+    /// started on.
+    func retire() {
+        loop.assertInEventLoop()
+        isRetiring = true
+        killIfRetiredAndIdle()
+    }
+
+    private func killIfRetiredAndIdle() {
+        guard isRetiring else { return }
+        switch state {
+        case .running(_, let busy) where busy.isEmpty: kill()
+        case .starting(nil, _): kill()
+        case .running, .starting, .dead: break
+        }
     }
 
     /// Kills the child at once (SIGKILL), as Lambda does on a timeout.
@@ -287,6 +309,7 @@ final class FunctionInstance: @unchecked Sendable {
         initDurationToReport = nil
         events.log("END RequestId: \(invocation.requestID)")
         events.completed(self, invocation: invocation, result: result, report: report.line)
+        killIfRetiredAndIdle()
     }
 
     private func elapsed(_ invocation: PendingInvocation) -> Duration {

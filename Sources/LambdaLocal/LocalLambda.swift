@@ -124,6 +124,22 @@ public final class LocalLambda: @unchecked Sendable, InstanceEvents {
         }
     }
 
+    /// Replaces the instances that run `bootstrapPath` (it was rebuilt): idle ones are killed now, busy ones
+    /// once their in-flight invocations end; new invocations start instances of the new build. Answers how
+    /// many instances were retired.
+    public func replaceInstances(runningBootstrap bootstrapPath: String) -> EventLoopFuture<Int> {
+        loop.submit { [self] in
+            var retired = 0
+            for instance in instances.values.joined()
+            where !instance.isDead && !instance.isRetiring && instance.version.bootstrapPath.utf8.elementsEqual(bootstrapPath.utf8) {
+                instance.retire()
+                retired += 1
+            }
+            for version in queues.keys { pump(version) }
+            return retired
+        }
+    }
+
     // MARK: Scheduling
 
     private func pump(_ version: String) {
@@ -144,7 +160,7 @@ public final class LocalLambda: @unchecked Sendable, InstanceEvents {
                 queues[version] = queue
                 continue
             }
-            if pool.count < configuration.concurrency, !stopped,
+            if pool.count(where: { !$0.isRetiring }) < configuration.concurrency, !stopped,
                let definition = configuration.versions.first(where: { $0.name == version }) {
                 instanceCount += 1
                 let instance = FunctionInstance(

@@ -73,6 +73,12 @@ struct LambdaLocalCommand: AsyncParsableCommand {
         help: "Environment of one published version only: N:K=V (repeatable); wins over --env. AWS_LAMBDA_FUNCTION_VERSION is always N.")
     var versionEnvironment: [String] = []
 
+    @Flag(help: "Watch the package's Sources/ and Package.swift; on a change rebuild the bootstrap (swift build --product bootstrap in the scratch path it was built in) and replace the instances between invocations. A failed build keeps the old one serving.")
+    var watch = false
+
+    @Option(name: .customLong("package-path"), help: "With --watch: the package to watch and build (default: the directory holding the bootstrap's .build).")
+    var packagePath: String?
+
     func validate() throws {
         guard timeout > 0, initTimeout > 0 else { throw ValidationError("timeouts must be positive") }
         guard (1...65535).contains(port) || port == 0 else { throw ValidationError("port must be 0…65535") }
@@ -84,6 +90,10 @@ struct LambdaLocalCommand: AsyncParsableCommand {
         for pair in environment + functionVersions + aliasWeights where !pair.contains("=") {
             throw ValidationError("'\(pair)' is not KEY=VALUE")
         }
+        if watch, !functionVersions.isEmpty {
+            throw ValidationError("--watch rebuilds $LATEST (--bootstrap); published versions (--function-version) are immutable, as on Lambda")
+        }
+        if packagePath != nil, !watch { throw ValidationError("--package-path needs --watch") }
         for spec in versionEnvironment {
             guard let colon = spec.firstIndex(of: ":"), spec[spec.index(after: colon)...].contains("=") else {
                 throw ValidationError("--version-env '\(spec)' is not N:KEY=VALUE")
@@ -118,6 +128,16 @@ struct LambdaLocalCommand: AsyncParsableCommand {
         } catch {
             throw ValidationError("\(error)")
         }
+        var watcher: BootstrapWatch?
+        if watch, let latest = configuration.versions.first {
+            do {
+                watcher = try BootstrapWatch(
+                    lambda: lambda, bootstrapPath: latest.bootstrapPath, packagePath: packagePath.map(Self.absolute),
+                    log: { say($0) }, compilerOutput: { FileHandle.standardError.write(Data($0)) })
+            } catch {
+                throw ValidationError("\(error)")
+            }
+        }
         let server = LocalServer(lambda: lambda)
         try await server.start(port: port)
         let listening = server.port ?? port
@@ -131,11 +151,16 @@ struct LambdaLocalCommand: AsyncParsableCommand {
         if !configuration.alias.additionalVersionWeights.isEmpty {
             say("lambda-local:   alias \(configuration.alias.name): \(configuration.alias.primaryVersion) + \(configuration.alias.additionalVersionWeights)")
         }
+        if let watcher {
+            watcher.start()
+            say("lambda-local:   watching \(watcher.packagePath)/Sources: a change rebuilds with `\(watcher.buildArguments.joined(separator: " "))`")
+        }
         say("lambda-local: warning: Bearer JWT claims are passed to the function WITHOUT verifying the signature (local testing only)")
 
         let signals = SignalWaiter()
         await signals.wait()
         say("lambda-local: stopping")
+        watcher?.stop()
         await server.stop()
         try? await group.shutdownGracefully()
     }

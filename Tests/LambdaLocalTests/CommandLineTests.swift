@@ -45,6 +45,16 @@ import Testing
         #expect(result.output.contains("GetMetricData"))
         #expect(result.output.contains("/2021-11-15/functions/NAME/response-streaming-invocations"))
         #expect(result.output.contains("--max-concurrency"))
+        #expect(result.output.contains("--watch"))
+    }
+
+    @Test func watchServesLatestOnlyAndPackagePathNeedsIt() throws {
+        let versions = try run(["--function-version", "1=\(Executables.bootstrap)", "--port", "0", "--watch"])
+        #expect(versions.status == 64)
+        #expect(versions.output.contains("published versions (--function-version) are immutable"))
+        let packageOnly = try run(["--bootstrap", Executables.bootstrap, "--port", "0", "--package-path", "/tmp"])
+        #expect(packageOnly.status == 64)
+        #expect(packageOnly.output.contains("--package-path needs --watch"))
     }
 
     @Test func maxConcurrencyOutsideWhatTheBootstrapRunsIsRefused() throws {

@@ -109,3 +109,12 @@ final class LocalFixture: @unchecked Sendable {
 func json(_ response: HTTPResponse) -> [String: Any]? {
     (try? JSONSerialization.jsonObject(with: Data(response.body))) as? [String: Any]
 }
+
+/// Where `a` and `b` first differ (the shorter one's length when one is a prefix of the other), `nil` when
+/// they are equal. For payloads of megabytes: on a mismatch, `#expect(a == b)` computes a diff of the two
+/// arrays that takes minutes and holds the whole test run.
+func firstDifference(_ a: [UInt8], _ b: [UInt8]) -> Int? {
+    let shared = min(a.count, b.count)
+    if let index = (0..<shared).first(where: { a[$0] != b[$0] }) { return index }
+    return a.count == b.count ? nil : shared
+}
