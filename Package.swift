@@ -65,6 +65,7 @@ let package = Package(
         .target(
             name: "LambdaLocal",
             dependencies: [
+                "LambdaRuntimeProtocol",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
