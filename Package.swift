@@ -57,6 +57,9 @@ let package = Package(
 
         // A blocking loopback Runtime API server for tests and benchmarks (never linked into bootstrap).
         .target(name: "FakeRuntimeAPI", dependencies: ["LambdaRuntimeProtocol"]),
+        // Runs the protocol's conformance table against any Runtime API server over libcurl (tests only),
+        // so FakeRuntimeAPI and lambda-local are checked by one runner.
+        .target(name: "RuntimeAPIConformanceRunner", dependencies: ["CurlHTTP", "LambdaRuntimeProtocol", "LeanJSON"]),
         // Measures the bootstrap against a plain C libcurl loop, warm and cold (scripts/bench.sh).
         .executableTarget(name: "runtime-bench", dependencies: ["FakeRuntimeAPI", "FeatureFlags"]),
 
@@ -65,6 +68,7 @@ let package = Package(
         .target(
             name: "LambdaLocal",
             dependencies: [
+                "LambdaRuntimeProtocol",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -95,7 +99,7 @@ let package = Package(
             name: "ProfileServiceTests",
             dependencies: ["ProfileService", "LambdaRuntime", "FeatureFlags", "LeanJSON", "FakeRuntimeAPI"]
         ),
-        .testTarget(name: "LambdaRuntimeTests", dependencies: ["LambdaRuntime", "FakeRuntimeAPI"]),
+        .testTarget(name: "LambdaRuntimeTests", dependencies: ["LambdaRuntime", "FakeRuntimeAPI", "RuntimeAPIConformanceRunner"]),
         .testTarget(name: "BootstrapTests", dependencies: ["bootstrap", "FakeRuntimeAPI"]),
         .testTarget(
             name: "ReleaseHooksTests",
@@ -103,7 +107,7 @@ let package = Package(
         ),
         .testTarget(
             name: "LambdaLocalTests",
-            dependencies: ["LambdaLocal", "lambda-local", "bootstrap", "CurlHTTP", "FeatureFlags"],
+            dependencies: ["LambdaLocal", "lambda-local", "bootstrap", "CurlHTTP", "FeatureFlags", "RuntimeAPIConformanceRunner"],
             exclude: ["Fixtures"]
         ),
     ]

@@ -1,3 +1,4 @@
+import LambdaRuntimeProtocol
 import NIOCore
 import NIOHTTP1
 
@@ -33,7 +34,7 @@ final class HTTPIntegrationStream: InvocationStreamObserver {
 
     func streamStarted(contentType: String?, executedVersion: String, requestID: String) {
         self.executedVersion = executedVersion
-        if let contentType, contentType.utf8.elementsEqual(RuntimeAPIHeader.httpIntegrationResponse.utf8) {
+        if let contentType, contentType.utf8.elementsEqual(RuntimeContentType.httpIntegrationResponse.utf8) {
             phase = .prelude([])
         } else {
             var headers = HTTPHeaders()

@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import Foundation
+import LambdaRuntimeProtocol
 import NIOCore
 import NIOHTTP1
 
@@ -252,19 +253,19 @@ final class FunctionInstance: @unchecked Sendable {
         events.log("START RequestId: \(invocation.requestID) Version: \(version.name)")
         let deadline = Int64(Date().timeIntervalSince1970 * 1000) + Int64(PlatformLog.wholeMilliseconds(configuration.timeout))
         var headers = HTTPHeaders()
-        headers.add(name: RuntimeAPIHeader.requestID, value: invocation.requestID)
-        headers.add(name: RuntimeAPIHeader.invocationID, value: invocation.newAttempt())
-        headers.add(name: RuntimeAPIHeader.deadline, value: String(deadline))
-        headers.add(name: RuntimeAPIHeader.invokedFunctionARN, value: configuration.functionARN(qualifier: invocation.qualifier))
-        headers.add(name: RuntimeAPIHeader.traceID, value: invocation.traceID)
+        headers.add(name: RuntimeHeader.requestID, value: invocation.requestID)
+        headers.add(name: RuntimeHeader.invocationID, value: invocation.newAttempt())
+        headers.add(name: RuntimeHeader.deadline, value: String(deadline))
+        headers.add(name: RuntimeHeader.invokedFunctionARN, value: configuration.functionARN(qualifier: invocation.qualifier))
+        headers.add(name: RuntimeHeader.traceID, value: invocation.traceID)
         if let clientContext = invocation.clientContext {
-            headers.add(name: RuntimeAPIHeader.clientContext, value: clientContext)
+            headers.add(name: RuntimeHeader.clientContext, value: clientContext)
         }
         if let tenantID = invocation.tenantID {
-            headers.add(name: RuntimeAPIHeader.tenantID, value: tenantID)
+            headers.add(name: RuntimeHeader.tenantID, value: tenantID)
         }
         headers.add(name: "Content-Type", value: "application/json")
-        next.send(status: .ok, headers: headers, body: invocation.payload)
+        next.send(status: .init(statusCode: RuntimeAPIStatus.event), headers: headers, body: invocation.payload)
         invocation.timeoutTask = loop.scheduleTask(in: .nanoseconds(configuration.timeout.nanosecondsForScheduling)) { [self] in
             timedOut(invocation)
         }
@@ -320,7 +321,7 @@ final class FunctionInstance: @unchecked Sendable {
 
     private func handleRuntimeAPI(_ request: LocalHTTPRequest, _ responder: HTTPResponder) {
         loop.assertInEventLoop()
-        switch RuntimeAPIRoute(method: request.method, path: request.path) {
+        switch RuntimeAPIRoute(method: request.method.rawValue, path: request.path) {
         case .next?:
             next(responder)
         case .response(let requestID)?:
@@ -330,7 +331,9 @@ final class FunctionInstance: @unchecked Sendable {
         case .initError?:
             initErrorPosted(request, responder)
         case nil:
-            responder.sendError(status: .notFound, type: "NotFound", message: "unknown Runtime API path \(request.method) \(request.path)")
+            responder.sendRuntimeAPIError(
+                RuntimeAPIStatus.notFound, type: RuntimeAPIErrorType.notFound,
+                message: "unknown Runtime API path \(request.method) \(request.path)")
         }
     }
 
@@ -338,7 +341,7 @@ final class FunctionInstance: @unchecked Sendable {
         var first: PendingInvocation?
         switch state {
         case .dead:
-            responder.sendError(status: .internalServerError, type: "Sandbox.Dead", message: "this instance is shutting down")
+            responder.sendRuntimeAPIError(RuntimeAPIStatus.sandboxFailure, type: "Sandbox.Dead", message: "this instance is shutting down")
             return
         case .starting(let assigned, _):
             initDurationToReport = ContinuousClock.now - spawnedAt
@@ -352,8 +355,8 @@ final class FunctionInstance: @unchecked Sendable {
         waiting.removeAll { !$0.isActive }
         guard waiting.count + busy.count < slots else {
             state = .running(waiting: waiting, busy: busy)
-            responder.sendError(
-                status: .forbidden, type: "InvalidStateTransition",
+            responder.sendRuntimeAPIError(
+                RuntimeAPIStatus.forbidden, type: RuntimeAPIErrorType.invalidStateTransition,
                 message: "post a response or error for the current invocation before asking for the next one")
             return
         }
@@ -379,23 +382,24 @@ final class FunctionInstance: @unchecked Sendable {
     private func invocationForPost(requestID: String, headers: HTTPHeaders, responder: HTTPResponder) -> PendingInvocation? {
         let busy: [PendingInvocation] = if case .running(_, let busy) = state { busy } else { [] }
         let current = busy.first { $0.requestID.utf8.elementsEqual(requestID.utf8) }
-        if let attempt = headers.first(name: RuntimeAPIHeader.invocationID) {
+        if let attempt = headers.first(name: RuntimeHeader.invocationID) {
             let timedOut = timedOutAttempts.contains { $0.utf8.elementsEqual(attempt.utf8) }
             let otherAttempt = current.map { !$0.attemptID.utf8.elementsEqual(attempt.utf8) } ?? false
             if timedOut || otherAttempt {
-                responder.sendError(
-                    status: .gone, type: "InvocationGone",
+                responder.sendRuntimeAPIError(
+                    RuntimeAPIStatus.gone, type: RuntimeAPIErrorType.invocationGone,
                     message: "invocation \(attempt) of request \(requestID) timed out or is not the current attempt; its result is dropped")
                 return nil
             }
         }
         guard let current, !current.responseStreaming else {
             if current != nil || answered.contains(where: { $0.utf8.elementsEqual(requestID.utf8) }) {
-                responder.sendError(
-                    status: .forbidden, type: "InvalidStateTransition",
+                responder.sendRuntimeAPIError(
+                    RuntimeAPIStatus.forbidden, type: RuntimeAPIErrorType.invalidStateTransition,
                     message: "a result was already posted for request \(requestID)")
             } else {
-                responder.sendError(status: .badRequest, type: "InvalidRequestID", message: "Invalid request ID: \(requestID)")
+                responder.sendRuntimeAPIError(
+                    RuntimeAPIStatus.badRequest, type: RuntimeAPIErrorType.invalidRequestID, message: "Invalid request ID: \(requestID)")
             }
             return nil
         }
@@ -405,12 +409,12 @@ final class FunctionInstance: @unchecked Sendable {
     private func post(requestID: String, request: LocalHTTPRequest, responder: HTTPResponder, isError: Bool) {
         guard let current = invocationForPost(requestID: requestID, headers: request.headers, responder: responder) else { return }
         if !isError, request.bodyTooLarge || request.bodyLength > configuration.maxPayload {
-            responder.sendError(
-                status: .payloadTooLarge, type: "RequestEntityTooLarge",
+            responder.sendRuntimeAPIError(
+                RuntimeAPIStatus.payloadTooLarge, type: RuntimeAPIErrorType.requestEntityTooLarge,
                 message: "Response payload size (\(request.bodyLength) bytes) exceeded maximum allowed payload size (\(configuration.maxPayload) bytes).")
             return
         }
-        responder.send(status: .accepted, body: Array(#"{"status":"OK"}"#.utf8))
+        responder.acceptRuntimeAPIPost()
         _ = release(current)
         let result: InvocationResult
         if isError {
@@ -431,13 +435,13 @@ final class FunctionInstance: @unchecked Sendable {
     /// (`Lambda-Runtime-Function-Response-Mode` present) and takes its body as it arrives.
     private func streamedResponse(_ request: LocalHTTPRequest, _ responder: HTTPResponder, _ control: ReadControl) -> RequestBodyStream? {
         loop.assertInEventLoop()
-        guard case .response(let requestID)? = RuntimeAPIRoute(method: request.method, path: request.path),
-              let mode = request.headers.first(name: RuntimeAPIHeader.responseMode)
+        guard case .response(let requestID)? = RuntimeAPIRoute(method: request.method.rawValue, path: request.path),
+              let mode = request.headers.first(name: RuntimeHeader.responseMode)
         else { return nil }
-        guard mode.utf8.elementsEqual(RuntimeAPIHeader.streamingMode.utf8) else {
-            responder.sendError(
-                status: .badRequest, type: "InvalidFunctionResponseMode",
-                message: "\(RuntimeAPIHeader.responseMode) must be \(RuntimeAPIHeader.streamingMode), not \(mode)")
+        guard mode.utf8.elementsEqual(RuntimeHeader.streamingResponseMode.utf8) else {
+            responder.sendRuntimeAPIError(
+                RuntimeAPIStatus.badRequest, type: RuntimeAPIErrorType.invalidFunctionResponseMode,
+                message: "\(RuntimeHeader.responseMode) must be \(RuntimeHeader.streamingResponseMode), not \(mode)")
             return DiscardedRequestBody()
         }
         guard let current = invocationForPost(requestID: requestID, headers: request.headers, responder: responder) else {
@@ -454,8 +458,8 @@ final class FunctionInstance: @unchecked Sendable {
         let invocation = stream.invocation
         invocation.responseStreaming = false
         guard release(invocation) else {
-            stream.responder.sendError(
-                status: .gone, type: "InvocationGone",
+            stream.responder.sendRuntimeAPIError(
+                RuntimeAPIStatus.gone, type: RuntimeAPIErrorType.invocationGone,
                 message: "request \(invocation.requestID) timed out while its response streamed; the rest was dropped")
             return
         }
@@ -464,12 +468,13 @@ final class FunctionInstance: @unchecked Sendable {
         var result: InvocationResult
         if stream.tooLarge {
             let message = "Response payload size exceeded maximum allowed payload size (\(limit) bytes)."
-            stream.responder.sendError(status: .payloadTooLarge, type: "RequestEntityTooLarge", message: message)
+            stream.responder.sendRuntimeAPIError(
+                RuntimeAPIStatus.payloadTooLarge, type: RuntimeAPIErrorType.requestEntityTooLarge, message: message)
             result = .failure(
                 type: "Function.ResponseSizeTooLarge", message: message, version: version.name, requestID: invocation.requestID,
                 duration: elapsed(invocation))
-        } else if let errorType = trailers?.first(name: RuntimeAPIHeader.errorType), !errorType.isEmpty {
-            let body = trailers?.first(name: RuntimeAPIHeader.errorBody).flatMap { Data(base64Encoded: $0) }.map { Array($0) } ?? []
+        } else if let errorType = trailers?.first(name: RuntimeHeader.functionErrorType), !errorType.isEmpty {
+            let body = trailers?.first(name: RuntimeHeader.functionErrorBody).flatMap { Data(base64Encoded: $0) }.map { Array($0) } ?? []
             let (type, json) = RuntimeAPIRoute.errorDetails(type: errorType, body: body)
             result = InvocationResult(
                 payload: json, errorType: type, executedVersion: version.name, requestID: invocation.requestID,
@@ -479,7 +484,7 @@ final class FunctionInstance: @unchecked Sendable {
                 payload: stream.collected, errorType: nil, executedVersion: version.name, requestID: invocation.requestID,
                 duration: elapsed(invocation))
         }
-        if !stream.tooLarge { stream.responder.send(status: .accepted, body: Array(#"{"status":"OK"}"#.utf8)) }
+        if !stream.tooLarge { stream.responder.acceptRuntimeAPIPost() }
         result.streamed = observed
         finish(invocation, with: result, status: .success)
     }
@@ -498,12 +503,14 @@ final class FunctionInstance: @unchecked Sendable {
 
     private func initErrorPosted(_ request: LocalHTTPRequest, _ responder: HTTPResponder) {
         guard case .starting(let first, _) = state else {
-            responder.sendError(status: .forbidden, type: "InvalidStateTransition", message: "init error after init completed")
+            responder.sendRuntimeAPIError(
+                RuntimeAPIStatus.forbidden, type: RuntimeAPIErrorType.invalidStateTransition,
+                message: "init error after init completed")
             return
         }
         let initError = RuntimeAPIRoute.errorDetails(request)
         state = .starting(first: first, initError: initError)
-        responder.send(status: .accepted, body: Array(#"{"status":"OK"}"#.utf8))
+        responder.acceptRuntimeAPIPost()
         events.log("\(PlatformLog.timestamp()) INIT error: \(String(decoding: initError.body, as: UTF8.self))")
         // Lambda stops the environment after an init error; give the runtime a moment to exit itself.
         loop.scheduleTask(in: .milliseconds(500)) { [self] in kill() }

@@ -8,6 +8,8 @@ public enum RuntimeAPIStatus {
     public static let badRequest = 400
     /// Not allowed now (a second result for one request).
     public static let forbidden = 403
+    /// No such endpoint.
+    public static let notFound = 404
     /// The attempt the post belongs to timed out (its invocation id is stale): dropped.
     public static let gone = 410
     /// The response is larger than Lambda accepts.
@@ -56,4 +58,9 @@ public enum RuntimeAPIErrorType {
     public static let invalidStateTransition = "InvalidStateTransition"
     /// 413: over the payload limit.
     public static let requestEntityTooLarge = "RequestEntityTooLarge"
+    /// 404: no such endpoint.
+    public static let notFound = "NotFound"
+    /// 410: the post belongs to an attempt that timed out or is not the current one (lambda-local's
+    /// name; the RIE has no invocation ids).
+    public static let invocationGone = "InvocationGone"
 }

@@ -1,6 +1,7 @@
 import CurlHTTP
 import FakeRuntimeAPI
 import LambdaRuntime
+import RuntimeAPIConformanceRunner
 import Testing
 
 /// The protocol's one home (`LambdaRuntimeProtocol`, re-exported by `LambdaRuntime`): `/next`
@@ -104,8 +105,8 @@ import Testing
     }
 }
 
-/// The protocol's conformance table run against `FakeRuntimeAPI` over libcurl, as the local mock's
-/// tests can run it against `lambda-local`.
+/// The protocol's conformance table run against `FakeRuntimeAPI` over libcurl, by the runner the local
+/// mock's tests run it against `lambda-local` with (`LambdaLocalTests/RuntimeAPIConformanceTests.swift`).
 @Suite struct RuntimeAPIConformanceTests {
     @Test(arguments: RuntimeAPIConformance.cases.map(\.name))
     func theFakeRuntimeAPIConforms(name: String) throws {
@@ -113,27 +114,23 @@ import Testing
         let server = try FakeRuntimeAPI()
         defer { server.stop() }
         let id = server.enqueue("{}")
-        let session = try CurlSession()
-        func fill(_ text: String) -> String { text.replacingOccurrences(of: "{id}", with: id) }
-        for (index, step) in conformanceCase.steps.enumerated() {
-            let request = HTTPRequest(
-                method: HTTPMethod(rawValue: step.method), url: "http://\(server.runtimeAPI)" + fill(step.path),
-                headers: HTTPHeaders(step.headers.map { HTTPHeader($0.0, $0.1) }), body: step.body)
-            let response: HTTPResponse
-            if let chunks = step.chunks {
-                let upload = try session.startStreamingUpload(request)
-                for chunk in chunks { try upload.write(chunk) }
-                response = try upload.finish(trailers: HTTPHeaders(step.trailers.map { HTTPHeader($0.0, $0.1) }))
-            } else {
-                response = try session.perform(request)
-            }
-            #expect(response.status == step.status, "step \(index + 1): \(response.bodyText.prefix(200))")
-            for (header, value) in step.responseHeaders {
-                #expect(response.headers[header] == fill(value), "step \(index + 1): \(header)")
-            }
-            if let errorType = step.errorType {
-                #expect(jsonObject(response.body)?["errorType"] as? String == errorType, "step \(index + 1)")
-            }
-        }
+        let report = try RuntimeAPIConformanceRunner(server: .fakeRuntimeAPI, runtimeAPI: server.runtimeAPI)
+            .run(conformanceCase, requestID: id)
+        #expect(report.mismatches.isEmpty, "\(report.mismatches.joined(separator: "\n"))")
+    }
+
+    /// The runner is not a test that cannot fail: a server answering otherwise is reported.
+    @Test func theRunnerReportsAServerThatAnswersOtherwise() throws {
+        let server = try FakeRuntimeAPI()
+        defer { server.stop() }
+        let id = server.enqueue("{}")
+        let wrong = RuntimeAPIConformance.Case(name: "expects what the server does not do", steps: [
+            .init("GET", RuntimeAPIRoute.next.path, status: RuntimeAPIStatus.event, responseHeaders: [(RuntimeHeader.requestID, "other")]),
+            .init("POST", RuntimeAPIRoute.response(requestID: "{id}").path, body: [1], status: RuntimeAPIStatus.forbidden,
+                  errorType: RuntimeAPIErrorType.invalidStateTransition),
+        ])
+        let report = try RuntimeAPIConformanceRunner(server: .fakeRuntimeAPI, runtimeAPI: server.runtimeAPI).run(wrong, requestID: id)
+        #expect(report.mismatches.count == 3, "\(report.mismatches.joined(separator: "\n"))")
+        #expect(report.mismatches.first?.contains("header Lambda-Runtime-Aws-Request-Id is \(id), expected other") == true)
     }
 }
