@@ -104,6 +104,7 @@ instructions_table() {
   printf '{"enableNewProfileSchema":{"enabled":true}}\n' >"$cg/flags-v2.json"
   local v2_body='{"givenName":"Ada","familyName":"Lovelace","displayName":"Ada Lovelace","email":"ada@example.com","locale":"en-GB","timeZone":"Europe/London","preferences":{"theme":"dark","newsletter":true,"digest":"weekly","language":"en","notifyEmail":true,"notifySms":false,"notifyPush":true,"quietHours":"22:00-07:00","units":"metric","currency":"GBP","dateFormat":"dd/MM/yyyy","startPage":"/dashboard","reducedMotion":true,"highContrast":false,"fontScale":1.25,"beta":false,"tags":"analytical engine, bernoulli numbers, poetical science, notes on the engine"}}'
   jq --arg body "$v2_body" 'del(.headers["if-match"]) | .body = $body' events/http-api-v2-put-profile.json >"$cg/put-create.json"
+  jq 'del(.headers["if-match"])' events/http-api-v2-put-profile.json >"$cg/put-create-v1.json"
   jq --arg body "$v2_body" '.headers["if-match"] = "*" | .body = $body' events/http-api-v2-put-profile.json >"$cg/put-update.json"
   local v2=(--handler profile --env PROFILE_STORE=memory --env FLAGS_SOURCE=file --env "FLAGS_FILE=$PWD/$cg/flags-v2.json")
   # count NAME BINARY RUNTIME-BENCH-ARGS…: prints "per-invocation start-up" instructions.
@@ -129,7 +130,7 @@ instructions_table() {
   echo_minimal=$(count c-minimal "$c_minimal" --event-bytes 49)
   get=$(count profile-get "$packaged" --handler profile --env PROFILE_STORE=memory --env FLAGS_SOURCE=file \
     --env "FLAGS_FILE=$PWD/config/flags.local.json" --event-file events/http-api-v2-get-profile.json \
-    --setup-event-file "$cg/put-create.json" --expect '"statusCode":200')
+    --setup-event-file "$cg/put-create-v1.json" --expect '"statusCode":200')
   put=$(count profile-put "$packaged" "${v2[@]}" --event-file "$cg/put-update.json" \
     --setup-event-file "$cg/put-create.json" --expect '"statusCode":200')
   stream=$(count echo-stream "$packaged" --handler echo-stream --event-bytes 49 || echo "")
