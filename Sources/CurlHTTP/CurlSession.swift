@@ -314,7 +314,12 @@ public final class CurlSession: @unchecked Sendable {
     }
 
     static func isLineSafe(_ text: String) -> Bool {
-        !text.utf8.contains { $0 == 0x0D || $0 == 0x0A || $0 == 0x00 }
+        // Runs on every header of every request: a plain loop over the contiguous bytes when there are
+        // some (always, for native strings), not the generic `contains` over the UTF-8 view.
+        let safe = text.utf8.withContiguousStorageIfAvailable { bytes in
+            !bytes.contains { $0 == 0x0D || $0 == 0x0A || $0 == 0x00 }
+        }
+        return safe ?? !text.utf8.contains { $0 == 0x0D || $0 == 0x0A || $0 == 0x00 }
     }
 }
 
