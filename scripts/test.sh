@@ -204,11 +204,14 @@ scripts/test-rehearsal.sh
 if [ "${TEST_TSAN:-1}" = 1 ]; then
   step "ThreadSanitizer: the tests that run N concurrent loops (runtime, profile service, flag cache; .build-tsan)"
   # Its own scratch path (a TSan build shares nothing with the debug one); any report fails the step.
-  # The throughput test is skipped: under TSan the work is no longer waiting but computing. Types whose
+  # One test at a time. The throughput test and the one that counts 8 invocations in flight at one moment
+  # are skipped (they run in the serial step): under TSan the work is no longer waiting but computing,
+  # and a clean CI run saw only 4 of 8 overlap in time. Types whose
   # state is in a Synchronization.Mutex are suppressed (TSan cannot see that lock on Linux; see the file).
   TSAN_OPTIONS="halt_on_error=1 suppressions=$PWD/scripts/tsan-suppressions.txt ${TSAN_OPTIONS:-}" timeout 1500 \
-    swift test --sanitize=thread --scratch-path .build-tsan \
-    --filter 'ConcurrentLoopTests|ConcurrentTraceTests|ConcurrentProfileTests' --skip 'throughputGrows'
+    swift test --no-parallel --sanitize=thread --scratch-path .build-tsan \
+    --filter 'ConcurrentLoopTests|ConcurrentTraceTests|ConcurrentProfileTests' \
+    --skip 'throughputGrows|invocationsOverlapWhenTheHandlerWaits'
 fi
 
 # Tests that measure time or need threads of their own run apart, one at a time: in the parallel run,
