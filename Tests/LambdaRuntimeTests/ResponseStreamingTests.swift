@@ -223,23 +223,6 @@ import Testing
         #expect(try streamedPost(server, without).header("Lambda-Runtime-Invocation-Id") == nil)
     }
 
-    @Test func aStreamAnswered410IsLoggedOnceAndTheLoopGoesOn() async throws {
-        let server = try FakeRuntimeAPI()
-        defer { server.stop() }
-        let late = server.enqueue(.init(requestID: "late", body: Array("1".utf8), headers: [("Lambda-Runtime-Invocation-Id", "old")]))
-        let next = server.enqueue("2")
-        server.setOverride { request in
-            request.path.hasSuffix("\(late)/response") ? .init(status: 410, body: #"{"errorType":"InvocationGone"}"#) : nil
-        }
-        let logs = LogCapture()
-        let exit = try await runStreamingLoop(against: server, logs: logs) { _ in EchoStreamHandler() }
-        #expect(isFinished(exit))
-        #expect(server.outcome(for: next) == .response(Array("2".utf8)))
-        let warnings = logs.all.compactMap(jsonObject).filter { ($0["message"] as? String)?.contains("410") == true }
-        #expect(warnings.count == 1)
-        #expect(warnings.first?["requestId"] as? String == late)
-    }
-
     @Test func anEmptyStreamAndAnUnfinishedOneAreFinishedForTheHandler() async throws {
         let server = try FakeRuntimeAPI()
         defer { server.stop() }

@@ -37,7 +37,9 @@ import Testing
         #expect(try post(without).header("Lambda-Runtime-Invocation-Id") == nil)
     }
 
-    @Test func aPostAnswered410IsLoggedOnceAndTheLoopGoesOn() async throws {
+    /// A 410 (the attempt is gone) on a buffered or a streamed post: one warning, and the loop goes on.
+    @Test(arguments: [false, true])
+    func aPostAnswered410IsLoggedOnceAndTheLoopGoesOn(streamed: Bool) async throws {
         let server = try FakeRuntimeAPI()
         defer { server.stop() }
         let late = server.enqueue(.init(requestID: "late", body: Array("1".utf8), headers: [("Lambda-Runtime-Invocation-Id", "old")]))
@@ -46,7 +48,9 @@ import Testing
             request.path.hasSuffix("\(late)/response") ? .init(status: 410, body: #"{"errorType":"InvocationGone"}"#) : nil
         }
         let logs = LogCapture()
-        let exit = try await runLoop(against: server, logs: logs) { _ in EchoHandler() }
+        let exit = streamed
+            ? try await runStreamingLoop(against: server, logs: logs) { _ in EchoStreamHandler() }
+            : try await runLoop(against: server, logs: logs) { _ in EchoHandler() }
         #expect(isFinished(exit))
         #expect(server.outcome(for: next) == .response(Array("2".utf8)))
         let warnings = logs.all.compactMap(jsonObject).filter { ($0["message"] as? String)?.contains("410") == true }
