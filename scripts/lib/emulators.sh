@@ -3,15 +3,11 @@
 # shellcheck disable=SC2034
 # Starts and stops local AWS emulators (moto_server, ministack) on 127.0.0.1 only, for the release
 # tests. Source it; it defines functions only. Every server started here is remembered by its PID
-# and stopped by stop_emulators (call it from an EXIT trap).
+# and stopped by stop_emulators (call it from an EXIT trap). Needs scripts/lib/common.sh (free_port)
+# sourced first.
 
 EMULATOR_PIDS=()
 EMULATOR_URL=""
-
-# free_port: a TCP port on 127.0.0.1 that nothing listens on right now.
-free_port() {
-  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
-}
 
 # wait_for_http URL SECONDS: polls URL until it answers (any HTTP status), at most SECONDS.
 wait_for_http() {
