@@ -29,24 +29,29 @@ let package = Package(
         .target(name: "CurlHTTP", dependencies: ["CCurl"]),
         // A JSON value, parser and writer without Foundation (FoundationEssentials costs ~7.5 MB and cold start).
         .target(name: "LeanJSON"),
+        // The base below everything, dependency-free: deadlines, the wall clock, the environment, `Duration`
+        // in units, and the protocol of errors that say how Lambda reports them.
+        .target(name: "LambdaCore"),
         // The Runtime API protocol in one dependency-free place: header names, paths, status rules,
         // `/next` metadata; used by the runtime and by the Runtime API servers, so they cannot drift.
         .target(name: "LambdaRuntimeProtocol"),
-        // The Runtime API client, the invocation loop, the handler API and Lambda-style logs.
+        // The Runtime API client, the invocation loop, the handler API and Lambda-style logs; re-exports
+        // LambdaCore and LambdaRuntimeProtocol, whose types its handler API uses.
         .target(
             name: "LambdaRuntime",
-            dependencies: ["CurlHTTP", "LeanJSON", "LambdaRuntimeProtocol", .product(name: "Logging", package: "swift-log")]
+            dependencies: ["CurlHTTP", "LeanJSON", "LambdaCore", "LambdaRuntimeProtocol",
+                           .product(name: "Logging", package: "swift-log")]
         ),
         // Signed JSON calls to AWS (DynamoDB, AppConfigData): credentials, endpoints, errors, retries.
-        .target(name: "AWSClients", dependencies: ["CurlHTTP", "LambdaRuntime", "LeanJSON"]),
+        .target(name: "AWSClients", dependencies: ["CurlHTTP", "LambdaCore", "LeanJSON"]),
         // Flag evaluation behind one protocol; sources and the in-process cache.
         .target(
             name: "FeatureFlags",
-            dependencies: ["CCrypto", "CurlHTTP", "AWSClients", "LambdaRuntime", "LeanJSON",
+            dependencies: ["CCrypto", "CurlHTTP", "AWSClients", "LambdaCore", "LeanJSON",
                            .product(name: "Logging", package: "swift-log")]
         ),
         // The user-profile HTTP API: API Gateway events, schemas v1/v2, validation, authorization, stores.
-        .target(name: "ProfileService", dependencies: ["LambdaRuntime", "FeatureFlags", "AWSClients", "LeanJSON"]),
+        .target(name: "ProfileService", dependencies: ["LambdaCore", "LambdaRuntime", "FeatureFlags", "AWSClients", "LeanJSON"]),
         // Release checks that run as Lambda handlers: the CodeDeploy PreTraffic hook.
         .target(
             name: "ReleaseHooks",
@@ -56,18 +61,19 @@ let package = Package(
         .executableTarget(name: "bootstrap", dependencies: ["LambdaRuntime", "ProfileService", "ReleaseHooks"]),
 
         // A blocking loopback Runtime API server for tests and benchmarks (never linked into bootstrap).
-        .target(name: "FakeRuntimeAPI", dependencies: ["LambdaRuntimeProtocol"]),
+        .target(name: "FakeRuntimeAPI", dependencies: ["LambdaCore", "LambdaRuntimeProtocol"]),
         // Runs the protocol's conformance table against any Runtime API server over libcurl (tests only),
         // so FakeRuntimeAPI and lambda-local are checked by one runner.
         .target(name: "RuntimeAPIConformanceRunner", dependencies: ["CurlHTTP", "LambdaRuntimeProtocol", "LeanJSON"]),
         // Measures the bootstrap against a plain C libcurl loop, warm and cold (scripts/bench.sh).
-        .executableTarget(name: "runtime-bench", dependencies: ["FakeRuntimeAPI", "FeatureFlags"]),
+        .executableTarget(name: "runtime-bench", dependencies: ["FakeRuntimeAPI", "FeatureFlags", "LambdaCore"]),
 
         // The local runtime mock: runs the real bootstrap as a child, serves it the Runtime API, and
         // offers an RIE-compatible invoke endpoint plus an API Gateway HTTP front door.
         .target(
             name: "LambdaLocal",
             dependencies: [
+                "LambdaCore",
                 "LambdaRuntimeProtocol",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -93,8 +99,9 @@ let package = Package(
 
         .testTarget(name: "CurlHTTPTests", dependencies: ["CurlHTTP", "FakeRuntimeAPI"]),
         .testTarget(name: "LeanJSONTests", dependencies: ["LeanJSON"]),
+        .testTarget(name: "LambdaCoreTests", dependencies: ["LambdaCore"]),
         .testTarget(name: "FeatureFlagsTests", dependencies: ["FeatureFlags", "FakeRuntimeAPI", "LeanJSON", "AWSClients"]),
-        .testTarget(name: "AWSClientsTests", dependencies: ["AWSClients", "CurlHTTP", "FakeRuntimeAPI", "LeanJSON"]),
+        .testTarget(name: "AWSClientsTests", dependencies: ["AWSClients", "CurlHTTP", "FakeRuntimeAPI", "LambdaCore", "LeanJSON"]),
         .testTarget(
             name: "ProfileServiceTests",
             dependencies: ["ProfileService", "LambdaRuntime", "FeatureFlags", "LeanJSON", "FakeRuntimeAPI"]

@@ -1,5 +1,5 @@
 import CurlHTTP
-import LambdaRuntime
+import LambdaCore
 
 /// A published Lambda version, named the way CloudFormation's `!Ref Function.Version` names it:
 /// `arn:PARTITION:lambda:REGION:ACCOUNT:function:NAME:VERSION`.

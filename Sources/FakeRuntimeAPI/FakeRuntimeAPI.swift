@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import Foundation
+import LambdaCore
 import LambdaRuntimeProtocol
 
 /// A Lambda Runtime API on 127.0.0.1 for tests and benchmarks: blocking sockets, a thread per
@@ -279,7 +280,7 @@ public final class FakeRuntimeAPI: @unchecked Sendable {
     /// Waits until `predicate` holds for the state, or `timeout` passes; returns whether it held.
     @discardableResult
     public func wait(timeout: Duration = .seconds(10), until predicate: (State) -> Bool) -> Bool {
-        let deadline = Date().addingTimeInterval(Double(timeout.components.seconds) + Double(timeout.components.attoseconds) / 1e18)
+        let deadline = Date().addingTimeInterval(timeout.fractionalSeconds)
         condition.lock()
         defer { condition.unlock() }
         while !predicate(state) {
@@ -302,7 +303,7 @@ public final class FakeRuntimeAPI: @unchecked Sendable {
 
     /// Waits for the result of `requestID`.
     public func waitForOutcome(_ requestID: String, timeout: Duration = .seconds(10)) -> Outcome? {
-        let deadline = Date().addingTimeInterval(Double(timeout.components.seconds))
+        let deadline = Date().addingTimeInterval(timeout.fractionalSeconds)
         condition.lock()
         defer { condition.unlock() }
         while outcomes[requestID] == nil {

@@ -1,4 +1,3 @@
-import LambdaRuntime
 import Logging
 import Synchronization
 

@@ -1,6 +1,5 @@
 import AWSClients
 import CurlHTTP
-import LambdaRuntime
 import LeanJSON
 
 /// What one poll of a flag source returned.

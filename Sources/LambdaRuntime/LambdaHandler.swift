@@ -29,14 +29,6 @@ extension LambdaHandler {
 /// so a handler never waits for another loop's invocation to finish.
 public protocol ConcurrentLambdaHandler: LambdaHandler, Sendable {}
 
-/// An error that chooses how Lambda reports it.
-public protocol LambdaFunctionError: Error {
-    /// The `errorType`, for example `Runtime.HandlerNotFound` or `Function.InvalidInput`.
-    var errorType: String { get }
-    /// The `errorMessage`: what happened, in words a user can act on.
-    var errorMessage: String { get }
-}
-
 /// The error shape Lambda expects on `/error` and `/init/error`:
 /// `{"errorMessage":…,"errorType":…,"stackTrace":[]}`.
 public struct LambdaErrorReport: Sendable, Equatable, Error {

@@ -2,6 +2,7 @@
 // as Lambda sends them, and its resident memory read at fixed invocation counts.
 import FakeRuntimeAPI
 import Foundation
+import LambdaCore
 import Synchronization
 
 /// What one soak run does.
@@ -108,7 +109,7 @@ enum Soak {
             guard poll(server, timeout: allowed, until: { $0.outcomeCount >= target && $0.waitingForEvent == 1 }) else {
                 throw SoakError.stalled(plan.name, invocations: server.snapshot.outcomeCount - setup)
             }
-            let seconds = microseconds(ContinuousClock.now - started) / 1e6
+            let seconds = (ContinuousClock.now - started).fractionalSeconds
             let pid = process.processIdentifier
             samples.append(SoakSample(
                 invocations: checkpoint, rssKB: residentKilobytes(pid, field: "VmRSS"),

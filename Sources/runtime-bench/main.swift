@@ -3,6 +3,7 @@
 // Used by scripts/bench.sh; see its --help.
 import FakeRuntimeAPI
 import Foundation
+import LambdaCore
 import Synchronization
 
 struct Options {
@@ -171,10 +172,6 @@ func poll(_ server: FakeRuntimeAPI, timeout: Duration, until predicate: (FakeRun
     return predicate(server.snapshot)
 }
 
-func microseconds(_ duration: Duration) -> Double {
-    Double(duration.components.seconds) * 1e6 + Double(duration.components.attoseconds) / 1e12
-}
-
 /// Spawn → first `/next` (init) and spawn → first result (cold invocation), one event each.
 func coldStart(_ path: String, event: [UInt8]) throws -> (initMicros: Double, firstResultMicros: Double) {
     let server = try FakeRuntimeAPI(recordBodies: false)
@@ -188,7 +185,7 @@ func coldStart(_ path: String, event: [UInt8]) throws -> (initMicros: Double, fi
     guard let firstNext = state.firstNextRequestAt, let firstOutcome = state.firstOutcomeAt else {
         throw BenchError.noResult(path)
     }
-    return (microseconds(firstNext - started), microseconds(firstOutcome - started))
+    return ((firstNext - started).fractionalMicroseconds, (firstOutcome - started).fractionalMicroseconds)
 }
 
 /// Monotonic nanoseconds (cheap, no allocation), for per-invocation timestamps.

@@ -1,7 +1,7 @@
 import AWSClients
 import CurlHTTP
 import FakeRuntimeAPI
-import LambdaRuntime
+import LambdaCore
 import LeanJSON
 import Synchronization
 import Testing
