@@ -1,5 +1,7 @@
 #if canImport(Glibc)
 import Glibc
+#elseif canImport(Musl)
+import Musl
 #endif
 import Foundation
 import LambdaCore
@@ -187,7 +189,7 @@ public final class FakeRuntimeAPI: @unchecked Sendable {
         self.recordBodies = recordBodies
         self.maxPayload = maxPayload
         self.maxStreamedPayload = maxStreamedPayload
-        let (fd, port) = try Self.listen()
+        let (fd, port) = try Self.openListeningSocket()
         self.listener = fd
         self.port = port
         let thread = Thread { [self] in acceptLoop() }
@@ -314,7 +316,7 @@ public final class FakeRuntimeAPI: @unchecked Sendable {
 
     // MARK: Serving
 
-    private static func listen() throws -> (Int32, Int) {
+    private static func openListeningSocket() throws -> (Int32, Int) {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { throw FakeRuntimeAPIError.socket("socket", errno) }
         var yes: Int32 = 1
@@ -326,7 +328,7 @@ public final class FakeRuntimeAPI: @unchecked Sendable {
         let bound = withUnsafePointer(to: &address) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
         }
-        guard bound == 0, Glibc.listen(fd, 64) == 0 else {
+        guard bound == 0, listen(fd, 64) == 0 else {
             let code = errno
             close(fd)
             throw FakeRuntimeAPIError.socket("bind/listen", code)

@@ -1,3 +1,8 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
 import AWSClients
 import CurlHTTP
 import LeanJSON
@@ -113,7 +118,3 @@ enum FileBytes {
         return ferror(file) == 0 ? bytes : nil
     }
 }
-
-#if canImport(Glibc)
-import Glibc
-#endif
