@@ -522,9 +522,10 @@ public final class FakeRuntimeAPI: @unchecked Sendable {
 
     private func writeAll(_ fd: Int32, _ bytes: [UInt8]) -> Bool {
         bytes.withUnsafeBytes { buffer in
+            guard let start = buffer.baseAddress else { return true }  // nothing to send
             var offset = 0
             while offset < buffer.count {
-                let sent = send(fd, buffer.baseAddress! + offset, buffer.count - offset, Int32(MSG_NOSIGNAL))
+                let sent = send(fd, start + offset, buffer.count - offset, Int32(MSG_NOSIGNAL))
                 if sent < 0, errno == EINTR { continue }
                 if sent <= 0 { return false }
                 offset += sent
