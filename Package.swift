@@ -51,7 +51,11 @@ let package = Package(
                            .product(name: "Logging", package: "swift-log")]
         ),
         // The user-profile HTTP API: API Gateway events, schemas v1/v2, validation, authorization, stores.
-        .target(name: "ProfileService", dependencies: ["LambdaCore", "LambdaRuntime", "FeatureFlags", "AWSClients", "LeanJSON"]),
+        .target(
+            name: "ProfileService",
+            dependencies: ["LambdaCore", "LambdaRuntime", "FeatureFlags", "AWSClients", "LeanJSON",
+                           .product(name: "Logging", package: "swift-log")]
+        ),
         // Release checks that run as Lambda handlers: the CodeDeploy PreTraffic hook.
         .target(
             name: "ReleaseHooks",
@@ -82,7 +86,12 @@ let package = Package(
         ),
         .executableTarget(
             name: "lambda-local",
-            dependencies: ["LambdaLocal", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+            dependencies: [
+                "LambdaLocal",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ]
         ),
 
         // Fuzzing (scripts/fuzz.sh builds these with -sanitize=fuzzer,address in .build-fuzz). In a normal
@@ -100,21 +109,33 @@ let package = Package(
         .testTarget(name: "CurlHTTPTests", dependencies: ["CurlHTTP", "FakeRuntimeAPI"]),
         .testTarget(name: "LeanJSONTests", dependencies: ["LeanJSON"]),
         .testTarget(name: "LambdaCoreTests", dependencies: ["LambdaCore"]),
-        .testTarget(name: "FeatureFlagsTests", dependencies: ["FeatureFlags", "FakeRuntimeAPI", "LeanJSON", "AWSClients"]),
+        .testTarget(
+            name: "FeatureFlagsTests",
+            dependencies: ["FeatureFlags", "FakeRuntimeAPI", "LeanJSON", "AWSClients", .product(name: "Logging", package: "swift-log")]
+        ),
         .testTarget(name: "AWSClientsTests", dependencies: ["AWSClients", "CurlHTTP", "FakeRuntimeAPI", "LambdaCore", "LeanJSON"]),
         .testTarget(
             name: "ProfileServiceTests",
-            dependencies: ["ProfileService", "LambdaRuntime", "FeatureFlags", "LeanJSON", "FakeRuntimeAPI"]
+            dependencies: ["ProfileService", "AWSClients", "LambdaRuntime", "FeatureFlags", "LeanJSON", "FakeRuntimeAPI", .product(name: "Logging", package: "swift-log")]
         ),
-        .testTarget(name: "LambdaRuntimeTests", dependencies: ["LambdaRuntime", "FakeRuntimeAPI", "RuntimeAPIConformanceRunner"]),
+        .testTarget(
+            name: "LambdaRuntimeTests",
+            dependencies: ["LambdaRuntime", "CurlHTTP", "FakeRuntimeAPI", "RuntimeAPIConformanceRunner", .product(name: "Logging", package: "swift-log")]
+        ),
         .testTarget(name: "BootstrapTests", dependencies: ["bootstrap", "FakeRuntimeAPI"]),
         .testTarget(
             name: "ReleaseHooksTests",
-            dependencies: ["ReleaseHooks", "AWSClients", "FakeRuntimeAPI", "LambdaRuntime", "LeanJSON", "ProfileService", "FeatureFlags"]
+            dependencies: ["ReleaseHooks", "AWSClients", "FakeRuntimeAPI", "LambdaRuntime", "LeanJSON", "ProfileService", "FeatureFlags",
+                           .product(name: "Logging", package: "swift-log")]
         ),
         .testTarget(
             name: "LambdaLocalTests",
-            dependencies: ["LambdaLocal", "lambda-local", "bootstrap", "CurlHTTP", "FeatureFlags", "RuntimeAPIConformanceRunner"],
+            dependencies: [
+                "LambdaLocal", "lambda-local", "bootstrap", "CurlHTTP", "FeatureFlags", "LambdaRuntimeProtocol",
+                "RuntimeAPIConformanceRunner",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
             exclude: ["Fixtures"]
         ),
     ]
