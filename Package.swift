@@ -28,9 +28,9 @@ let package = Package(
         // A small, safe face over one reusable libcurl easy handle.
         .target(name: "CurlHTTP", dependencies: ["CCurl"]),
         // A JSON value, parser and writer without Foundation (FoundationEssentials costs ~7.5 MB and cold start).
-        .target(name: "LeanJSON"),
+        .target(name: "LeanJSON", dependencies: ["LambdaCore"]),
         // The base below everything, dependency-free: deadlines, the wall clock, the environment, `Duration`
-        // in units, and the protocol of errors that say how Lambda reports them.
+        // in units, ASCII byte classes and hex digits, and the protocol of errors that say how Lambda reports them.
         .target(name: "LambdaCore"),
         // The Runtime API protocol in one dependency-free place: header names, paths, status rules,
         // `/next` metadata; used by the runtime and by the Runtime API servers, so they cannot drift.

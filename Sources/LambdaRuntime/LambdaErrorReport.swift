@@ -47,7 +47,7 @@ public struct LambdaErrorReport: Sendable, Equatable, Error {
 
     /// The error type as a header value: printable ASCII only, so it can never break the request.
     var headerValue: String {
-        let cleaned = errorType.unicodeScalars.map { $0.value >= 0x20 && $0.value < 0x7F ? Character($0) : "_" }
+        let cleaned = errorType.unicodeScalars.map { $0.isASCII && ASCII.isPrintable(UInt8($0.value)) ? Character($0) : "_" }
         return cleaned.isEmpty ? "Unhandled" : String(cleaned)
     }
 }

@@ -3,6 +3,7 @@ import Glibc
 #elseif canImport(Musl)
 import Musl
 #endif
+import LambdaCore
 
 extension JSON {
     /// Compact JSON text with object keys sorted by their UTF-8 bytes.
@@ -116,8 +117,8 @@ extension JSON {
                 case 0x09: output.append(UInt8(ascii: "t"))
                 default:
                     output.append(contentsOf: "u00".utf8)
-                    output.append(hexDigits[Int(byte >> 4)])
-                    output.append(hexDigits[Int(byte & 0xF)])
+                    output.append(ASCII.hexDigit(byte >> 4))
+                    output.append(ASCII.hexDigit(byte))
                 }
                 runStart = position + 1
             }
@@ -125,6 +126,4 @@ extension JSON {
         }
         output.append(UInt8(ascii: "\""))
     }
-
-    private static let hexDigits: [UInt8] = Array("0123456789abcdef".utf8)
 }
