@@ -70,7 +70,11 @@ let package = Package(
         // so FakeRuntimeAPI and lambda-local are checked by one runner.
         .target(name: "RuntimeAPIConformanceRunner", dependencies: ["CurlHTTP", "LambdaRuntimeProtocol", "LeanJSON"]),
         // Measures the bootstrap against a plain C libcurl loop, warm and cold (scripts/bench.sh).
-        .executableTarget(name: "runtime-bench", dependencies: ["FakeRuntimeAPI", "FeatureFlags", "LambdaCore"]),
+        .executableTarget(
+            name: "runtime-bench",
+            dependencies: ["FakeRuntimeAPI", "FeatureFlags", "LambdaCore", .product(name: "Logging", package: "swift-log"),
+                           .product(name: "ArgumentParser", package: "swift-argument-parser")]
+        ),
 
         // The local runtime mock: runs the real bootstrap as a child, serves it the Runtime API, and
         // offers an RIE-compatible invoke endpoint plus an API Gateway HTTP front door.
