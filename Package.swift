@@ -135,7 +135,7 @@ let package = Package(
         .testTarget(
             name: "LambdaLocalTests",
             dependencies: [
-                "LambdaLocal", "lambda-local", "bootstrap", "CurlHTTP", "FeatureFlags", "LambdaRuntimeProtocol",
+                "LambdaLocal", "lambda-local", "bootstrap", "CurlHTTP", "FeatureFlags", "LambdaCore", "LambdaRuntimeProtocol",
                 "RuntimeAPIConformanceRunner",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
