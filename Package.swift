@@ -28,25 +28,34 @@ let package = Package(
         // A small, safe face over one reusable libcurl easy handle.
         .target(name: "CurlHTTP", dependencies: ["CCurl"]),
         // A JSON value, parser and writer without Foundation (FoundationEssentials costs ~7.5 MB and cold start).
-        .target(name: "LeanJSON"),
+        .target(name: "LeanJSON", dependencies: ["LambdaCore"]),
+        // The base below everything, dependency-free: deadlines, the wall clock, the environment, `Duration`
+        // in units, ASCII byte classes and hex digits, and the protocol of errors that say how Lambda reports them.
+        .target(name: "LambdaCore"),
         // The Runtime API protocol in one dependency-free place: header names, paths, status rules,
         // `/next` metadata; used by the runtime and by the Runtime API servers, so they cannot drift.
         .target(name: "LambdaRuntimeProtocol"),
-        // The Runtime API client, the invocation loop, the handler API and Lambda-style logs.
+        // The Runtime API client, the invocation loop, the handler API and Lambda-style logs; re-exports
+        // LambdaCore and LambdaRuntimeProtocol, whose types its handler API uses.
         .target(
             name: "LambdaRuntime",
-            dependencies: ["CurlHTTP", "LeanJSON", "LambdaRuntimeProtocol", .product(name: "Logging", package: "swift-log")]
+            dependencies: ["CurlHTTP", "LeanJSON", "LambdaCore", "LambdaRuntimeProtocol",
+                           .product(name: "Logging", package: "swift-log")]
         ),
         // Signed JSON calls to AWS (DynamoDB, AppConfigData): credentials, endpoints, errors, retries.
-        .target(name: "AWSClients", dependencies: ["CurlHTTP", "LambdaRuntime", "LeanJSON"]),
+        .target(name: "AWSClients", dependencies: ["CurlHTTP", "LambdaCore", "LeanJSON"]),
         // Flag evaluation behind one protocol; sources and the in-process cache.
         .target(
             name: "FeatureFlags",
-            dependencies: ["CCrypto", "CurlHTTP", "AWSClients", "LambdaRuntime", "LeanJSON",
+            dependencies: ["CCrypto", "CurlHTTP", "AWSClients", "LambdaCore", "LeanJSON",
                            .product(name: "Logging", package: "swift-log")]
         ),
         // The user-profile HTTP API: API Gateway events, schemas v1/v2, validation, authorization, stores.
-        .target(name: "ProfileService", dependencies: ["LambdaRuntime", "FeatureFlags", "AWSClients", "LeanJSON"]),
+        .target(
+            name: "ProfileService",
+            dependencies: ["LambdaCore", "LambdaRuntime", "FeatureFlags", "AWSClients", "LeanJSON",
+                           .product(name: "Logging", package: "swift-log")]
+        ),
         // Release checks that run as Lambda handlers: the CodeDeploy PreTraffic hook.
         .target(
             name: "ReleaseHooks",
@@ -56,18 +65,23 @@ let package = Package(
         .executableTarget(name: "bootstrap", dependencies: ["LambdaRuntime", "ProfileService", "ReleaseHooks"]),
 
         // A blocking loopback Runtime API server for tests and benchmarks (never linked into bootstrap).
-        .target(name: "FakeRuntimeAPI", dependencies: ["LambdaRuntimeProtocol"]),
+        .target(name: "FakeRuntimeAPI", dependencies: ["LambdaCore", "LambdaRuntimeProtocol"]),
         // Runs the protocol's conformance table against any Runtime API server over libcurl (tests only),
         // so FakeRuntimeAPI and lambda-local are checked by one runner.
         .target(name: "RuntimeAPIConformanceRunner", dependencies: ["CurlHTTP", "LambdaRuntimeProtocol", "LeanJSON"]),
         // Measures the bootstrap against a plain C libcurl loop, warm and cold (scripts/bench.sh).
-        .executableTarget(name: "runtime-bench", dependencies: ["FakeRuntimeAPI", "FeatureFlags"]),
+        .executableTarget(
+            name: "runtime-bench",
+            dependencies: ["FakeRuntimeAPI", "FeatureFlags", "LambdaCore", .product(name: "Logging", package: "swift-log"),
+                           .product(name: "ArgumentParser", package: "swift-argument-parser")]
+        ),
 
         // The local runtime mock: runs the real bootstrap as a child, serves it the Runtime API, and
         // offers an RIE-compatible invoke endpoint plus an API Gateway HTTP front door.
         .target(
             name: "LambdaLocal",
             dependencies: [
+                "LambdaCore",
                 "LambdaRuntimeProtocol",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -76,7 +90,12 @@ let package = Package(
         ),
         .executableTarget(
             name: "lambda-local",
-            dependencies: ["LambdaLocal", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+            dependencies: [
+                "LambdaLocal",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ]
         ),
 
         // Fuzzing (scripts/fuzz.sh builds these with -sanitize=fuzzer,address in .build-fuzz). In a normal
@@ -93,21 +112,34 @@ let package = Package(
 
         .testTarget(name: "CurlHTTPTests", dependencies: ["CurlHTTP", "FakeRuntimeAPI"]),
         .testTarget(name: "LeanJSONTests", dependencies: ["LeanJSON"]),
-        .testTarget(name: "FeatureFlagsTests", dependencies: ["FeatureFlags", "FakeRuntimeAPI", "LeanJSON", "AWSClients"]),
-        .testTarget(name: "AWSClientsTests", dependencies: ["AWSClients", "CurlHTTP", "FakeRuntimeAPI", "LeanJSON"]),
+        .testTarget(name: "LambdaCoreTests", dependencies: ["LambdaCore"]),
+        .testTarget(
+            name: "FeatureFlagsTests",
+            dependencies: ["FeatureFlags", "FakeRuntimeAPI", "LeanJSON", "AWSClients", .product(name: "Logging", package: "swift-log")]
+        ),
+        .testTarget(name: "AWSClientsTests", dependencies: ["AWSClients", "CurlHTTP", "FakeRuntimeAPI", "LambdaCore", "LeanJSON"]),
         .testTarget(
             name: "ProfileServiceTests",
-            dependencies: ["ProfileService", "LambdaRuntime", "FeatureFlags", "LeanJSON", "FakeRuntimeAPI"]
+            dependencies: ["ProfileService", "AWSClients", "LambdaRuntime", "FeatureFlags", "LeanJSON", "FakeRuntimeAPI", .product(name: "Logging", package: "swift-log")]
         ),
-        .testTarget(name: "LambdaRuntimeTests", dependencies: ["LambdaRuntime", "FakeRuntimeAPI", "RuntimeAPIConformanceRunner"]),
+        .testTarget(
+            name: "LambdaRuntimeTests",
+            dependencies: ["LambdaRuntime", "CurlHTTP", "FakeRuntimeAPI", "RuntimeAPIConformanceRunner", .product(name: "Logging", package: "swift-log")]
+        ),
         .testTarget(name: "BootstrapTests", dependencies: ["bootstrap", "FakeRuntimeAPI"]),
         .testTarget(
             name: "ReleaseHooksTests",
-            dependencies: ["ReleaseHooks", "AWSClients", "FakeRuntimeAPI", "LambdaRuntime", "LeanJSON", "ProfileService", "FeatureFlags"]
+            dependencies: ["ReleaseHooks", "AWSClients", "FakeRuntimeAPI", "LambdaRuntime", "LeanJSON", "ProfileService", "FeatureFlags",
+                           .product(name: "Logging", package: "swift-log")]
         ),
         .testTarget(
             name: "LambdaLocalTests",
-            dependencies: ["LambdaLocal", "lambda-local", "bootstrap", "CurlHTTP", "FeatureFlags", "RuntimeAPIConformanceRunner"],
+            dependencies: [
+                "LambdaLocal", "lambda-local", "bootstrap", "CurlHTTP", "FeatureFlags", "LambdaCore", "LambdaRuntimeProtocol",
+                "RuntimeAPIConformanceRunner",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
             exclude: ["Fixtures"]
         ),
     ]

@@ -1,5 +1,7 @@
 #if canImport(Glibc)
 import Glibc
+#elseif canImport(Musl)
+import Musl
 #endif
 
 /// The `main` of every fuzz target: libFuzzer's driver when built for fuzzing (`-DFUZZING` with

@@ -3,6 +3,8 @@ import LeanJSON
 
 #if canImport(Glibc)
 import Glibc
+#elseif canImport(Musl)
+import Musl
 #endif
 
 /// Fuzzes `JSON(parsing:)` and the writer: no crash, no hang, and every accepted text round-trips.

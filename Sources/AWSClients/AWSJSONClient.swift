@@ -1,8 +1,10 @@
 #if canImport(Glibc)
 import Glibc
+#elseif canImport(Musl)
+import Musl
 #endif
 import CurlHTTP
-import LambdaRuntime
+import LambdaCore
 import LeanJSON
 import Synchronization
 
@@ -94,7 +96,7 @@ public final class AWSJSONClient: Sendable {
             }
             guard failure.isRetryable, attempt < retryPolicy.maxAttempts else { throw failure }
             let cap = min(retryPolicy.maxDelay, retryPolicy.baseDelay * (1 << min(attempt - 1, 16)))
-            let delay = Duration.nanoseconds(Int64.random(in: 0...max(1, Int64(cap.components.seconds) * 1_000_000_000 + cap.components.attoseconds / 1_000_000_000)))
+            let delay = Duration.nanoseconds(Int64.random(in: 0...max(1, cap.wholeNanoseconds)))
             if let remaining = deadline?.remainingTime(), remaining - delay < retryPolicy.deadlineMargin {
                 throw failure
             }

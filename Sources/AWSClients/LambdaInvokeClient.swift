@@ -1,5 +1,5 @@
 import CurlHTTP
-import LambdaRuntime
+import LambdaCore
 
 /// A published Lambda version, named the way CloudFormation's `!Ref Function.Version` names it:
 /// `arn:PARTITION:lambda:REGION:ACCOUNT:function:NAME:VERSION`.
@@ -19,7 +19,7 @@ public struct LambdaVersionARN: Sendable, Equatable, CustomStringConvertible {
         let parts = text.split(separator: ":", omittingEmptySubsequences: false).map(String.init)
         guard parts.count == 8, parts[0].utf8.elementsEqual("arn".utf8), parts[2].utf8.elementsEqual("lambda".utf8),
               parts[5].utf8.elementsEqual("function".utf8), !parts[3].isEmpty,
-              Self.isName(parts[6]), !parts[7].isEmpty, parts[7].utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 })
+              Self.isName(parts[6]), !parts[7].isEmpty, parts[7].utf8.allSatisfy(ASCII.isDigit)
         else { return nil }
         self.region = parts[3]
         self.functionName = parts[6]
@@ -30,8 +30,7 @@ public struct LambdaVersionARN: Sendable, Equatable, CustomStringConvertible {
     /// Lambda's function-name alphabet: `A-Z a-z 0-9 - _`, 1-64 characters.
     static func isName(_ name: String) -> Bool {
         (1...64).contains(name.utf8.count) && name.utf8.allSatisfy { byte in
-            (byte >= 0x30 && byte <= 0x39) || (byte >= 0x41 && byte <= 0x5A) || (byte >= 0x61 && byte <= 0x7A)
-                || byte == 0x2D || byte == 0x5F
+            ASCII.isAlphanumeric(byte) || byte == UInt8(ascii: "-") || byte == UInt8(ascii: "_")
         }
     }
 }

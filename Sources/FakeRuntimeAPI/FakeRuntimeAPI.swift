@@ -1,7 +1,10 @@
 #if canImport(Glibc)
 import Glibc
+#elseif canImport(Musl)
+import Musl
 #endif
 import Foundation
+import LambdaCore
 import LambdaRuntimeProtocol
 
 /// A Lambda Runtime API on 127.0.0.1 for tests and benchmarks: blocking sockets, a thread per
@@ -186,7 +189,7 @@ public final class FakeRuntimeAPI: @unchecked Sendable {
         self.recordBodies = recordBodies
         self.maxPayload = maxPayload
         self.maxStreamedPayload = maxStreamedPayload
-        let (fd, port) = try Self.listen()
+        let (fd, port) = try Self.openListeningSocket()
         self.listener = fd
         self.port = port
         let thread = Thread { [self] in acceptLoop() }
@@ -279,7 +282,7 @@ public final class FakeRuntimeAPI: @unchecked Sendable {
     /// Waits until `predicate` holds for the state, or `timeout` passes; returns whether it held.
     @discardableResult
     public func wait(timeout: Duration = .seconds(10), until predicate: (State) -> Bool) -> Bool {
-        let deadline = Date().addingTimeInterval(Double(timeout.components.seconds) + Double(timeout.components.attoseconds) / 1e18)
+        let deadline = Date().addingTimeInterval(timeout.fractionalSeconds)
         condition.lock()
         defer { condition.unlock() }
         while !predicate(state) {
@@ -302,7 +305,7 @@ public final class FakeRuntimeAPI: @unchecked Sendable {
 
     /// Waits for the result of `requestID`.
     public func waitForOutcome(_ requestID: String, timeout: Duration = .seconds(10)) -> Outcome? {
-        let deadline = Date().addingTimeInterval(Double(timeout.components.seconds))
+        let deadline = Date().addingTimeInterval(timeout.fractionalSeconds)
         condition.lock()
         defer { condition.unlock() }
         while outcomes[requestID] == nil {
@@ -313,7 +316,7 @@ public final class FakeRuntimeAPI: @unchecked Sendable {
 
     // MARK: Serving
 
-    private static func listen() throws -> (Int32, Int) {
+    private static func openListeningSocket() throws -> (Int32, Int) {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { throw FakeRuntimeAPIError.socket("socket", errno) }
         var yes: Int32 = 1
@@ -325,7 +328,7 @@ public final class FakeRuntimeAPI: @unchecked Sendable {
         let bound = withUnsafePointer(to: &address) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
         }
-        guard bound == 0, Glibc.listen(fd, 64) == 0 else {
+        guard bound == 0, listen(fd, 64) == 0 else {
             let code = errno
             close(fd)
             throw FakeRuntimeAPIError.socket("bind/listen", code)
@@ -519,9 +522,10 @@ public final class FakeRuntimeAPI: @unchecked Sendable {
 
     private func writeAll(_ fd: Int32, _ bytes: [UInt8]) -> Bool {
         bytes.withUnsafeBytes { buffer in
+            guard let start = buffer.baseAddress else { return true }  // nothing to send
             var offset = 0
             while offset < buffer.count {
-                let sent = send(fd, buffer.baseAddress! + offset, buffer.count - offset, Int32(MSG_NOSIGNAL))
+                let sent = send(fd, start + offset, buffer.count - offset, Int32(MSG_NOSIGNAL))
                 if sent < 0, errno == EINTR { continue }
                 if sent <= 0 { return false }
                 offset += sent

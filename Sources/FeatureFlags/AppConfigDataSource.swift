@@ -1,6 +1,6 @@
 import AWSClients
 import CurlHTTP
-import LambdaRuntime
+import LambdaCore
 import LeanJSON
 import Synchronization
 
@@ -31,7 +31,8 @@ public final class AppConfigDataSource: FlagSource {
 
     /// One poll: a session first if there is no token.
     public func fetch(timeout: Duration) async throws(FlagSourceError) -> FlagFetch {
-        let deadline = LambdaDeadline(epochMilliseconds: WallClock.now().epochMilliseconds + Self.milliseconds(timeout))
+        // One budget for both calls (session and configuration): a deadline, not a timeout per call.
+        let deadline = LambdaDeadline(after: timeout)
         var current = token.withLock { $0 }
         if current == nil {
             current = try await startSession(deadline: deadline)
@@ -83,9 +84,5 @@ public final class AppConfigDataSource: FlagSource {
         } catch {
             throw FlagSourceError("AppConfigData StartConfigurationSession: \(error)", retryAfter: .seconds(5))
         }
-    }
-
-    static func milliseconds(_ duration: Duration) -> Int64 {
-        duration.components.seconds * 1000 + duration.components.attoseconds / 1_000_000_000_000_000
     }
 }

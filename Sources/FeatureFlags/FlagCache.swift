@@ -1,4 +1,3 @@
-import LambdaRuntime
 import Logging
 import Synchronization
 
@@ -131,8 +130,7 @@ public final class FlagCache: FlagEvaluating {
 
     private static func describe(_ document: FlagDocument?) -> String {
         guard let document else { return "none" }
-        return document.flags.keys.sorted().map { key in
-            let flag = document.flags[key]!
+        return document.flags.sorted { $0.key < $1.key }.map { key, flag in
             var text = "\(key)=\(flag.enabled ? "on" : "off")"
             if let percentage = flag.rolloutPercentage { text += "@\(percentage)%" }
             return text

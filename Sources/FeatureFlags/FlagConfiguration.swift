@@ -1,5 +1,5 @@
 import AWSClients
-import LambdaRuntime
+import LambdaCore
 import Logging
 
 /// Builds the flag evaluator the environment asks for:

@@ -1,6 +1,10 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
 import AWSClients
 import CurlHTTP
-import LambdaRuntime
 import LeanJSON
 
 /// What one poll of a flag source returned.
@@ -114,7 +118,3 @@ enum FileBytes {
         return ferror(file) == 0 ? bytes : nil
     }
 }
-
-#if canImport(Glibc)
-import Glibc
-#endif

@@ -31,8 +31,10 @@ public enum RolloutBucket {
                         buffer[offset] = UInt8(ascii: ".")
                         offset += 1
                         append(user)
-                        let digest = buffer.baseAddress! + length
-                        ccrypto_sha1(buffer.baseAddress!, length, digest)
+                        // A temporary allocation of 22 bytes or more always has an address.
+                        guard let input = buffer.baseAddress else { return 0 }
+                        let digest = input + length
+                        ccrypto_sha1(input, length, digest)
                         var leading: UInt64 = 0
                         for index in 0..<8 { leading = leading << 8 | UInt64(digest[index]) }
                         return Double(leading >> 4) / scale

@@ -220,7 +220,7 @@ struct FrontDoorRouter {
     /// An id in the shape API Gateway HTTP APIs use (`Abc1DefGhIjKl=`).
     private static func apiRequestID() -> String {
         let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789")
-        return String((0..<15).map { _ in alphabet.randomElement()! }) + "="
+        return String((0..<15).map { _ in alphabet[Int.random(in: alphabet.indices)] }) + "="
     }
 }
 

@@ -1,7 +1,10 @@
 #if canImport(Glibc)
 import Glibc
+#elseif canImport(Musl)
+import Musl
 #endif
 import Foundation
+import LambdaCore
 import LambdaRuntimeProtocol
 import NIOCore
 import NIOHTTP1
@@ -144,7 +147,7 @@ final class FunctionInstance: @unchecked Sendable {
             died(reason: "\(error)", exitDescription: nil)
             return
         }
-        initTimeoutTask = loop.scheduleTask(in: .nanoseconds(configuration.initTimeout.nanosecondsForScheduling)) { [self] in
+        initTimeoutTask = loop.scheduleTask(in: .nanoseconds(configuration.initTimeout.wholeNanoseconds)) { [self] in
             guard case .starting(let first, _) = state else { return }
             let timeout = configuration.initTimeout
             events.log("INIT_REPORT Init Duration: \(PlatformLog.milliseconds(timeout)) ms\tPhase: init\tStatus: timeout")
@@ -251,7 +254,7 @@ final class FunctionInstance: @unchecked Sendable {
         state = .running(waiting: waiting, busy: busy)
         invocation.startedAt = .now
         events.log("START RequestId: \(invocation.requestID) Version: \(version.name)")
-        let deadline = Int64(Date().timeIntervalSince1970 * 1000) + Int64(PlatformLog.wholeMilliseconds(configuration.timeout))
+        let deadline = Int64(Date().timeIntervalSince1970 * 1000) + configuration.timeout.wholeMilliseconds
         var headers = HTTPHeaders()
         headers.add(name: RuntimeHeader.requestID, value: invocation.requestID)
         headers.add(name: RuntimeHeader.invocationID, value: invocation.newAttempt())
@@ -266,7 +269,7 @@ final class FunctionInstance: @unchecked Sendable {
         }
         headers.add(name: "Content-Type", value: "application/json")
         next.send(status: .init(statusCode: RuntimeAPIStatus.event), headers: headers, body: invocation.payload)
-        invocation.timeoutTask = loop.scheduleTask(in: .nanoseconds(configuration.timeout.nanosecondsForScheduling)) { [self] in
+        invocation.timeoutTask = loop.scheduleTask(in: .nanoseconds(configuration.timeout.wholeNanoseconds)) { [self] in
             timedOut(invocation)
         }
         return true

@@ -1,4 +1,5 @@
 import Foundation
+import LambdaCore
 import NIOHTTP1
 
 /// An answer of Lambda's control plane that is an error: the status, the code (`x-amzn-ErrorType`) and
@@ -197,7 +198,7 @@ struct LambdaControlPlane {
             FunctionName: configuration.functionName, FunctionArn: configuration.functionARN(qualifier: version.name),
             Runtime: configuration.runtime, Role: configuration.role, Handler: configuration.handler,
             CodeSize: (attributes?[.size] as? Int) ?? 0, Description: "lambda-local: \(version.bootstrapPath)",
-            Timeout: Int(configuration.timeout.components.seconds), MemorySize: configuration.memorySizeMB,
+            Timeout: Int(configuration.timeout.wholeSeconds), MemorySize: configuration.memorySizeMB,
             LastModified: formatter.string(from: modified).replacingOccurrences(of: "Z", with: "+0000"),
             Version: version.name, Environment: .init(Variables: environment),
             RevisionId: Self.revisionID(of: version))

@@ -1,4 +1,5 @@
 import Foundation
+import LambdaCore
 import NIOCore
 
 /// The local Lambda service: versions, a weighted alias, instances per version behind a queue,
@@ -232,7 +233,7 @@ public final class LocalLambda: @unchecked Sendable, InstanceEvents {
             }
         }
         let now = Date().timeIntervalSince1970
-        let milliseconds = Double(result.duration.components.seconds) * 1000 + Double(result.duration.components.attoseconds) / 1e15
+        let milliseconds = result.duration.fractionalMilliseconds
         for dimensions in sets {
             let key = { (metric: String) in MetricKey(namespace: "AWS/Lambda", name: metric, dimensions: dimensions) }
             metrics.record(key("Invocations"), value: 1, unit: "Count", time: now)
@@ -338,7 +339,7 @@ struct VersionStatistics {
     mutating func record(_ result: InvocationResult) {
         invocations += 1
         if result.isError { errors += 1 }
-        let ms = Double(result.duration.components.seconds) * 1000 + Double(result.duration.components.attoseconds) / 1e15
+        let ms = result.duration.fractionalMilliseconds
         durationsMs.append(ms)
         if durationsMs.count > 100_000 { durationsMs.removeFirst(durationsMs.count - 100_000) }
     }

@@ -1,4 +1,5 @@
 import Foundation
+import LambdaCore
 
 /// The platform lines Lambda writes around invocations (REPORT, INIT_REPORT) and their number formats.
 enum PlatformLog {
@@ -21,7 +22,7 @@ enum PlatformLog {
         var line: String {
             var billed = duration
             if let initDuration { billed += initDuration }
-            let billedMilliseconds = Int((PlatformLog.millisecondsValue(billed)).rounded(.up))
+            let billedMilliseconds = Int((billed.fractionalMilliseconds).rounded(.up))
             var report = "REPORT RequestId: \(requestID)\tDuration: \(PlatformLog.milliseconds(duration)) ms"
             report += "\tBilled Duration: \(max(1, billedMilliseconds)) ms\tMemory Size: \(memorySizeMB) MB"
             report += "\tMax Memory Used: \(maxMemoryUsedMB.map(String.init) ?? "?") MB"
@@ -44,23 +45,14 @@ enum PlatformLog {
         return Int((Double(kilobytes) / 1024).rounded(.up))
     }
 
-    static func millisecondsValue(_ duration: Duration) -> Double {
-        Double(duration.components.seconds) * 1000 + Double(duration.components.attoseconds) / 1e15
-    }
-
     /// `12.34`: milliseconds with two decimals.
     static func milliseconds(_ duration: Duration) -> String {
-        String(format: "%.2f", millisecondsValue(duration))
-    }
-
-    /// Whole milliseconds.
-    static func wholeMilliseconds(_ duration: Duration) -> Int {
-        Int(duration.components.seconds) * 1000 + Int(duration.components.attoseconds / 1_000_000_000_000_000)
+        String(format: "%.2f", duration.fractionalMilliseconds)
     }
 
     /// `3.00`: seconds with two decimals, as in "Task timed out after 3.00 seconds".
     static func seconds(_ duration: Duration) -> String {
-        String(format: "%.2f", Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18)
+        String(format: "%.2f", duration.fractionalSeconds)
     }
 
     /// The ISO 8601 time with milliseconds, as Lambda stamps its own log lines.
@@ -68,12 +60,5 @@ enum PlatformLog {
         let formatter = ISO8601DateFormatter()
         formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
         return formatter.string(from: Date())
-    }
-}
-
-extension Duration {
-    /// The duration as a NIO `TimeAmount`.
-    var nanosecondsForScheduling: Int64 {
-        Int64(components.seconds) * 1_000_000_000 + components.attoseconds / 1_000_000_000
     }
 }

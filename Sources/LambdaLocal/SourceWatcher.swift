@@ -1,7 +1,10 @@
 #if canImport(Glibc)
 import Glibc
+#elseif canImport(Musl)
+import Musl
 #endif
 import Foundation
+import LambdaCore
 import Synchronization
 
 /// Watches a Swift package's `Sources/` (every directory under it, new ones included) and its `Package.swift`
@@ -63,7 +66,7 @@ final class SourceWatcher: Sendable {
     /// Blocks, calling `onChange` with the changed paths once a burst of changes has been quiet for
     /// `quietPeriod`, until ``stop()``. Changes made while `onChange` runs make the next burst.
     func run(quietPeriod: Duration, onChange: ([String]) -> Void) {
-        let quiet = Int32(clamping: PlatformLog.wholeMilliseconds(quietPeriod))
+        let quiet = Int32(clamping: quietPeriod.wholeMilliseconds)
         while !stopped.load(ordering: .acquiring) {
             guard wait(milliseconds: 200) else { continue }
             var changed = readChanges()

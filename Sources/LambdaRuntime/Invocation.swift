@@ -1,4 +1,7 @@
 import CurlHTTP
+// Deadlines, the wall clock and the environment are part of the handler API (`context.deadline`,
+// `Configuration(environment:)`): `import LambdaRuntime` is enough to name them.
+@_exported import LambdaCore
 
 /// One event handed out by `GET /invocation/next`: its metadata, parsed once from the headers, and
 /// the event bytes.
@@ -72,30 +75,11 @@ extension CarriesInvocationMetadata {
     @inlinable public var invocationID: String? { metadata.invocationID }
 }
 
-/// The moment an invocation times out, as Unix epoch milliseconds.
-public struct LambdaDeadline: Sendable, Equatable, Hashable, Comparable {
-    /// Milliseconds since 1970-01-01T00:00:00Z.
-    public let epochMilliseconds: Int64
-
-    /// Creates a deadline.
-    public init(epochMilliseconds: Int64) {
-        self.epochMilliseconds = epochMilliseconds
-    }
-
+extension LambdaDeadline {
     /// Parses `Lambda-Runtime-Deadline-Ms`; `nil` for anything but a positive whole number.
     public init?(headerValue: String) {
         guard let value = InvocationMetadata.Parser.epochMilliseconds(headerValue) else { return nil }
-        self.epochMilliseconds = value
-    }
-
-    /// Time left until the deadline at `now` (negative once it has passed).
-    public func remainingTime(at now: WallClock.Instant = WallClock.now()) -> Duration {
-        .milliseconds(epochMilliseconds - now.epochMilliseconds)
-    }
-
-    /// Orders deadlines by time.
-    public static func < (lhs: LambdaDeadline, rhs: LambdaDeadline) -> Bool {
-        lhs.epochMilliseconds < rhs.epochMilliseconds
+        self.init(epochMilliseconds: value)
     }
 }
 

@@ -72,7 +72,7 @@ private func writeWholeLine(_ line: [UInt8], to descriptor: Int32) {
         guard let start = bytes.baseAddress else { return }
         var offset = 0
         while offset < bytes.count {
-            let written = Glibc.write(descriptor, start + offset, bytes.count - offset)
+            let written = write(descriptor, start + offset, bytes.count - offset)
             if written <= 0 { return }
             offset += written
         }

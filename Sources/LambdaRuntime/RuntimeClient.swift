@@ -4,7 +4,6 @@ import Glibc
 import Musl
 #endif
 import CurlHTTP
-import Logging
 
 /// How often, and how patiently, `/next` is retried when the Runtime API cannot be reached.
 public struct RetryPolicy: Sendable, Equatable {

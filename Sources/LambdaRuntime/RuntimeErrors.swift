@@ -33,14 +33,18 @@ public enum RuntimeExit: Sendable, Equatable, CustomStringConvertible {
     case runtimeAPIUnreachable(String)
     /// The Runtime API answered in a way the protocol does not allow, repeatedly.
     case protocolViolation(String)
+    /// The runtime's own settings (`AWS_LAMBDA_RUNTIME_API`, `AWS_LAMBDA_MAX_CONCURRENCY`) are unusable,
+    /// so no loop started and nothing could be reported to the Runtime API.
+    case configurationInvalid(RuntimeConfigurationError)
 
-    /// The process exit status for this reason; never 0.
+    /// The process exit status for this reason; never 0, one per reason (the README lists them).
     public var exitCode: Int32 {
         switch self {
         case .initializationFailed: 1
         case .sandboxFailure: 2
         case .runtimeAPIUnreachable: 3
         case .protocolViolation: 4
+        case .configurationInvalid: 5
         }
     }
 
@@ -51,6 +55,7 @@ public enum RuntimeExit: Sendable, Equatable, CustomStringConvertible {
         case .sandboxFailure(let detail): "the Runtime API reported a broken sandbox: \(detail)"
         case .runtimeAPIUnreachable(let detail): "the Runtime API is unreachable: \(detail)"
         case .protocolViolation(let detail): "the Runtime API broke the protocol: \(detail)"
+        case .configurationInvalid(let error): "the runtime's configuration is unusable: \(error)"
         }
     }
 }

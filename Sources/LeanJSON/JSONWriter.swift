@@ -3,6 +3,7 @@ import Glibc
 #elseif canImport(Musl)
 import Musl
 #endif
+import LambdaCore
 
 extension JSON {
     /// Compact JSON text with object keys sorted by their UTF-8 bytes.
@@ -116,32 +117,13 @@ extension JSON {
                 case 0x09: output.append(UInt8(ascii: "t"))
                 default:
                     output.append(contentsOf: "u00".utf8)
-                    output.append(hexDigits[Int(byte >> 4)])
-                    output.append(hexDigits[Int(byte & 0xF)])
+                    output.append(ASCII.hexDigit(byte >> 4))
+                    output.append(ASCII.hexDigit(byte))
                 }
                 runStart = position + 1
             }
             output.append(contentsOf: UnsafeBufferPointer(rebasing: text[runStart...]))
         }
         output.append(UInt8(ascii: "\""))
-    }
-
-    private static let hexDigits: [UInt8] = Array("0123456789abcdef".utf8)
-}
-
-extension JSON {
-    /// RFC 7396 JSON merge patch: objects merge member by member, `null` removes a member, anything
-    /// else replaces the target.
-    public func mergePatched(with patch: JSON) -> JSON {
-        guard case .object(let patchMembers) = patch else { return patch }
-        var result = objectValue ?? [:]
-        for (key, value) in patchMembers {
-            if value == .null {
-                result.removeValue(forKey: key)
-            } else {
-                result[key] = (result[key] ?? .null).mergePatched(with: value)
-            }
-        }
-        return .object(result)
     }
 }

@@ -1,4 +1,4 @@
-import LambdaRuntime
+import LambdaCore
 import LeanJSON
 
 /// Which API Gateway payload format a request came in, so the response goes back in the same one.

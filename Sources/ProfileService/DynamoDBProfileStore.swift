@@ -1,5 +1,5 @@
 import AWSClients
-import LambdaRuntime
+import LambdaCore
 import LeanJSON
 
 /// Profiles in a DynamoDB table (partition key `userId`), through signed JSON calls over libcurl.

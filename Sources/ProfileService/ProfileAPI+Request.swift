@@ -1,3 +1,4 @@
+import LambdaCore
 import LeanJSON
 
 /// What a request's `If-Match` asks for (RFC 9110 §13.1.1, strong comparison).
@@ -31,7 +32,7 @@ extension ProfileAPI {
             if tag.utf8.count >= 2, tag.utf8.first == UInt8(ascii: "\""), tag.utf8.last == UInt8(ascii: "\"") {
                 tag = tag.dropFirst().dropLast()
             }
-            guard !tag.isEmpty, tag.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }), let version = Int(tag), version > 0 else {
+            guard !tag.isEmpty, tag.utf8.allSatisfy(ASCII.isDigit), let version = Int(tag), version > 0 else {
                 throw APIError.invalid("If-Match must be * or ETags from this API, for example \"3\"",
                                        [FieldProblem(field: "If-Match", problem: "is not a profile version")])
             }

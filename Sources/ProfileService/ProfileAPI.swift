@@ -1,5 +1,5 @@
 import FeatureFlags
-import LambdaRuntime
+import LambdaCore
 import LeanJSON
 import Logging
 

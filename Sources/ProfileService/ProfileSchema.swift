@@ -1,3 +1,4 @@
+import LambdaCore
 import LeanJSON
 
 /// The two profile shapes clients can see.
@@ -189,7 +190,7 @@ enum Validation {
         let bytes = Array(id.utf8)
         guard (1...128).contains(bytes.count), !bytes.allSatisfy({ $0 == UInt8(ascii: ".") }) else { return false }
         return bytes.allSatisfy { byte in
-            isAlphanumeric(byte) || byte == UInt8(ascii: ".") || byte == UInt8(ascii: "_") || byte == UInt8(ascii: "@")
+            ASCII.isAlphanumeric(byte) || byte == UInt8(ascii: ".") || byte == UInt8(ascii: "_") || byte == UInt8(ascii: "@")
                 || byte == UInt8(ascii: "-")
         }
     }
@@ -209,9 +210,9 @@ enum Validation {
     static func isLanguageTag(_ text: String) -> Bool {
         let parts = text.split(separator: "-", omittingEmptySubsequences: false)
         guard let language = parts.first, (2...3).contains(language.count) || (5...8).contains(language.count),
-              language.utf8.allSatisfy(isLetter) else { return false }
+              language.utf8.allSatisfy(ASCII.isLetter) else { return false }
         return parts.dropFirst().allSatisfy { part in
-            (1...8).contains(part.count) && part.utf8.allSatisfy(isAlphanumeric)
+            (1...8).contains(part.count) && part.utf8.allSatisfy(ASCII.isAlphanumeric)
         } && text.utf8.count <= 35
     }
 
@@ -225,22 +226,14 @@ enum Validation {
         let parts = text.split(separator: "/", omittingEmptySubsequences: false)
         guard (2...3).contains(parts.count), timeZoneAreas.contains(String(parts[0])) else { return false }
         return parts.dropFirst().allSatisfy { part in
-            (1...30).contains(part.count) && part.utf8.allSatisfy { isAlphanumeric($0) || $0 == UInt8(ascii: "_") || $0 == UInt8(ascii: "-") || $0 == UInt8(ascii: "+") }
+            (1...30).contains(part.count) && part.utf8.allSatisfy { ASCII.isAlphanumeric($0) || $0 == UInt8(ascii: "_") || $0 == UInt8(ascii: "-") || $0 == UInt8(ascii: "+") }
         }
     }
 
     /// 1-64 letters, digits, `.`, `_` or `-`.
     static func isPreferenceKey(_ key: String) -> Bool {
         (1...64).contains(key.utf8.count)
-            && key.utf8.allSatisfy { isAlphanumeric($0) || $0 == UInt8(ascii: ".") || $0 == UInt8(ascii: "_") || $0 == UInt8(ascii: "-") }
-    }
-
-    static func isLetter(_ byte: UInt8) -> Bool {
-        (byte >= 0x41 && byte <= 0x5A) || (byte >= 0x61 && byte <= 0x7A)
-    }
-
-    static func isAlphanumeric(_ byte: UInt8) -> Bool {
-        isLetter(byte) || (byte >= 0x30 && byte <= 0x39)
+            && key.utf8.allSatisfy { ASCII.isAlphanumeric($0) || $0 == UInt8(ascii: ".") || $0 == UInt8(ascii: "_") || $0 == UInt8(ascii: "-") }
     }
 }
 

@@ -1,4 +1,4 @@
-import LambdaRuntime
+import LambdaCore
 import LeanJSON
 import Synchronization
 

@@ -100,7 +100,7 @@ public struct PreTrafficHook: LambdaHandler, Sendable {
     /// could not be delivered (CodeDeploy then fails the hook at its own timeout).
     public func handle(_ event: [UInt8], context: LambdaContext) async throws -> [UInt8] {
         let hook = try PreTrafficEvent(event)
-        let invokeDeadline = context.deadline.map { LambdaDeadline(epochMilliseconds: $0.epochMilliseconds - Int64(Self.reportMargin.components.seconds) * 1000) }
+        let invokeDeadline = context.deadline.map { $0 - Self.reportMargin }
         var results: [CheckResult] = []
         for check in checks {
             let result = await run(check, deadline: invokeDeadline)

@@ -15,8 +15,9 @@ enum Bootstrap {
         do {
             configuration = try LambdaRuntime.Configuration(environment: environment)
         } catch {
-            LambdaLogConfiguration(environment: environment).makeLogger(label: "bootstrap").critical("\(error)")
-            exit(RuntimeExit.runtimeAPIUnreachable("").exitCode)
+            let reason = RuntimeExit.configurationInvalid(error)
+            LambdaLogConfiguration(environment: environment).makeLogger(label: "bootstrap").critical("\(reason)")
+            exit(reason.exitCode)
         }
         // JSON whatever AWS_LAMBDA_LOG_FORMAT says when AWS_LAMBDA_MAX_CONCURRENCY ≥ 2 (see Configuration).
         let logger = configuration.logging.makeLogger(label: "bootstrap")

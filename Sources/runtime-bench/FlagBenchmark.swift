@@ -1,4 +1,5 @@
 import FeatureFlags
+import LambdaCore
 import Logging
 
 /// Times one evaluation of `enableNewProfileSchema` at a 10% rollout (the SHA-1 bucketing path),
@@ -27,7 +28,7 @@ enum FlagBenchmark {
                     on += 1
                 }
             }
-            samples.append((Double(elapsed.components.seconds) * 1e9 + Double(elapsed.components.attoseconds) / 1e9) / Double(evaluations))
+            samples.append(elapsed.fractionalNanoseconds / Double(evaluations))
         }
         samples.sort()
         return (samples[samples.count / 2], Double(on) / Double(evaluations))

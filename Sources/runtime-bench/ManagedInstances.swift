@@ -1,5 +1,6 @@
 import FakeRuntimeAPI
 import Foundation
+import LambdaCore
 
 /// `--managed-instances LOOPS`: Lambda Managed Instances throughput of the (first) binary. For each
 /// loop count (for example `1,8`), one process runs the profile handler with
@@ -19,7 +20,7 @@ struct ManagedInstancesBench {
         let store = try FakeRuntimeAPI(recordBodies: false)
         let delay = storeDelay
         store.setOverride { _ in
-            usleep(useconds_t(microseconds(delay)))
+            usleep(useconds_t(delay.wholeMicroseconds))
             return .init(
                 status: 200,
                 body: #"{"Item":{"userId":{"S":"user-123"},"version":{"N":"1"},"name":{"S":"Ada Lovelace"},"email":{"S":"ada@example.com"}}}"#,
@@ -66,7 +67,7 @@ struct ManagedInstancesBench {
         if case .response(let body) = server.outcome(for: "mi-0"), !String(decoding: body, as: UTF8.self).contains("Ada Lovelace") {
             throw BenchError.noResult("\(count) loop(s): the profile was not in the response: \(String(decoding: body, as: UTF8.self).prefix(200))")
         }
-        return Double(invocations - 1) / (microseconds(last - first) / 1e6)
+        return Double(invocations - 1) / (last - first).fractionalSeconds
     }
 
     /// Runs every loop count; prints a Markdown table and whether the ≥ 6× target was met.
@@ -76,7 +77,7 @@ struct ManagedInstancesBench {
             for count in loops {
                 rates.append((count, try invocationsPerSecond(loops: count)))
             }
-            print("| Managed Instances (profile, store answers after \(Int(microseconds(storeDelay) / 1000)) ms) | invocations/s | vs \(rates[0].loops) loop(s) |")
+            print("| Managed Instances (profile, store answers after \(storeDelay.wholeMilliseconds) ms) | invocations/s | vs \(rates[0].loops) loop(s) |")
             print("|---|---|---|")
             for rate in rates {
                 print("| AWS_LAMBDA_MAX_CONCURRENCY=\(rate.loops) | \(String(format: "%.0f", rate.perSecond)) | \(String(format: "%.2f", rate.perSecond / rates[0].perSecond))× |")

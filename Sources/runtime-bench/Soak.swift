@@ -2,6 +2,7 @@
 // as Lambda sends them, and its resident memory read at fixed invocation counts.
 import FakeRuntimeAPI
 import Foundation
+import LambdaCore
 import Synchronization
 
 /// What one soak run does.
@@ -108,7 +109,7 @@ enum Soak {
             guard poll(server, timeout: allowed, until: { $0.outcomeCount >= target && $0.waitingForEvent == 1 }) else {
                 throw SoakError.stalled(plan.name, invocations: server.snapshot.outcomeCount - setup)
             }
-            let seconds = microseconds(ContinuousClock.now - started) / 1e6
+            let seconds = (ContinuousClock.now - started).fractionalSeconds
             let pid = process.processIdentifier
             samples.append(SoakSample(
                 invocations: checkpoint, rssKB: residentKilobytes(pid, field: "VmRSS"),
@@ -130,19 +131,14 @@ enum Soak {
 
     /// A request id shaped like Lambda's (a UUID), unique per invocation.
     static func requestID(_ n: Int) -> String {
-        "5a1e0000-0000-4000-8000-" + hex(UInt64(n), digits: 12)
+        "5a1e0000-0000-4000-8000-" + ASCII.hex(UInt64(n), digits: 12)
     }
 
     /// A new X-Ray header per invocation, shaped and sized like the ones Lambda sends (about 100 bytes).
     static func traceID(_ n: Int, epoch: String) -> String {
-        let unique = hex(UInt64(n) &* 0x9E37_79B9_7F4A_7C15, digits: 16)
-        return "Root=1-" + epoch + "-5eed" + hex(UInt64(n), digits: 4) + unique + ";Parent=" + unique
+        let unique = ASCII.hex(UInt64(n) &* 0x9E37_79B9_7F4A_7C15, digits: 16)
+        return "Root=1-" + epoch + "-5eed" + ASCII.hex(UInt64(n), digits: 4) + unique + ";Parent=" + unique
             + ";Sampled=0;Lineage=1:a87bd80c:0"
-    }
-
-    static func hex(_ value: UInt64, digits: Int) -> String {
-        let text = String(value, radix: 16)
-        return text.count >= digits ? String(text.suffix(digits)) : String(repeating: "0", count: digits - text.count) + text
     }
 }
 

@@ -3,137 +3,8 @@
 // Used by scripts/bench.sh; see its --help.
 import FakeRuntimeAPI
 import Foundation
+import LambdaCore
 import Synchronization
-
-struct Options {
-    var candidates: [(name: String, path: String)] = []
-    var warmInvocations = 20_000
-    var coldStarts = 30
-    var rounds = 3
-    var eventBytes = 512
-    var traceIDs = false
-    var callgrindInvocations = 0
-    var sizes: [String: Int] = [:]
-    var jsonPath: String?
-    // --soak
-    var soakInvocations = 0
-    var checkpoints: [Int] = []
-    var handler = "echo"
-    var environment: [String: String] = [:]
-    var eventFile: String?
-    var setupEventFile: String?
-    var expectInResponse: String?
-    var maxGrowthKB: Int?
-    var allowErrors = false
-    // --managed-instances
-    var managedInstancesLoops: [Int] = []
-    var storeDelayMilliseconds = 20
-}
-
-func parseOptions() -> Options {
-    var options = Options()
-    var arguments = CommandLine.arguments.dropFirst()
-    func value(_ flag: String) -> String {
-        guard let next = arguments.popFirst() else {
-            FileHandle.standardError.write(Data("runtime-bench: \(flag) needs a value\n".utf8))
-            exit(64)
-        }
-        return next
-    }
-    while let argument = arguments.popFirst() {
-        switch argument {
-        case "--binary":
-            let spec = value(argument)
-            guard let equals = spec.firstIndex(of: "=") else {
-                FileHandle.standardError.write(Data("runtime-bench: --binary takes NAME=PATH\n".utf8))
-                exit(64)
-            }
-            options.candidates.append((String(spec[..<equals]), String(spec[spec.index(after: equals)...])))
-        case "--warm": options.warmInvocations = Int(value(argument)) ?? options.warmInvocations
-        case "--cold": options.coldStarts = Int(value(argument)) ?? options.coldStarts
-        case "--rounds": options.rounds = Int(value(argument)) ?? options.rounds
-        case "--event-bytes": options.eventBytes = Int(value(argument)) ?? options.eventBytes
-        case "--trace-ids": options.traceIDs = true
-        case "--callgrind": options.callgrindInvocations = Int(value(argument)) ?? 0
-        case "--size":
-            let spec = value(argument)
-            guard let equals = spec.firstIndex(of: "="), let bytes = Int(spec[spec.index(after: equals)...]) else {
-                FileHandle.standardError.write(Data("runtime-bench: --size takes NAME=BYTES\n".utf8))
-                exit(64)
-            }
-            options.sizes[String(spec[..<equals])] = bytes
-        case "--json": options.jsonPath = value(argument)
-        case "--soak": options.soakInvocations = Int(value(argument)) ?? 0
-        case "--checkpoint":
-            guard let count = Int(value(argument)), count > 0 else {
-                FileHandle.standardError.write(Data("runtime-bench: --checkpoint takes a positive count\n".utf8))
-                exit(64)
-            }
-            options.checkpoints.append(count)
-        case "--handler": options.handler = value(argument)
-        case "--env":
-            let spec = value(argument)
-            guard let equals = spec.firstIndex(of: "=") else {
-                FileHandle.standardError.write(Data("runtime-bench: --env takes NAME=VALUE\n".utf8))
-                exit(64)
-            }
-            options.environment[String(spec[..<equals])] = String(spec[spec.index(after: equals)...])
-        case "--event-file": options.eventFile = value(argument)
-        case "--setup-event-file": options.setupEventFile = value(argument)
-        case "--expect": options.expectInResponse = value(argument)
-        case "--max-growth-kb": options.maxGrowthKB = Int(value(argument))
-        case "--allow-errors": options.allowErrors = true
-        case "--managed-instances":
-            let loops = value(argument).split(separator: ",").compactMap { Int($0) }
-            guard !loops.isEmpty, loops.allSatisfy({ $0 >= 1 }) else {
-                FileHandle.standardError.write(Data("runtime-bench: --managed-instances takes loop counts, for example 1,8\n".utf8))
-                exit(64)
-            }
-            options.managedInstancesLoops = loops
-        case "--store-delay-ms": options.storeDelayMilliseconds = Int(value(argument)) ?? options.storeDelayMilliseconds
-        case "-h", "--help":
-            print("""
-                usage: runtime-bench --binary NAME=PATH [--binary NAME=PATH …] [--warm N] [--cold N] [--rounds N]
-                                     [--event-bytes N] [--trace-ids] [--callgrind N] [--size NAME=BYTES …] [--json PATH]
-                The last --binary is the baseline. Warm runs are sequential invocations on one process:
-                latency is from the event leaving /next to its response arriving (p50, p99 over all
-                rounds), invocations/s is the count over the wall time. --callgrind N also counts
-                instructions with valgrind: for start-up to the first /next, and per invocation over N
-                invocations. --trace-ids gives every warm and valgrind event a new Lambda-Runtime-Trace-Id,
-                as Lambda does (by default events carry only the request id). --size records an artifact
-                size (the zip) per binary. --json writes every number and ratio to PATH.
-
-                usage: runtime-bench --soak N --binary NAME=PATH [--checkpoint K …] [--handler NAME] [--env NAME=VALUE …]
-                                     [--event-file PATH] [--setup-event-file PATH] [--expect TEXT] [--max-growth-kb KB]
-                                     [--allow-errors]
-                The soak: one process of the (first) binary serves N sequential invocations, each with a new
-                trace id, deadline and ARN as Lambda sends them, and its VmRSS and VmHWM are read after each
-                checkpoint K (default 10,000 and N) while it waits in /next. --handler sets _HANDLER (echo);
-                --env sets more variables; --event-file is the event (default: the --event-bytes echo event);
-                --setup-event-file is sent once first, uncounted; --expect is text the first counted response
-                must contain. Any /error post fails the run, unless --allow-errors (a soak of the error path).
-                --max-growth-kb fails it (exit 1) when VmRSS or VmHWM grew by more than KB between the first
-                and the last checkpoint.
-
-                usage: runtime-bench --managed-instances LOOPS --binary NAME=PATH [--store-delay-ms MS] [--event-file PATH]
-                Lambda Managed Instances throughput (issue 15): for each loop count in LOOPS (for example 1,8)
-                one process of the (first) binary runs the profile handler with AWS_LAMBDA_MAX_CONCURRENCY set
-                to it, against a DynamoDB stand-in on loopback that answers every call after MS ms (20), and
-                serves 40 GET /profiles/user-123 per loop (--event-file, default the sample event). Prints
-                invocations/s per loop count (first result to last) and whether they grew ≥ 6x.
-                """)
-            exit(0)
-        default:
-            FileHandle.standardError.write(Data("runtime-bench: unknown argument \(argument)\n".utf8))
-            exit(64)
-        }
-    }
-    if options.candidates.isEmpty {
-        FileHandle.standardError.write(Data("runtime-bench: give at least one --binary NAME=PATH\n".utf8))
-        exit(64)
-    }
-    return options
-}
 
 func start(_ path: String, runtimeAPI: String, callgrindOutput: String? = nil) throws -> Process {
     let process = Process()
@@ -171,10 +42,6 @@ func poll(_ server: FakeRuntimeAPI, timeout: Duration, until predicate: (FakeRun
     return predicate(server.snapshot)
 }
 
-func microseconds(_ duration: Duration) -> Double {
-    Double(duration.components.seconds) * 1e6 + Double(duration.components.attoseconds) / 1e12
-}
-
 /// Spawn → first `/next` (init) and spawn → first result (cold invocation), one event each.
 func coldStart(_ path: String, event: [UInt8]) throws -> (initMicros: Double, firstResultMicros: Double) {
     let server = try FakeRuntimeAPI(recordBodies: false)
@@ -188,7 +55,7 @@ func coldStart(_ path: String, event: [UInt8]) throws -> (initMicros: Double, fi
     guard let firstNext = state.firstNextRequestAt, let firstOutcome = state.firstOutcomeAt else {
         throw BenchError.noResult(path)
     }
-    return (microseconds(firstNext - started), microseconds(firstOutcome - started))
+    return ((firstNext - started).fractionalMicroseconds, (firstOutcome - started).fractionalMicroseconds)
 }
 
 /// Monotonic nanoseconds (cheap, no allocation), for per-invocation timestamps.
@@ -317,7 +184,7 @@ func percentile(_ values: [Double], _ fraction: Double) -> Double {
     return sorted[min(sorted.count - 1, Int((Double(sorted.count) * fraction).rounded(.down)))]
 }
 
-let options = parseOptions()
+let options = Options.parseOrExit()
 let event = Array(("{\"payload\":\"" + String(repeating: "x", count: max(0, options.eventBytes - 14)) + "\"}").utf8)
 if options.soakInvocations > 0 {
     exit(runSoak(options, echoEvent: event))

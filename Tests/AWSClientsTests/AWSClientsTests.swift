@@ -1,7 +1,7 @@
 import AWSClients
 import CurlHTTP
 import FakeRuntimeAPI
-import LambdaRuntime
+import LambdaCore
 import LeanJSON
 import Synchronization
 import Testing
@@ -163,7 +163,7 @@ import Testing
         let server = try FakeRuntimeAPI()
         defer { server.stop() }
         server.setOverride { _ in .init(status: 500, body: "{}") }
-        let soon = LambdaDeadline(epochMilliseconds: WallClock.now().epochMilliseconds + 200)
+        let soon = LambdaDeadline(after: .milliseconds(200))
         await #expect(throws: AWSError.self) {
             try await client(server).call(target: "DynamoDB_20120810.GetItem", body: [:], deadline: soon)
         }

@@ -2,7 +2,6 @@ import CurlHTTP
 import FeatureFlags
 import Foundation
 @testable import LambdaLocal
-import Synchronization
 import Testing
 
 /// `lambda-local --max-concurrency N`: Lambda Managed Instances mode, one child serving N invocations at once.

@@ -2,7 +2,6 @@ import CurlHTTP
 import FeatureFlags
 import Foundation
 import LambdaLocal
-import Synchronization
 import Testing
 
 /// The profile service on the memory store behind `lambda-local --max-concurrency 8` (one child, eight loops):

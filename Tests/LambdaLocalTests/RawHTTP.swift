@@ -1,7 +1,10 @@
 #if canImport(Glibc)
 import Glibc
+#elseif canImport(Musl)
+import Musl
 #endif
 import Foundation
+import LambdaCore
 
 /// A blocking HTTP/1.1 client over one TCP connection to 127.0.0.1, written for these tests: it sends
 /// chunked bodies with trailers (which neither libcurl's easy API nor the bootstrap on this branch offer)
@@ -52,7 +55,7 @@ final class RawHTTP: @unchecked Sendable {
         }
         // On a throw from here, deinit closes the socket (the object is fully initialized).
         guard connected == 0 else { throw Failure.connect(errno) }
-        var seconds = timeval(tv_sec: Int(timeout.components.seconds), tv_usec: 0)
+        var seconds = timeval(tv_sec: Int(timeout.wholeSeconds), tv_usec: 0)
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &seconds, socklen_t(MemoryLayout<timeval>.size))
         var one: Int32 = 1
         setsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))

@@ -44,10 +44,4 @@ import Testing
             headers: ["Lambda-Runtime-Aws-Request-Id": "r1", "Lambda-Runtime-Deadline-Ms": value], event: [])
         #expect(invocation.deadline == nil)
     }
-
-    @Test func remainingTimeCountsDownToTheDeadline() {
-        let deadline = LambdaDeadline(epochMilliseconds: 1_000_000)
-        #expect(deadline.remainingTime(at: WallClock.Instant(epochMilliseconds: 997_500)) == .milliseconds(2500))
-        #expect(deadline.remainingTime(at: WallClock.Instant(epochMilliseconds: 1_000_100)) == .milliseconds(-100))
-    }
 }

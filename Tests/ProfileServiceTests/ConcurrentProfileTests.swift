@@ -1,5 +1,7 @@
 #if canImport(Glibc)
 import Glibc
+#elseif canImport(Musl)
+import Musl
 #endif
 import FakeRuntimeAPI
 import FeatureFlags
@@ -35,8 +37,7 @@ private struct SlowStore: ProfileStore {
     var kind: String { "slow" }
 
     private func wait() {
-        let microseconds = delay.components.seconds * 1_000_000 + delay.components.attoseconds / 1_000_000_000_000
-        usleep(useconds_t(microseconds))
+        usleep(useconds_t(delay.wholeMicroseconds))
     }
 
     func item(for userID: String, deadline: LambdaDeadline?) async throws(ProfileStoreError) -> ProfileItem? {
@@ -147,7 +148,7 @@ private func serve<Handler: ConcurrentLambdaHandler>(
             let state = server.snapshot
             let first = try #require(state.firstOutcomeAt)
             let elapsed = try #require(state.lastOutcomeAt) - first
-            return Double(count - 1) / (Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18)
+            return Double(count - 1) / elapsed.fractionalSeconds
         }
         let one = try await invocationsPerSecond(loops: 1, count: 40)
         let eight = try await invocationsPerSecond(loops: 8, count: 320)

@@ -1,6 +1,5 @@
 import LeanJSON
 import ProfileService
-import Synchronization
 import Testing
 
 /// A canary in miniature: old-schema and new-schema code write the same items concurrently.

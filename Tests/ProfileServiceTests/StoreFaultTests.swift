@@ -92,9 +92,7 @@ struct StoreFaultTests {
     /// One invocation through `ProfileHandler.handle` with a deadline `budget` from now.
     func invoke(_ event: [UInt8], budget: Duration = Self.budget) async throws -> Answer {
         let handler = ProfileHandler(api: ProfileAPI(store: faultyStore, flags: StaticFlags(), functionVersion: "7"))
-        let now = WallClock.now().epochMilliseconds
-        let deadline = LambdaDeadline(epochMilliseconds: now + budget.components.seconds * 1000
-            + budget.components.attoseconds / 1_000_000_000_000_000)
+        let deadline = LambdaDeadline(after: budget)
         let context = LambdaContext(
             invocation: Invocation(requestID: "fault-\(UUID().uuidString.prefix(8))", deadline: deadline),
             function: FunctionMetadata(name: "profile-api", version: "7"),

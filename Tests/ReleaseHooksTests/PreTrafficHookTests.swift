@@ -50,7 +50,7 @@ import Testing
 
     static func context() -> LambdaContext {
         LambdaContext(
-            invocation: Invocation(requestID: "hook-1", deadline: LambdaDeadline(epochMilliseconds: WallClock.now().epochMilliseconds + 120_000)),
+            invocation: Invocation(requestID: "hook-1", deadline: LambdaDeadline(after: .seconds(120))),
             function: FunctionMetadata(name: "profile-service-dev-pretraffic"), logger: logger)
     }
 

@@ -2,6 +2,8 @@
 // lambda-local's --watch test edits ANSWER in a scratch copy and checks the next invocation says it.
 #if canImport(Glibc)
 import Glibc
+#elseif canImport(Musl)
+import Musl
 #endif
 
 let answer = "first build"

@@ -1,0 +1,29 @@
+import LambdaCore
+import Testing
+
+@Suite struct ASCIITests {
+    /// Every byte against the obvious definition, so the arithmetic tricks cannot drift.
+    @Test func classesMatchTheirDefinitionForEveryByte() {
+        for value in 0...255 {
+            let byte = UInt8(value)
+            let digit = (0x30...0x39).contains(value)
+            let letter = (0x41...0x5A).contains(value) || (0x61...0x7A).contains(value)
+            #expect(ASCII.isDigit(byte) == digit, "\(value)")
+            #expect(ASCII.isLetter(byte) == letter, "\(value)")
+            #expect(ASCII.isAlphanumeric(byte) == (digit || letter), "\(value)")
+            #expect(ASCII.isPrintable(byte) == (0x20...0x7E).contains(value), "\(value)")
+        }
+    }
+
+    @Test func hexDigitsAreLowercaseAndUseTheLowNibble() {
+        #expect((0...15).map { ASCII.hexDigit(UInt8($0)) } == Array("0123456789abcdef".utf8))
+        #expect(ASCII.hexDigit(0xAB) == UInt8(ascii: "b"))
+    }
+
+    @Test func hexIsPaddedOrCutToTheDigitsAsked() {
+        #expect(ASCII.hex(0x2a, digits: 4) == "002a")
+        #expect(ASCII.hex(0x1234_5678, digits: 4) == "5678")
+        #expect(ASCII.hex(.max, digits: 18) == "00ffffffffffffffff")
+        #expect(ASCII.hex(7, digits: 0) == "")
+    }
+}
