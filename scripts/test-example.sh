@@ -13,14 +13,14 @@ Checks, each counted as passed or failed and timed (wall-clock and CPU seconds):
   example zip    scripts/package.sh --package-path Examples/HelloWorld --product MyFunction (static,
                  in Examples/HelloWorld/.build-lambda, this repository's libcurl cache), twice (the
                  bootstrap's mtime changed in between): the same bytes, one entry `bootstrap`
-  example verify package.sh --verify --event events/hello.json --expect events/hello.expected.json:
-                 the zip from an otherwise empty root under lambda-local (.build); and a control: the
-                 same verification with a wrong --expect must exit 3
   sam validate   `sam validate --lint` of template.yaml and of Examples/HelloWorld/template.yaml
   sam build      `make sam-build` (sam build --build-in-source with template.yaml's BuildMethod:
                  makefile, build dir .build/sam/build): the bootstrap it builds for both functions
                  is byte for byte the one in package.sh's .build/lambda/function.zip (made first
                  when missing)
+  example verify package.sh --verify --event events/hello.json --expect events/hello.expected.json:
+                 the zip from an otherwise empty root under lambda-local (.build); and a control: the
+                 same verification with a wrong --expect must exit 3
 
 Installs what it needs: Debian packages (make, zip, unzip) with apt-get; aws-sam-cli 1.170.0 in the
 Python virtual environment .venv-sam (about 340 MB, a minute; installed beside the example's build).
@@ -94,27 +94,6 @@ time {
   fi
 }
 
-step "example verify: the zip from an empty root, the event's exact answer; a wrong answer is caught"
-time {
-  if "${package[@]}" --zip "$zip1" --verify --event "$example/events/hello.json" \
-       --expect "$example/events/hello.expected.json" >"$work/verify.out" 2>"$work/verify.err"; then
-    pass "package.sh --verify --event hello.json --expect hello.expected.json (from /var/task alone)"
-  else
-    cat "$work/verify.err" >&2
-    fail "package.sh --verify of the example's zip"
-  fi
-  printf '{"greeting":"Hello, Grace!"}' >"$work/wrong.json"
-  status=0
-  "${package[@]}" --zip "$zip1" --verify --event "$example/events/hello.json" --expect "$work/wrong.json" \
-    >/dev/null 2>"$work/control.err" || status=$?
-  if [ "$status" -eq 3 ]; then
-    pass "a wrong --expect fails the verification (exit 3)"
-  else
-    cat "$work/control.err" >&2
-    fail "a wrong --expect was not caught (exit $status)"
-  fi
-}
-
 step "sam: aws-sam-cli in .venv-sam"
 time {
   venv_status=0
@@ -172,6 +151,28 @@ else
     fi
   }
 fi
+
+# Last: in test.sh its lambda-local build waits for the debug build of .build, which runs beside it.
+step "example verify: the zip from an empty root, the event's exact answer; a wrong answer is caught"
+time {
+  if "${package[@]}" --zip "$zip1" --verify --event "$example/events/hello.json" \
+       --expect "$example/events/hello.expected.json" >"$work/verify.out" 2>"$work/verify.err"; then
+    pass "package.sh --verify --event hello.json --expect hello.expected.json (from /var/task alone)"
+  else
+    cat "$work/verify.err" >&2
+    fail "package.sh --verify of the example's zip"
+  fi
+  printf '{"greeting":"Hello, Grace!"}' >"$work/wrong.json"
+  status=0
+  "${package[@]}" --zip "$zip1" --verify --event "$example/events/hello.json" --expect "$work/wrong.json" \
+    >/dev/null 2>"$work/control.err" || status=$?
+  if [ "$status" -eq 3 ]; then
+    pass "a wrong --expect fails the verification (exit 3)"
+  else
+    cat "$work/control.err" >&2
+    fail "a wrong --expect was not caught (exit $status)"
+  fi
+}
 
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]
