@@ -20,7 +20,8 @@ Prints the size and the CodeSha256 Lambda will report (base64 of the SHA-256 of 
 line printed is the zip's path.
 
 Options:
-  --package-path DIR  the Swift package of the function (default: this repository), for example
+  --package-path DIR
+                 the Swift package of the function (default: this repository), for example
                  Examples/HelloWorld or your own package that depends on the LambdaRuntime library
   --product NAME the executable product to ship as `bootstrap` (default bootstrap), e.g. MyFunction
   --output PATH  where to write the zip (default DIR/.build/lambda/function.zip for the product
@@ -34,15 +35,16 @@ Options:
                  `swift build --product lambda-local`, in .build), and check through
                  the Invoke API that `echo` returns the event byte for byte, twice on one instance,
                  and that an unknown _HANDLER comes back as the init error Runtime.HandlerNotFound.
-                 For any other product (your function) the same root and lambda-local, and: the
-                 event (--event, default `{}`) is invoked twice on one instance, and each answer
-                 must be a success (no X-Amz-Function-Error: no init error, no thrown error, no
-                 crash, no timeout), and byte for byte the --expect file when one is given.
-  --event FILE   with --verify: the event to invoke your function with (default `{}`); with the
-                 product bootstrap, checked in addition to echo (_HANDLER from --handler)
+                 For any other package or product (your function), in the same root under the
+                 same lambda-local: the event (--event, default `{}`) is invoked twice on one
+                 instance, and each answer must be a success (no X-Amz-Function-Error: no init
+                 error, no thrown error, no crash, no timeout), and byte for byte the --expect file
+                 when one is given.
+  --event FILE   with --verify: the event to invoke your function with (default `{}`); for this
+                 repository's bootstrap, checked in addition to echo (_HANDLER from --handler)
   --expect FILE  with --event: the exact response bytes the event must produce
   --handler NAME with --verify: _HANDLER for the --event check (default: the product's name; for
-                 the product bootstrap, echo)
+                 this repository's bootstrap, echo)
   --health       with --verify: also run _HANDLER=profile (PROFILE_STORE=memory) and check that
                  `GET /health` through lambda-local's API Gateway front door answers 200 with
                  "status":"ok". This is the hook for the profile service's packaging check.
