@@ -15,8 +15,8 @@ it for the DynamoDB fault tests), lints the shell scripts, packages the static b
 user's-function suite (scripts/test-example.sh: Examples/HelloWorld's test, its static zip run from
 an empty root, `sam build` and `sam validate --lint`) in the background while it builds every other
 target (debug with the tests, the fuzz targets, the benchmark driver), checks that the shipped
-bootstrap links no SwiftNIO, fuzzes three targets for 30 s each (scripts/fuzz.sh), runs a short benchmark (scripts/bench.sh --quick) so it
-cannot rot, a bounded memory soak of the packaged bootstrap (scripts/bench.sh --soak-check: RSS may
+bootstrap links no SwiftNIO, fuzzes three targets for 30 s each (scripts/fuzz.sh), runs a short
+benchmark (scripts/bench.sh --quick) so it cannot rot, a bounded memory soak of the packaged bootstrap (scripts/bench.sh --soak-check: RSS may
 not grow by more than 1 MB from 20,000 to 100,000 invocations), the packaging suite
 (scripts/test-packaging.sh), the release rehearsal against lambda-local under load
 (scripts/test-rehearsal.sh), and `swift test` (the timing-sensitive suites apart, one at a time).
