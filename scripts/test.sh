@@ -12,13 +12,13 @@ lambda-local conformance tests and moto for the DynamoDB store, which runs on 12
 checking for the duration of the tests, and microburst in front of it for the DynamoDB fault tests),
 lints the shell scripts, packages the static bootstrap that ships (scripts/package.sh), then runs the
 release-tooling suite (scripts/test-release.sh) and the user's-function suite (scripts/test-example.sh:
-Examples/HelloWorld's test, its static zip run from an empty root, `sam build` and `sam validate
---lint`) in the background while it builds every other target (debug with the tests, the fuzz targets,
-the benchmark driver), checks that the shipped bootstrap links no SwiftNIO, fuzzes three targets for 30
-s each (scripts/fuzz.sh), runs a short benchmark (scripts/bench.sh --quick) so it cannot rot, a bounded
-memory soak of the packaged bootstrap (scripts/bench.sh --soak-check: RSS may not grow by more than 1 MB
-from 20,000 to 100,000 invocations), the packaging suite (scripts/test-packaging.sh), the release
-rehearsal against lambda-local under load (scripts/test-rehearsal.sh), and `swift test` (the
+Examples/HelloWorld's test, its static zip run from an empty root, `sam build` and
+`sam validate --lint`) in the background while it builds every other target (debug with the tests, the
+fuzz targets, the benchmark driver), checks that the shipped bootstrap links no SwiftNIO, fuzzes three
+targets for 30 s each (scripts/fuzz.sh), runs a short benchmark (scripts/bench.sh --quick) so it cannot
+rot, a bounded memory soak of the packaged bootstrap (scripts/bench.sh --soak-check: RSS may not grow by
+more than 1 MB from 20,000 to 100,000 invocations), the packaging suite (scripts/test-packaging.sh), the
+release rehearsal against lambda-local under load (scripts/test-rehearsal.sh), and `swift test` (the
 timing-sensitive suites apart, one at a time).
 Each step ends with its wall-clock and CPU seconds; a table of them closes the run.
 
