@@ -9,6 +9,12 @@ let package = Package(
         .executable(name: "bootstrap", targets: ["bootstrap"]),
         .executable(name: "runtime-bench", targets: ["runtime-bench"]),
         .executable(name: "lambda-local", targets: ["lambda-local"]),
+        // For your own function (Examples/HelloWorld): the loop, handler protocols, context, logs, errors, streaming.
+        .library(name: "LambdaRuntime", targets: ["LambdaRuntime"]),
+        // JSON without Foundation, for handlers that read and write events the way the runtime does.
+        .library(name: "LeanJSON", targets: ["LeanJSON"]),
+        // The local runtime mock as a library: a development dependency only, never linked into a function.
+        .library(name: "LambdaLocal", targets: ["LambdaLocal"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),

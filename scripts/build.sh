@@ -1,18 +1,20 @@
 #!/usr/bin/env bash
-# Builds the bootstrap as it ships: one static, stripped executable with libcurl and OpenSSL inside.
+# Builds the bootstrap as it ships: one static, stripped executable with libcurl and OpenSSL inside;
+# this repository's `bootstrap` by default, or any executable product of a package that uses the runtime.
 set -euo pipefail
 
 usage() {
   cat <<'USAGE'
-Usage: scripts/build.sh [--refresh-curl] [--help]
+Usage: scripts/build.sh [--package-path DIR] [--product NAME] [--refresh-curl] [--help]
 
-Builds the `bootstrap` product only, for Lambda (provided.al2 and provided.al2023, x86_64):
+Builds one executable product only (default: this repository's `bootstrap`), for Lambda
+(provided.al2 and provided.al2023, x86_64):
   1. a minimal static libcurl (HTTP and HTTPS over OpenSSL, nothing else) from Debian's curl source
      package, fetched with `apt-get source` through a private apt configuration whose deb-src entries
      are made from this machine's own Debian sources. Cached in .build/static-curl/ (about 80 s the
      first time, nothing afterwards).
-  2. `swift build -c release --product bootstrap --static-swift-stdlib -static-executable` in its own
-     scratch path .build-lambda/, linked against that libcurl and Debian's static OpenSSL and glibc.
+  2. `swift build -c release --product NAME --static-swift-stdlib -static-executable` in its own
+     scratch path DIR/.build-lambda/, linked against that libcurl and Debian's static OpenSSL and glibc.
   3. a fast unwinder lookup (scripts/lib/static-exe.sh): an .eh_frame_hdr table instead of libgcc's
      frame registry, which would sort every FDE at start-up (Swift's async main ends the main thread
      with pthread_exit, a forced unwind): about 130 million instructions saved per cold start.
@@ -24,33 +26,53 @@ Why one static executable: it runs unchanged on glibc 2.26 (provided.al2), on pr
 empty root file system and wherever an emulator unpacks the zip (ministack: a temporary directory),
 and it starts fastest (no dynamic loader, no libraries to map).
 
-The stripped executable is written to .build/lambda/bootstrap; the last line printed is its path.
+The stripped executable is written to DIR/.build/lambda/bootstrap (the product `bootstrap`) or
+DIR/.build/lambda/NAME/bootstrap (any other product: Lambda runs the file named `bootstrap`); the
+last line printed is its path. The libcurl cache is this repository's, whichever package is built.
 Build dependencies (gcc, make, autoconf, automake, libtool, dpkg-dev, patch, xz-utils, libssl-dev)
 are installed with apt-get when missing (as root, or with sudo).
 
 Options:
-  --refresh-curl   fetch Debian's newest curl source again and rebuild libcurl
-  -h, --help       this text
+  --package-path DIR  the Swift package to build (default: this repository), for example
+                      Examples/HelloWorld or your own package that depends on the LambdaRuntime library
+  --product NAME      the executable product to build (default bootstrap), for example MyFunction
+  --refresh-curl      fetch Debian's newest curl source again and rebuild libcurl
+  -h, --help          this text
 
 Environment:
-  LAMBDA_SCRATCH   SwiftPM scratch path (default .build-lambda)
-  STATIC_CURL_DIR  libcurl cache (default .build/static-curl)
+  LAMBDA_SCRATCH   SwiftPM scratch path (default DIR/.build-lambda)
+  STATIC_CURL_DIR  libcurl cache (default .build/static-curl in this repository)
 
 Exit status: 0 built; 1 a build step failed; 2 the result is not self-contained; 64 bad arguments.
 USAGE
 }
 
 refresh=""
+package_path=""
+product=bootstrap
 while [ $# -gt 0 ]; do
   case "$1" in
     -h|--help) usage; exit 0 ;;
     --refresh-curl) refresh="--refresh" ;;
+    --package-path)
+      [ $# -ge 2 ] || { echo "build.sh: --package-path needs a directory" >&2; exit 64; }
+      package_path="$2"; shift ;;
+    --product)
+      { [ $# -ge 2 ] && [ -n "$2" ]; } || { echo "build.sh: --product needs a name" >&2; exit 64; }
+      product="$2"; shift ;;
     *) echo "build.sh: unknown argument '$1' (see --help)" >&2; exit 64 ;;
   esac
   shift
 done
 
+# The package, as an absolute path (it is given relative to the caller's directory); empty when it is
+# this repository, so that the default paths stay relative.
+if [ -n "$package_path" ]; then
+  [ -f "$package_path/Package.swift" ] || { echo "build.sh: no Package.swift in '$package_path'" >&2; exit 64; }
+  package_path="$(cd "$package_path" && pwd)"
+fi
 cd "$(dirname "$0")/.."
+[ "$package_path" != "$PWD" ] || package_path=""
 # shellcheck source=scripts/lib/common.sh
 source scripts/lib/common.sh
 # shellcheck source=scripts/lib/static-curl.sh
@@ -58,9 +80,14 @@ source scripts/lib/static-curl.sh
 # shellcheck source=scripts/lib/static-exe.sh
 source scripts/lib/static-exe.sh
 
-scratch="${LAMBDA_SCRATCH:-.build-lambda}"
+if [ -n "$package_path" ]; then
+  scratch="${LAMBDA_SCRATCH:-$package_path/.build-lambda}"
+else
+  scratch="${LAMBDA_SCRATCH:-.build-lambda}"
+fi
 curl_cache="${STATIC_CURL_DIR:-.build/static-curl}"
-out_dir=.build/lambda
+out_dir="${package_path:+$package_path/}.build/lambda"
+[ "$product" = bootstrap ] || out_dir="$out_dir/$product"
 mkdir -p "$curl_cache" "$out_dir"
 
 # glibc's and libstdc++'s static archives, binutils for strip/readelf (all usually present with Swift).
@@ -73,18 +100,19 @@ flock 9
 build_static_curl "$curl_cache" "$refresh" || exit 1
 prefix="$(cd "$curl_cache/prefix" && pwd)"
 
-echo "build.sh: swift build (release, static executable) in $scratch…" >&2
-map="$scratch/bootstrap.map"
+echo "build.sh: swift build of $product (release, static executable) in $scratch…" >&2
+map="$scratch/$product.map"
 mkdir -p "$scratch"
 mapfile -t unwind_args < <(build_unwind_lookup_support "$scratch/static-exe")
 [ ${#unwind_args[@]} -gt 0 ] || { echo "build.sh: could not compile the unwind lookup support" >&2; exit 1; }
-swift_args=(-c release --product bootstrap --static-swift-stdlib --scratch-path "$scratch"
+swift_args=(-c release ${package_path:+--package-path "$package_path"} --product "$product" --static-swift-stdlib --scratch-path "$scratch"
   -Xswiftc -static-executable -Xlinker -L"$prefix/lib" -Xlinker -Map="$map" "${unwind_args[@]}")
 if ! PKG_CONFIG_PATH="$prefix/lib/pkgconfig" swift build "${swift_args[@]}" >&2; then
   echo "build.sh: swift build failed" >&2
   exit 1
 fi
-bin="$(swift build "${swift_args[@]}" --show-bin-path)/bootstrap"
+bin="$(swift build "${swift_args[@]}" --show-bin-path)/$product"
+[ -x "$bin" ] || { echo "build.sh: swift build made no executable $bin (is $product an executable product?)" >&2; exit 1; }
 flock -u 9
 
 out="$out_dir/bootstrap"

@@ -1,22 +1,33 @@
 #!/usr/bin/env bash
-# Packages the bootstrap as the one deployable Lambda zip, deterministically; optionally verifies it
-# in an empty root file system.
+# Packages the bootstrap (this repository's, or any executable product of a package that uses the
+# runtime) as the one deployable Lambda zip, deterministically; optionally verifies it in an empty
+# root file system.
 set -euo pipefail
 
 usage() {
   cat <<'USAGE'
-Usage: scripts/package.sh [--output PATH] [--no-build] [--verify [--health]] [--zip PATH] [--help]
+Usage: scripts/package.sh [--package-path DIR] [--product NAME] [--output PATH] [--no-build]
+                          [--verify [--health] [--event FILE [--expect FILE]] [--handler NAME]]
+                          [--zip PATH] [--help]
 
-Builds the bootstrap (scripts/build.sh: one static executable) and writes the zip Lambda runs on
-provided.al2 and provided.al2023: `bootstrap` at its root and nothing else (it needs no libraries, no
-loader and no certificate file; CA certificates are found at run time). The zip is deterministic: the
-same bootstrap bytes give the same zip bytes (one entry, mode 0755, a fixed timestamp, no extra
-attributes: `zip -X -D`). Prints the size and the CodeSha256 Lambda will report (base64 of the
-SHA-256 of the zip); the last line printed is the zip's path.
+Builds the executable (scripts/build.sh: one static executable; by default this repository's
+`bootstrap`, or NAME of the package in DIR) and writes the zip Lambda runs on provided.al2 and
+provided.al2023: `bootstrap` at its root and nothing else, whatever the product is called (Lambda's
+custom runtime starts the file named bootstrap; it needs no libraries, no loader and no certificate
+file; CA certificates are found at run time). The zip is deterministic: the same bootstrap bytes give
+the same zip bytes (one entry, mode 0755, a fixed timestamp, no extra attributes: `zip -X -D`).
+Prints the size and the CodeSha256 Lambda will report (base64 of the SHA-256 of the zip); the last
+line printed is the zip's path.
 
 Options:
-  --output PATH  where to write the zip (default .build/lambda/function.zip)
-  --no-build     package the existing .build/lambda/bootstrap instead of running scripts/build.sh
+  --package-path DIR
+                 the Swift package of the function (default: this repository), for example
+                 Examples/HelloWorld or your own package that depends on the LambdaRuntime library
+  --product NAME the executable product to ship as `bootstrap` (default bootstrap), e.g. MyFunction
+  --output PATH  where to write the zip (default DIR/.build/lambda/function.zip for the product
+                 bootstrap, DIR/.build/lambda/NAME/function.zip for any other)
+  --no-build     package the existing DIR/.build/lambda[/NAME]/bootstrap instead of running
+                 scripts/build.sh
   --verify       then run the zip in an otherwise empty root file system: unpack it to
                  <root>/var/task, run <root>/var/task/bootstrap chrooted into <root> (a private mount
                  and PID namespace with its own /proc, which Lambda also provides and libdispatch
@@ -24,28 +35,62 @@ Options:
                  `swift build --product lambda-local`, in .build), and check through
                  the Invoke API that `echo` returns the event byte for byte, twice on one instance,
                  and that an unknown _HANDLER comes back as the init error Runtime.HandlerNotFound.
+                 For any other package or product (your function), in the same root under the
+                 same lambda-local: the event (--event, default `{}`) is invoked twice on one
+                 instance, and each answer must be a success (no X-Amz-Function-Error: no init
+                 error, no thrown error, no crash, no timeout), and byte for byte the --expect file
+                 when one is given.
+  --event FILE   with --verify: the event to invoke your function with (default `{}`); for this
+                 repository's bootstrap, checked in addition to echo (_HANDLER from --handler)
+  --expect FILE  with --event: the exact response bytes the event must produce
+  --handler NAME with --verify: _HANDLER for the --event check (default: the product's name; for
+                 this repository's bootstrap, echo)
   --health       with --verify: also run _HANDLER=profile (PROFILE_STORE=memory) and check that
                  `GET /health` through lambda-local's API Gateway front door answers 200 with
                  "status":"ok". This is the hook for the profile service's packaging check.
   --zip PATH     with --verify: verify this existing zip instead of packaging (nothing is built)
   -h, --help     this text
 
+Relative paths are taken from the directory package.sh is called from.
+
 Environment:
-  LOCAL_SCRATCH  SwiftPM scratch path for lambda-local (default .build, shared with the tests)
+  LAMBDA_SCRATCH, STATIC_CURL_DIR  passed to scripts/build.sh (see its --help)
+  LOCAL_SCRATCH  SwiftPM scratch path for lambda-local, in this repository (default .build, shared
+                 with the tests)
 
 Exit status: 0 done (and verified); 1 the build or packaging failed; 3 the verification failed;
 64 bad arguments.
 USAGE
 }
 
-output=.build/lambda/function.zip
+output=""
 build=1
 verify=0
 health=0
 given_zip=""
+package_path=""
+product=bootstrap
+event_file=""
+expect_file=""
+handler=""
 while [ $# -gt 0 ]; do
   case "$1" in
     -h|--help) usage; exit 0 ;;
+    --package-path)
+      [ $# -ge 2 ] || { echo "package.sh: --package-path needs a directory" >&2; exit 64; }
+      package_path="$2"; shift ;;
+    --product)
+      { [ $# -ge 2 ] && [ -n "$2" ]; } || { echo "package.sh: --product needs a name" >&2; exit 64; }
+      product="$2"; shift ;;
+    --event)
+      [ $# -ge 2 ] || { echo "package.sh: --event needs a file" >&2; exit 64; }
+      event_file="$2"; shift ;;
+    --expect)
+      [ $# -ge 2 ] || { echo "package.sh: --expect needs a file" >&2; exit 64; }
+      expect_file="$2"; shift ;;
+    --handler)
+      { [ $# -ge 2 ] && [ -n "$2" ]; } || { echo "package.sh: --handler needs a name" >&2; exit 64; }
+      handler="$2"; shift ;;
     --output)
       [ $# -ge 2 ] || { echo "package.sh: --output needs a path" >&2; exit 64; }
       output="$2"; shift ;;
@@ -65,8 +110,42 @@ fi
 if [ -n "$given_zip" ] && [ "$verify" -eq 0 ]; then
   echo "package.sh: --zip needs --verify" >&2; exit 64
 fi
+if { [ -n "$event_file" ] || [ -n "$handler" ]; } && [ "$verify" -eq 0 ]; then
+  echo "package.sh: --event and --handler need --verify" >&2; exit 64
+fi
+if [ -n "$expect_file" ] && [ -z "$event_file" ]; then
+  echo "package.sh: --expect needs --event" >&2; exit 64
+fi
+for file in "$event_file" "$expect_file"; do
+  [ -z "$file" ] || [ -f "$file" ] || { echo "package.sh: no such file: $file" >&2; exit 64; }
+done
+if [ -n "$package_path" ]; then
+  [ -f "$package_path/Package.swift" ] || { echo "package.sh: no Package.swift in '$package_path'" >&2; exit 64; }
+fi
+
+# absolute PATH: PATH from the caller's directory (package.sh works from the repository's root).
+absolute() { case "$1" in /*) printf '%s' "$1" ;; *) printf '%s/%s' "$PWD" "$1" ;; esac; }
+[ -z "$package_path" ] || package_path="$(cd "$package_path" && pwd)"
+[ -z "$output" ] || output="$(absolute "$output")"
+[ -z "$given_zip" ] || given_zip="$(absolute "$given_zip")"
+[ -z "$event_file" ] || event_file="$(absolute "$event_file")"
+[ -z "$expect_file" ] || expect_file="$(absolute "$expect_file")"
 
 cd "$(dirname "$0")/.."
+[ "$package_path" != "$PWD" ] || package_path=""
+# This repository's bootstrap (echo, HandlerNotFound and /health checks), or a user's function.
+builtin=0
+[ -n "$package_path" ] || [ "$product" != bootstrap ] || builtin=1
+if [ "$health" -eq 1 ] && [ "$builtin" -eq 0 ]; then
+  echo "package.sh: --health checks this repository's bootstrap (_HANDLER=profile) only" >&2; exit 64
+fi
+# Where build.sh writes the executable (see its --help), and the zip beside it.
+out_dir="${package_path:+$package_path/}.build/lambda"
+[ "$product" = bootstrap ] || out_dir="$out_dir/$product"
+output="${output:-$out_dir/function.zip}"
+build_args=()
+[ -z "$package_path" ] || build_args+=(--package-path "$package_path")
+[ "$product" = bootstrap ] || build_args+=(--product "$product")
 # shellcheck source=scripts/lib/common.sh
 source scripts/lib/common.sh
 ensure_debian_packages zip:/usr/bin/zip unzip:/usr/bin/unzip openssl:/usr/bin/openssl curl:/usr/bin/curl
@@ -91,9 +170,9 @@ if [ -n "$given_zip" ]; then
   zip_path="$given_zip"
 else
   if [ "$build" -eq 1 ]; then
-    scripts/build.sh >/dev/null || { say "scripts/build.sh failed"; exit 1; }
+    scripts/build.sh ${build_args[@]+"${build_args[@]}"} >/dev/null || { say "scripts/build.sh failed"; exit 1; }
   fi
-  bootstrap=.build/lambda/bootstrap
+  bootstrap="$out_dir/bootstrap"
   [ -x "$bootstrap" ] || { say "$bootstrap is missing; run scripts/build.sh"; exit 1; }
 
   # Stage exactly what ships, with fixed modes and times, then zip the sorted entries.
@@ -180,29 +259,56 @@ if [ "$verify" -eq 1 ]; then
       "http://127.0.0.1:$PORT/2015-03-31/functions/function/invocations"
   }
 
-  printf '{"hello":"world","from":"package.sh --verify"}' >"$work/event.json"
-  serve echo
-  for round in 1 2; do
-    status=0
-    invoke "$work/event.json" "$work/out.json" "$work/headers.txt" || status=$?
-    if [ "$status" -ne 0 ]; then
-      check "echo invocation $round" 1 "curl failed ($status)"
-    elif grep -qi '^X-Amz-Function-Error' "$work/headers.txt"; then
-      check "echo invocation $round" 1 "function error: $(cat "$work/out.json")"
-    else
-      result=0; cmp -s "$work/event.json" "$work/out.json" || result=1
-      check "echo invocation $round returns the event byte for byte" "$result" "got: $(head -c 300 "$work/out.json")"
-    fi
-  done
-  stop_serving
+  # check_invocations WHAT EVENT-FILE [EXPECTED-FILE]: invokes the served function twice (one instance,
+  # warm the second time); each answer must be a success and, when EXPECTED-FILE is given, its bytes.
+  check_invocations() {
+    local what="$1" event="$2" expected="${3:-}" round status result
+    for round in 1 2; do
+      status=0
+      invoke "$event" "$work/out.json" "$work/headers.txt" || status=$?
+      if [ "$status" -ne 0 ]; then
+        check "$what invocation $round" 1 "curl failed ($status)"
+      elif grep -qi '^X-Amz-Function-Error' "$work/headers.txt"; then
+        check "$what invocation $round" 1 "function error: $(head -c 300 "$work/out.json")"
+      elif [ -n "$expected" ]; then
+        result=0; cmp -s "$expected" "$work/out.json" || result=1
+        check "$what invocation $round returns $(basename "$expected") byte for byte" "$result" \
+          "got: $(head -c 300 "$work/out.json")"
+      else
+        check "$what invocation $round succeeds ($(stat -c %s "$work/out.json") bytes)" 0 ""
+      fi
+    done
+  }
 
-  serve does-not-exist
-  invoke "$work/event.json" "$work/out.json" "$work/headers.txt" || true
-  result=1
-  if grep -qi '^X-Amz-Function-Error' "$work/headers.txt" \
-     && grep -q '"errorType":"Runtime.HandlerNotFound"' "$work/out.json"; then result=0; fi
-  check "unknown _HANDLER reaches the caller as Runtime.HandlerNotFound" "$result" "got: $(head -c 300 "$work/out.json")"
-  stop_serving
+  if [ "$builtin" -eq 1 ]; then
+    printf '{"hello":"world","from":"package.sh --verify"}' >"$work/event.json"
+    serve echo
+    check_invocations echo "$work/event.json" "$work/event.json"
+    stop_serving
+
+    serve does-not-exist
+    invoke "$work/event.json" "$work/out.json" "$work/headers.txt" || true
+    result=1
+    if grep -qi '^X-Amz-Function-Error' "$work/headers.txt" \
+       && grep -q '"errorType":"Runtime.HandlerNotFound"' "$work/out.json"; then result=0; fi
+    check "unknown _HANDLER reaches the caller as Runtime.HandlerNotFound" "$result" "got: $(head -c 300 "$work/out.json")"
+    stop_serving
+  fi
+
+  # A user's function: its own event (or {}), and its expected answer when given.
+  if [ "$builtin" -eq 0 ] || [ -n "$event_file" ]; then
+    if [ -z "$event_file" ]; then
+      event_file="$work/empty-event.json"
+      printf '{}' >"$event_file"
+    fi
+    if [ -z "$handler" ]; then
+      handler="$product"
+      [ "$builtin" -eq 0 ] || handler="echo"
+    fi
+    serve "$handler"
+    check_invocations "$(basename "$event_file") (_HANDLER=$handler)" "$event_file" "$expect_file"
+    stop_serving
+  fi
 
   if [ "$health" -eq 1 ]; then
     serve profile --env PROFILE_STORE=memory

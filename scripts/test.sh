@@ -6,19 +6,20 @@ usage() {
   cat <<'USAGE'
 Usage: scripts/test.sh [--help]
 
-Installs what the tests need when it is missing (Debian packages: libcurl4-openssl-dev,
-shellcheck, curl; a Python virtual environment .venv-test with AWS's runtime client
-awslambdaric for the lambda-local conformance tests and moto for the DynamoDB store, which
-runs on 127.0.0.1 with signature checking for the duration of the tests, and microburst in front of
-it for the DynamoDB fault tests), lints the shell scripts, packages the static bootstrap that ships
-(scripts/package.sh), then runs the release-tooling suite (scripts/test-release.sh) in the
-background while it builds every other target (debug with the tests, the fuzz targets, the
-benchmark driver), checks that the shipped bootstrap links no SwiftNIO, fuzzes three
-targets for 30 s each (scripts/fuzz.sh), runs a short benchmark (scripts/bench.sh --quick) so it
-cannot rot, a bounded memory soak of the packaged bootstrap (scripts/bench.sh --soak-check: RSS may
-not grow by more than 1 MB from 20,000 to 100,000 invocations), the packaging suite
-(scripts/test-packaging.sh), the release rehearsal against lambda-local under load
-(scripts/test-rehearsal.sh), and `swift test` (the timing-sensitive suites apart, one at a time).
+Installs what the tests need when it is missing (Debian packages: libcurl4-openssl-dev, shellcheck,
+curl; a Python virtual environment .venv-test with AWS's runtime client awslambdaric for the
+lambda-local conformance tests and moto for the DynamoDB store, which runs on 127.0.0.1 with signature
+checking for the duration of the tests, and microburst in front of it for the DynamoDB fault tests),
+lints the shell scripts, packages the static bootstrap that ships (scripts/package.sh), then runs the
+release-tooling suite (scripts/test-release.sh) and the user's-function suite (scripts/test-example.sh:
+Examples/HelloWorld's test, its static zip run from an empty root, `sam build` and
+`sam validate --lint`) in the background while it builds every other target (debug with the tests, the
+fuzz targets, the benchmark driver), checks that the shipped bootstrap links no SwiftNIO, fuzzes three
+targets for 30 s each (scripts/fuzz.sh), runs a short benchmark (scripts/bench.sh --quick) so it cannot
+rot, a bounded memory soak of the packaged bootstrap (scripts/bench.sh --soak-check: RSS may not grow by
+more than 1 MB from 20,000 to 100,000 invocations), the packaging suite (scripts/test-packaging.sh), the
+release rehearsal against lambda-local under load (scripts/test-rehearsal.sh), and `swift test` (the
+timing-sensitive suites apart, one at a time).
 Each step ends with its wall-clock and CPU seconds; a table of them closes the run.
 
 Environment:
@@ -76,10 +77,12 @@ step_summary() {
   printf '%6d %6d  total\n' "$SECONDS" "$(cpu_seconds)" >&2
 }
 
-service_pids=() release_pid=""
+service_pids=() release_pid="" example_pid=""
 finish() {
   local status=$? pid
-  for pid in "${service_pids[@]}" ${release_pid:+"$release_pid"}; do kill "$pid" 2>/dev/null || true; done
+  for pid in "${service_pids[@]}" ${release_pid:+"$release_pid"} ${example_pid:+"$example_pid"}; do
+    kill "$pid" 2>/dev/null || true
+  done
   step_summary
   exit "$status"
 }
@@ -150,6 +153,15 @@ release_log=.build/test-release.log
 scripts/test-release.sh >"$release_log" 2>&1 &
 release_pid=$!
 
+step "Your own function, started in the background: Examples/HelloWorld's test and zip (empty root), sam build and sam validate --lint"
+# About 60 s of CPU (the example's release and debug builds compile the runtime's targets again in its
+# own scratch paths; pip installs aws-sam-cli into .venv-sam the first time), spent beside the release
+# suite's waits. It reuses the libcurl cache and the bootstrap of the zip step above; its verification
+# waits for lambda-local in .build, built by the step below. Its output is shown when it ends.
+example_log=.build/test-example.log
+scripts/test-example.sh >"$example_log" 2>&1 &
+example_pid=$!
+
 step "Building beside the release suite: everything (debug), the fuzz targets (.build-fuzz), the benchmark driver (release), the ThreadSanitizer tests (.build-tsan)"
 swift build --build-tests
 scripts/fuzz.sh --build-only
@@ -158,15 +170,25 @@ if [ "${TEST_TSAN:-1}" = 1 ]; then
   swift build --build-tests --sanitize=thread --scratch-path .build-tsan
 fi
 
+# suite_result SCRIPT PID LOG: waits for a suite started in the background, shows its output, and ends
+# the run when it failed.
+suite_result() {
+  local status=0
+  wait "$2" || status=$?
+  cat "$3" >&2
+  if [ "$status" -ne 0 ]; then
+    echo "test.sh: $1 failed (exit $status; its output is above)" >&2
+    exit 1
+  fi
+}
+
 step "Release tooling: the suite's result (scripts/test-release.sh)"
-release_status=0
-wait "$release_pid" || release_status=$?
+suite_result scripts/test-release.sh "$release_pid" "$release_log"
 release_pid=""
-cat "$release_log" >&2
-if [ "$release_status" -ne 0 ]; then
-  echo "test.sh: scripts/test-release.sh failed (exit $release_status; its output is above)" >&2
-  exit 1
-fi
+
+step "Your own function: the suite's result (scripts/test-example.sh; its steps' own times are in its output)"
+suite_result scripts/test-example.sh "$example_pid" "$example_log"
+example_pid=""
 
 step "The shipped bootstrap links no SwiftNIO (the static build's link map and symbols, .build-lambda)"
 # What ships is the static executable scripts/build.sh made for the zip above: no object of a SwiftNIO
