@@ -2,10 +2,28 @@ import LeanJSON
 
 /// A function's code: takes the event bytes, returns the response bytes or throws.
 ///
+/// The runtime makes one handler per sandbox (in the closure given to
+/// ``LambdaRuntime/run(makeHandler:)-4ksff``) and calls ``handle(_:context:)`` for every invocation,
+/// one at a time, so a handler may keep state between invocations (a client, a cache) in its
+/// properties.
+///
+/// ```swift
+/// struct Greeter: LambdaHandler {
+///     func handle(_ event: [UInt8], context: LambdaContext) async throws -> [UInt8] {
+///         Array("hello from \(context.function.name)".utf8)
+///     }
+/// }
+/// ```
+///
 /// A thrown error becomes an invocation error (`POST …/error`); its `errorType` is the error's type
-/// name unless the error conforms to ``LambdaFunctionError`` and chooses one.
+/// name unless the error conforms to ``LambdaFunctionError`` and chooses one. To serve several
+/// invocations at once (Lambda Managed Instances) adopt ``ConcurrentLambdaHandler``; to stream the
+/// response, ``StreamingLambdaHandler``.
 public protocol LambdaHandler {
-    /// Serves one invocation.
+    /// Serves one invocation: `event` is the invocation's payload exactly as Lambda sent it (usually
+    /// JSON); the result is the response payload, at most ``LambdaRuntime/maxResponseSize`` bytes
+    /// (a larger one is reported as `Function.ResponseSizeTooLarge` instead). A throw is the
+    /// invocation's error (see ``LambdaErrorReport/init(_:)``).
     mutating func handle(_ event: [UInt8], context: LambdaContext) async throws -> [UInt8]
 
     /// Runs after the result of an invocation has been posted, before the runtime asks for the next
@@ -42,12 +60,12 @@ public protocol LambdaFunctionError: Error {
 public struct LambdaErrorReport: Sendable, Equatable, Error {
     /// The error's type, sent as `errorType` and as the `Lambda-Runtime-Function-Error-Type` header.
     public var errorType: String
-    /// The message.
+    /// The error's message, sent as `errorMessage`: what happened, for whoever called the function.
     public var errorMessage: String
     /// Stack frames, if known; Swift errors carry none.
     public var stackTrace: [String]
 
-    /// Creates a report.
+    /// Creates a report with the given type and message, as it will be sent.
     public init(errorType: String, errorMessage: String, stackTrace: [String] = []) {
         self.errorType = errorType
         self.errorMessage = errorMessage
@@ -67,7 +85,8 @@ public struct LambdaErrorReport: Sendable, Equatable, Error {
         }
     }
 
-    /// The JSON body for the Runtime API.
+    /// The JSON body for the Runtime API, `{"errorMessage":…,"errorType":…,"stackTrace":[…]}`, which
+    /// Lambda hands to the caller as it is.
     public var json: [UInt8] {
         var text = #"{"errorMessage":"#
         JSON.writeString(errorMessage, to: &text)
