@@ -12,12 +12,13 @@ any warning: a broken symbol link, an ambiguous overload, an unknown article, a 
 Only the targets and their dependencies are built (in .build, shared with `swift build`); nothing is
 linked.
 
-Each target is written to <DIR>/<NAME> transformed for static hosting. To read it:
+Each target is written to <DIR>/<NAME> transformed for static hosting. To read one:
   python3 -m http.server --directory .build/docs/LambdaRuntime 8000
 and open http://127.0.0.1:8000/documentation/lambdaruntime/ (DIR/NAME/index.html needs a server).
 
 Options:
-  --target NAME  document this target (repeatable; default: LambdaRuntime)
+  --target NAME  document this target (repeatable; default: every target with a catalog:
+                 LambdaRuntime, the library functions link, and LambdaLocal, the development one)
   --output DIR   where to write the documentation (default .build/docs)
   -h, --help     this text
 
@@ -53,9 +54,14 @@ while [ $# -gt 0 ]; do
   esac
   shift
 done
-[ ${#targets[@]} -gt 0 ] || targets=(LambdaRuntime)
-
 cd "$(dirname "$0")/.."
+if [ ${#targets[@]} -eq 0 ]; then
+  for catalog in Sources/*/*.docc; do
+    name="$(basename "$catalog" .docc)"
+    [ "$catalog" = "Sources/$name/$name.docc" ] && targets+=("$name")
+  done
+fi
+[ ${#targets[@]} -gt 0 ] || { echo "docs.sh: no Sources/<NAME>/<NAME>.docc catalog found" >&2; exit 1; }
 scratch="${DOCS_SCRATCH:-.build}"
 mkdir -p "$output"
 log="$(mktemp)"
@@ -98,5 +104,10 @@ for target in "${targets[@]}"; do
   fi
 done
 
-[ "$status" -eq 0 ] && echo "docs.sh: done; open with: python3 -m http.server --directory $output/${targets[0]} 8000" >&2
+if [ "$status" -eq 0 ]; then
+  for target in "${targets[@]}"; do
+    lower="$(printf '%s' "$target" | tr '[:upper:]' '[:lower:]')"
+    echo "docs.sh: $target: python3 -m http.server --directory $output/$target 8000, then http://127.0.0.1:8000/documentation/$lower/" >&2
+  done
+fi
 exit "$status"
