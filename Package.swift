@@ -21,6 +21,8 @@ let package = Package(
         // Local runtime mock only; never linked into bootstrap.
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        // Documentation only (scripts/docs.sh runs its generate-documentation command); linked into nothing.
+        .package(url: "https://github.com/swiftlang/swift-docc-plugin", from: "1.5.0"),
     ],
     targets: [
         // libcurl as a Swift module: module map plus typed wrappers for the variadic setopt/getinfo.

@@ -42,7 +42,11 @@ public struct FunctionMetadata: Sendable, Equatable {
     }
 }
 
-/// What a handler gets once, before the first invocation.
+/// What a handler gets once, before the first invocation: the argument of the closure that makes
+/// the handler, where it reads its settings and opens its connections.
+///
+/// A throw from that closure is the sandbox's init error (`POST …/init/error`); a
+/// ``LambdaConfigurationError`` names the setting that is wrong.
 public struct LambdaInitContext: Sendable {
     /// The function this sandbox runs.
     public let function: FunctionMetadata

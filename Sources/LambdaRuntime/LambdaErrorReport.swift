@@ -5,12 +5,12 @@ import LeanJSON
 public struct LambdaErrorReport: Sendable, Equatable, Error {
     /// The error's type, sent as `errorType` and as the `Lambda-Runtime-Function-Error-Type` header.
     public var errorType: String
-    /// The message.
+    /// The error's message, sent as `errorMessage`: what happened, for whoever called the function.
     public var errorMessage: String
     /// Stack frames, if known; Swift errors carry none.
     public var stackTrace: [String]
 
-    /// Creates a report.
+    /// Creates a report with the given type and message, as it will be sent.
     public init(errorType: String, errorMessage: String, stackTrace: [String] = []) {
         self.errorType = errorType
         self.errorMessage = errorMessage
@@ -30,7 +30,8 @@ public struct LambdaErrorReport: Sendable, Equatable, Error {
         }
     }
 
-    /// The JSON body for the Runtime API.
+    /// The JSON body for the Runtime API, `{"errorMessage":…,"errorType":…,"stackTrace":[…]}`, which
+    /// Lambda hands to the caller as it is.
     public var json: [UInt8] {
         var text = #"{"errorMessage":"#
         JSON.writeString(errorMessage, to: &text)

@@ -1,9 +1,27 @@
 /// A function's code: takes the event bytes, returns the response bytes or throws.
 ///
+/// The runtime makes one handler per sandbox (in the closure given to
+/// ``LambdaRuntime/run(makeHandler:)-4ksff``) and calls ``handle(_:context:)`` for every invocation,
+/// one at a time, so a handler may keep state between invocations (a client, a cache) in its
+/// properties.
+///
+/// ```swift
+/// struct Greeter: LambdaHandler {
+///     func handle(_ event: [UInt8], context: LambdaContext) async throws -> [UInt8] {
+///         Array("hello from \(context.function.name)".utf8)
+///     }
+/// }
+/// ```
+///
 /// A thrown error becomes an invocation error (`POST …/error`); its `errorType` is the error's type
-/// name unless the error conforms to ``LambdaFunctionError`` and chooses one.
+/// name unless the error conforms to ``LambdaFunctionError`` and chooses one. To serve several
+/// invocations at once (Lambda Managed Instances) adopt ``ConcurrentLambdaHandler``; to stream the
+/// response, ``StreamingLambdaHandler``.
 public protocol LambdaHandler {
-    /// Serves one invocation.
+    /// Serves one invocation: `event` is the invocation's payload exactly as Lambda sent it (usually
+    /// JSON); the result is the response payload, at most ``LambdaRuntime/maxResponseSize`` bytes
+    /// (a larger one is reported as `Function.ResponseSizeTooLarge` instead). A throw is the
+    /// invocation's error (see ``LambdaErrorReport/init(_:)``).
     mutating func handle(_ event: [UInt8], context: LambdaContext) async throws -> [UInt8]
 
     /// Runs after the result of an invocation has been posted, before the runtime asks for the next

@@ -80,6 +80,11 @@ private func writeWholeLine(_ line: [UInt8], to descriptor: Int32) {
 }
 
 /// A swift-log handler that writes the log lines Lambda expects from a custom runtime.
+///
+/// One call is one line (control characters are escaped), written whole by a ``LogLineSink``
+/// (standard error by default), in Lambda's Text or JSON format (``LambdaLogFormat``). The value of
+/// the metadata key ``requestIDKey`` becomes the line's `requestId`. Functions rarely make one
+/// themselves: ``LambdaContext/logger`` and ``LambdaLogConfiguration/makeLogger(label:sink:)`` do.
 public struct LambdaLogHandler: LogHandler {
     /// The metadata key whose value is printed as the line's `requestId`.
     public static let requestIDKey = "requestId"
@@ -114,7 +119,8 @@ public struct LambdaLogHandler: LogHandler {
         set { metadata[key] = newValue }
     }
 
-    /// Formats and writes one line.
+    /// Formats `event` as one Text or JSON line, with this handler's metadata and the event's (the
+    /// event's wins), and hands it to ``sink``.
     public func log(event: LogEvent) {
         // The handler's metadata, overridden by the event's, in byte order: no merged dictionary.
         var fields: [(key: String, value: Logger.Metadata.Value)] = []
@@ -252,6 +258,7 @@ public struct LambdaLogHandler: LogHandler {
     }
 }
 
+/// Lambda's names for swift-log's levels (`WARN` for `warning`, `FATAL` for `critical`).
 extension Logger.Level {
     /// The level names Lambda uses: TRACE, DEBUG, INFO, WARN, ERROR, FATAL.
     public var lambdaName: String {

@@ -7,9 +7,9 @@ import Logging
 
 extension LambdaRuntime {
     /// Initializes the handler once, then serves up to `configuration.maxConcurrency` invocations at
-    /// once (Lambda Managed Instances); with 1 it is exactly ``run(makeHandler:)``.
+    /// once (Lambda Managed Instances); with 1 it is exactly ``run(makeHandler:)-4ksff``.
     ///
-    /// With N ≥ 2: N loops, each on a thread of its own (``LoopThread``) with its own
+    /// With N ≥ 2: N loops, each on a thread of its own (`LoopThread`) with its own
     /// ``RuntimeClient`` (its own libcurl easy handle and connection; no handle is ever used by two
     /// threads), each `/next` → handler → result → `afterResponse` on its own copy of the handler.
     /// The trace id is in each invocation's context and log lines only: `_X_AMZN_TRACE_ID` means
@@ -26,7 +26,7 @@ extension LambdaRuntime {
         await runLoops(BufferedServing<Handler>.self, makeHandler: makeHandler)
     }
 
-    /// ``runConcurrently(makeHandler:)-(_)`` for a streaming handler: every loop streams its
+    /// ``runConcurrently(makeHandler:)-7n2df`` for a streaming handler: every loop streams its
     /// responses over its own connection.
     public func runConcurrently<Handler: ConcurrentStreamingLambdaHandler>(
         makeHandler: @Sendable (LambdaInitContext) async throws -> Handler

@@ -9,6 +9,19 @@ import Synchronization
 
 /// The Lambda custom-runtime loop: initialize once, then `/next` → handler → `/response` or
 /// `/error` → after-response hook, for as long as the sandbox lives.
+///
+/// A function's executable makes one from the environment Lambda sets and hands it the handler:
+///
+/// ```swift
+/// let configuration = try LambdaRuntime.Configuration(environment: .current)
+/// let reason = await LambdaRuntime(configuration: configuration).run { _ in Greeter() }
+/// exit(reason.exitCode)
+/// ```
+///
+/// ``run(makeHandler:)-4ksff`` serves a ``LambdaHandler``, ``run(makeHandler:)-4xmfa`` a
+/// ``StreamingLambdaHandler``, one invocation at a time; ``runConcurrently(makeHandler:)-7n2df``
+/// serves up to ``Configuration/maxConcurrency`` at once (Lambda Managed Instances). None returns
+/// while the sandbox lives: the ``RuntimeExit`` they return says why the loop could not go on.
 public struct LambdaRuntime: Sendable {
     /// Lambda's limit for a buffered response: 6 MB (6,291,456 bytes).
     public static let maxResponseSize = RuntimeAPIStatus.maxBufferedResponseBytes
