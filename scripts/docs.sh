@@ -25,19 +25,9 @@ Options:
 Environment:
   DOCS_SCRATCH   SwiftPM scratch path (default .build)
 
-Known warnings: the few listed in KNOWN_WARNINGS below come from files this script's owners may not
-edit; they are printed but do not fail the build. Remove each line once its source is fixed.
-
-Exit status: 0 built without new warnings; 1 the build failed or DocC warned; 64 bad arguments.
+Exit status: 0 built without warnings; 1 the build failed or DocC warned; 64 bad arguments.
 USAGE
 }
-
-# Exact DocC warning lines that are tolerated (one per line), with the reason.
-KNOWN_WARNINGS=(
-  # Sources/LambdaRuntime/Invocation.swift links InvocationMetadata/Parser, a symbol of the re-exported
-  # LambdaRuntimeProtocol module that is not part of LambdaRuntime's symbol graph.
-  "warning: 'InvocationMetadata' doesn't exist at '/LambdaRuntime/Invocation/init(headers:event:)'"
-)
 
 targets=()
 output=.build/docs
@@ -85,16 +75,8 @@ for target in "${targets[@]}"; do
   # starting with "warning:", followed by a source excerpt (compiler warnings before it do not count).
   new=0
   while IFS= read -r line; do
-    known=0
-    for allowed in "${KNOWN_WARNINGS[@]}"; do
-      [ "$line" = "$allowed" ] && known=1
-    done
-    if [ "$known" -eq 1 ]; then
-      echo "docs.sh: known warning (tolerated): ${line#warning: }" >&2
-    else
-      echo "docs.sh: $target: $line" >&2
-      new=$((new + 1))
-    fi
+    echo "docs.sh: $target: $line" >&2
+    new=$((new + 1))
   done < <(sed -n '/^Building documentation for/,$p' "$log" | grep -E '^(warning|error): ' || true)
   if [ "$new" -gt 0 ]; then
     # Show the excerpts too: they name the file and line.

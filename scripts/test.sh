@@ -14,7 +14,8 @@ lints the shell scripts, packages the static bootstrap that ships (scripts/packa
 release-tooling suite (scripts/test-release.sh) and the user's-function suite (scripts/test-example.sh:
 Examples/HelloWorld's test, its static zip run from an empty root, `sam build` and
 `sam validate --lint`) in the background while it builds every other target (debug with the tests, the
-fuzz targets, the benchmark driver), checks that the shipped bootstrap links no SwiftNIO, fuzzes three
+fuzz targets, the benchmark driver), checks that the shipped bootstrap links no SwiftNIO, builds the
+DocC documentation without a warning (scripts/docs.sh), fuzzes three
 targets for 30 s each (scripts/fuzz.sh), runs a short benchmark (scripts/bench.sh --quick) so it cannot
 rot, a bounded memory soak of the packaged bootstrap (scripts/bench.sh --soak-check: RSS may not grow by
 more than 1 MB from 20,000 to 100,000 invocations), the packaging suite (scripts/test-packaging.sh), the
@@ -208,6 +209,9 @@ fi
   || { echo "test.sh: the SwiftNIO symbol check finds nothing in lambda-local either: it checks nothing" >&2; exit 1; }
 [ "$(nio_symbols "$shipped_bin")" -eq 0 ] || { echo "test.sh: $shipped_bin has SwiftNIO symbols; it must not" >&2; exit 1; }
 echo "shipped bootstrap: $(stat -c %s .build/lambda/bootstrap) bytes stripped, no SwiftNIO" >&2
+
+step "Documentation: DocC for LambdaRuntime and LambdaLocal, without a warning (scripts/docs.sh)"
+scripts/docs.sh
 
 step "Fuzzing: LeanJSON, the API Gateway event parser, the profile handler (libFuzzer + ASan, FUZZ_SECONDS each)"
 FUZZ_SECONDS="${FUZZ_SECONDS:-30}" scripts/fuzz.sh

@@ -32,7 +32,7 @@ public struct Invocation: CarriesInvocationMetadata, Sendable, Equatable {
     }
 
     /// Reads an invocation from a `/next` answer, in one pass over the fields (see
-    /// ``InvocationMetadata/Parser``). Fails only when the request id is missing.
+    /// `InvocationMetadata.Parser`). Fails only when the request id is missing.
     public init(headers: HTTPHeaders, event: [UInt8]) throws(InvocationHeaderError) {
         var parser = InvocationMetadata.Parser()
         for field in headers { parser.add(name: field.name, value: field.value) }
@@ -41,7 +41,7 @@ public struct Invocation: CarriesInvocationMetadata, Sendable, Equatable {
 }
 
 extension InvocationMetadata {
-    /// The deadline as a ``LambdaDeadline``.
+    /// The deadline as a `LambdaDeadline`.
     @inlinable public var deadline: LambdaDeadline? {
         deadlineEpochMilliseconds.map(LambdaDeadline.init(epochMilliseconds:))
     }

@@ -17,7 +17,7 @@ public struct LambdaErrorReport: Sendable, Equatable, Error {
         self.stackTrace = stackTrace
     }
 
-    /// Describes any thrown error: its own type and message when it is a ``LambdaFunctionError``,
+    /// Describes any thrown error: its own type and message when it is a `LambdaFunctionError`,
     /// otherwise its Swift type name and description.
     public init(_ error: any Error) {
         switch error {

@@ -14,7 +14,7 @@
 /// ```
 ///
 /// A thrown error becomes an invocation error (`POST …/error`); its `errorType` is the error's type
-/// name unless the error conforms to ``LambdaFunctionError`` and chooses one. To serve several
+/// name unless the error conforms to `LambdaFunctionError` and chooses one. To serve several
 /// invocations at once (Lambda Managed Instances) adopt ``ConcurrentLambdaHandler``; to stream the
 /// response, ``StreamingLambdaHandler``.
 public protocol LambdaHandler {
