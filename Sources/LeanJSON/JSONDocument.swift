@@ -80,7 +80,7 @@ public struct JSONNode: Sendable {
 
     /// The number, if this is one.
     public var numberValue: Double? {
-        value.kind == .number ? Indexer.number(storage.bytes[value.start..<value.end]) : nil
+        value.kind == .number ? value.number : nil
     }
 
     /// The Boolean, if this is one.
@@ -153,7 +153,7 @@ public struct JSONNode: Sendable {
         case .null: return .null
         case .true: return .bool(true)
         case .false: return .bool(false)
-        case .number: return .number(numberValue ?? 0)
+        case .number: return .number(value.number)
         case .string: return .string(Indexer.decodeString(value, in: storage.bytes))
         case .array: return .array(elements.map(\.json))
         case .object:

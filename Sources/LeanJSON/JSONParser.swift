@@ -80,7 +80,8 @@ struct TapeEntry {
     var kind: Kind
     /// Strings: ``hasEscapes`` and ``isASCII``; object keys: ``isDropped``.
     var flags: UInt8 = 0
-    /// Members of an object, elements of an array.
+    /// Members of an object, elements of an array; a number's value (its bit pattern, see ``number``),
+    /// parsed once while indexing.
     var count = 0
     /// The value's bytes: a string's between its quotes, a number's text, a container's brackets.
     var start: Int
@@ -91,6 +92,16 @@ struct TapeEntry {
     static let isASCII: UInt8 = 2
     /// A key left out because an earlier key of the object is canonically equivalent (keep-first mode).
     static let isDropped: UInt8 = 4
+}
+
+extension TapeEntry {
+    /// A number entry: its value, parsed once while indexing.
+    init(number value: Double, start: Int, end: Int, next: Int) {
+        self.init(kind: .number, count: Int(bitPattern: UInt(value.bitPattern)), start: start, end: end, next: next)
+    }
+
+    /// The value of a number entry.
+    var number: Double { Double(bitPattern: UInt64(UInt(bitPattern: count))) }
 }
 
 /// Checks a JSON text in one pass and records where each value is; decodes nothing it does not have to.
@@ -347,7 +358,7 @@ struct Indexer {
         }
         guard let value = Self.number(bytes[start..<index]) else { throw JSONParseError(reason: .invalidNumber, offset: start) }
         guard value.isFinite else { throw JSONParseError(reason: .numberOutOfRange, offset: start) }
-        tape.append(TapeEntry(kind: .number, start: start, end: index, next: tape.count + 1))
+        tape.append(TapeEntry(number: value, start: start, end: index, next: tape.count + 1))
     }
 
     func isDigit(_ byte: UInt8) -> Bool {
