@@ -60,7 +60,7 @@ public struct JSONNode: Sendable {
 
     private func matches(_ key: TapeEntry, _ wanted: UnsafeBufferPointer<UInt8>) -> Bool {
         guard key.flags & TapeEntry.hasEscapes != 0 else {
-            return key.end - key.start == wanted.count && storage.bytes[key.start..<key.end].elementsEqual(wanted)
+            return key.end - key.start == wanted.count && Indexer.bytes(storage.bytes, at: key.start, equal: wanted)
         }
         return Indexer.decodeString(key, in: storage.bytes).utf8.elementsEqual(wanted)
     }

@@ -324,6 +324,14 @@ struct Indexer {
         index += 1
     }
 
+    /// Whether `bytes[start..<start + other.count]` is exactly `other` (the caller checked the range).
+    static func bytes(_ bytes: [UInt8], at start: Int, equal other: UnsafeBufferPointer<UInt8>) -> Bool {
+        bytes.withUnsafeBufferPointer { text in
+            guard let base = text.baseAddress, let wanted = other.baseAddress else { return other.isEmpty }
+            return memcmp(base + start, wanted, other.count) == 0
+        }
+    }
+
     /// Whether any byte of `word` is `"`, `\\` or a control character (below 0x20).
     @inline(__always)
     static func hasSpecialStringByte(_ word: UInt64) -> Bool {

@@ -201,15 +201,17 @@ public struct APIRequest: Sendable, Equatable {
     static func segments(template: String?, parameters: RequestFields) -> [String]? {
         guard let template, template.utf8.first == UInt8(ascii: "/") else { return nil }
         var segments: [String] = []
-        for part in template.split(separator: "/") {
-            guard part.utf8.first == UInt8(ascii: "{"), part.utf8.last == UInt8(ascii: "}") else {
-                segments.append(String(part))
+        // Split on the byte: a template is ASCII (API Gateway route keys), and splitting by
+        // `Character` walks grapheme boundaries.
+        for part in template.utf8.split(separator: UInt8(ascii: "/")) {
+            guard part.first == UInt8(ascii: "{"), part.last == UInt8(ascii: "}") else {
+                segments.append(String(Substring(part)))
                 continue
             }
             var name = part.dropFirst().dropLast()
-            let greedy = name.utf8.last == UInt8(ascii: "+")
+            let greedy = name.last == UInt8(ascii: "+")
             if greedy { name = name.dropLast() }
-            guard let value = parameters[String(name)] else { return nil }
+            guard let value = parameters[String(Substring(name))] else { return nil }
             if greedy {
                 segments += value.split(separator: "/").map(String.init)
             } else {
