@@ -507,7 +507,11 @@ final class ResponseSink {
     }
 
     func takeHeaders() -> HTTPHeaders {
-        defer { headers = HTTPHeaders() }
+        defer {
+            // Room for a Runtime API response's fields, so the next one does not grow from empty.
+            headers = HTTPHeaders()
+            headers.reserveCapacity(8)
+        }
         return headers
     }
 

@@ -244,7 +244,10 @@ struct Indexer {
                     let key = tape[keys[later]]
                     for earlier in 0..<later {
                         let other = tape[keys[earlier]]
+                        // Length and first byte before memcmp: most keys differ there (a call per pair
+                        // cost more than the comparison).
                         if other.end - other.start == key.end - key.start,
+                           key.end == key.start || base[other.start] == base[key.start],
                            memcmp(base + other.start, base + key.start, key.end - key.start) == 0 {
                             return later
                         }

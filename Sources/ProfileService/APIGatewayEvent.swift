@@ -445,13 +445,19 @@ public struct RequestFields: Sendable, Equatable, ExpressibleByDictionaryLiteral
 }
 
 extension Collection where Element: Equatable {
-    /// Whether `subsequence` occurs in the collection (a search without the regex library).
+    /// Whether `subsequence` occurs in the collection (a search without the regex library): the rest
+    /// of the needle is compared only where its first element is.
     func contains(subsequence: some Collection<Element>) -> Bool {
         let haystack = Array(self)
         let needle = Array(subsequence)
-        guard !needle.isEmpty else { return true }
+        guard let first = needle.first else { return true }
         guard haystack.count >= needle.count else { return false }
-        return (0...(haystack.count - needle.count)).contains { haystack[$0..<($0 + needle.count)].elementsEqual(needle) }
+        for start in 0...(haystack.count - needle.count) where haystack[start] == first {
+            var offset = 1
+            while offset < needle.count, haystack[start + offset] == needle[offset] { offset += 1 }
+            if offset == needle.count { return true }
+        }
+        return false
     }
 }
 
