@@ -498,11 +498,12 @@ public struct APIResponse: Sendable, Equatable {
         json.append(contentsOf: #"{"body":"#.utf8)
         JSON.writeString(bodyText ?? Base64.encode(body), to: &json)
         json.append(contentsOf: #","headers":{"#.utf8)
-        for (position, name) in headers.keys.sorted(by: JSON.precedesInBytes).enumerated() {
+        // Sorted as pairs: no second hash lookup per header for its value.
+        for (position, header) in headers.sorted(by: { JSON.precedesInBytes($0.key, $1.key) }).enumerated() {
             if position > 0 { json.append(UInt8(ascii: ",")) }
-            JSON.writeString(name, to: &json)
+            JSON.writeString(header.key, to: &json)
             json.append(UInt8(ascii: ":"))
-            JSON.writeString(headers[name] ?? "", to: &json)
+            JSON.writeString(header.value, to: &json)
         }
         json.append(contentsOf: bodyText == nil ? #"},"isBase64Encoded":true"#.utf8 : #"},"isBase64Encoded":false"#.utf8)
         if format == .v1 {
