@@ -81,7 +81,8 @@ import Testing
     @Test func aReusedHandleSendsEachRequestAsAFreshOneWould() throws {
         let server = try FakeRuntimeAPI()
         defer { server.stop() }
-        server.setOverride { request in .init(status: 200, body: request.method) }
+        // No body after a HEAD's head, as a real server does (the fake writes whatever it is given).
+        server.setOverride { request in .init(status: 200, body: request.method == "HEAD" ? "" : request.method) }
         let session = try CurlSession()
         let steps: [(HTTPMethod, String, HTTPHeaders, [UInt8])] = [
             (.get, "/a", ["X-Only-First": "1"], []),
