@@ -19,11 +19,18 @@ enum FuzzEvent {
             }
             return
         }
-        for name in request.headers.keys where !name.lowercased().utf8.elementsEqual(name.utf8) {
+        let headers = request.headers.dictionary
+        for name in headers.keys where !name.lowercased().utf8.elementsEqual(name.utf8) {
             FuzzDriver.fail("header name \(name) is not lower-cased", input)
         }
+        // Fields are looked up in the event: each must answer as the whole dictionary does.
+        for (fields, all) in [(request.headers, headers), (request.claims, request.claims.dictionary), (request.query, request.query.dictionary)] {
+            for (name, value) in all where fields[name].map({ !$0.utf8.elementsEqual(value.utf8) }) ?? true {
+                FuzzDriver.fail("field \(name) is looked up as \(fields[name] ?? "nil"), not \(value)", input)
+            }
+        }
         // ASCII names only: "ß".uppercased() is "SS", which does not lower-case back.
-        if let name = request.headers.keys.first(where: { $0.utf8.allSatisfy { $0 < 0x80 } }),
+        if let name = headers.keys.first(where: { $0.utf8.allSatisfy { $0 < 0x80 } }),
            request.header(name.uppercased()) == nil
         {
             FuzzDriver.fail("header \(name) is not found by a case-insensitive lookup", input)

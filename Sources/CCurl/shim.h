@@ -3,6 +3,7 @@
 #define CCURL_SHIM_H
 
 #include <curl/curl.h>
+#include <openssl/ssl.h>
 
 /// The signature libcurl uses for CURLOPT_WRITEFUNCTION and CURLOPT_HEADERFUNCTION.
 typedef size_t (*ccurl_data_callback)(char *data, size_t size, size_t count, void *userdata);
@@ -54,6 +55,17 @@ static inline CURLcode ccurl_message_result(const CURLMsg *message) {
 
 static inline CURLcode ccurl_getinfo_long(CURL *handle, CURLINFO info, long *value) {
     return curl_easy_getinfo(handle, info, value);
+}
+
+/// curl_global_init, after telling OpenSSL (the TLS library libcurl is built with) not to load its
+/// error strings: about a million instructions of every cold start, for the text of TLS errors
+/// only (they keep their codes: "error:0A000086:lib(20)::reason(134)"). Nor its configuration
+/// file, as the bootstrap's libcurl is built (--disable-openssl-auto-load-config): the first call
+/// decides. Once declined, OpenSSL ignores later requests to load either (OPENSSL_init_crypto(3)).
+static inline CURLcode ccurl_global_init_without_tls_error_strings(long flags) {
+    OPENSSL_init_ssl(OPENSSL_INIT_NO_LOAD_SSL_STRINGS | OPENSSL_INIT_NO_LOAD_CRYPTO_STRINGS
+                     | OPENSSL_INIT_NO_LOAD_CONFIG, NULL);
+    return curl_global_init(flags);
 }
 
 #endif

@@ -4,9 +4,10 @@ import CCurl
 ///
 /// Not for concurrent use: one session serves one request at a time, as a libcurl easy handle does.
 /// It may move between tasks (a pool hands sessions out), hence `@unchecked Sendable`.
-/// Each ``perform(_:)`` resets the handle's options (libcurl keeps its connection cache), then
-/// applies the session's fixed settings: HTTP/1.1, no proxy, `TCP_NODELAY`, no signals, a short
-/// connect timeout.
+/// The handle is configured with the session's fixed settings (HTTP/1.1, no proxy, `TCP_NODELAY`,
+/// no signals, a short connect timeout) after a `curl_easy_reset` (libcurl keeps its connection
+/// cache); an unsigned request that follows a clean transfer on an open connection skips the reset
+/// and sets only its URL (when it changed), method, timeout and headers.
 ///
 /// Streamed uploads (``startStreamingUpload(_:)``), which must be driven a piece at a time, run on
 /// a multi handle of their own, made at the first one, with its own kept-alive connection. Buffered
@@ -45,12 +46,43 @@ public final class CurlSession: @unchecked Sendable {
     let sink = ResponseSink()
     /// Set while a ``CurlStreamingUpload`` owns the handle.
     var uploadInProgress = false
+    /// What the handle keeps from the last request when the next may skip `curl_easy_reset`.
+    private var kept: KeptOptions?
+    /// `Expect:`, `Transfer-Encoding:`, `Content-Type:`: what every unsigned request with a body
+    /// but no `Content-Type` sends first.
+    private let suppressions: KeptHeaderList
+    /// `Expect:`, `Transfer-Encoding:`: the same for a request that names its `Content-Type`.
+    private let suppressionsKeepingContentType: KeptHeaderList
 
     /// Creates a session with its own easy handle.
     public init(configuration: Configuration = Configuration()) throws(CurlError) {
         guard CurlSession.globalInit == CURLE_OK, let handle = curl_easy_init() else {
             throw CurlError(code: 0, message: "curl_easy_init failed", kind: .setupFailed)
         }
+        var made: [KeptHeaderList] = []
+        for withContentType in [true, false] {
+            var list: UnsafeMutablePointer<curl_slist>? = nil
+            var tail: UnsafeMutablePointer<curl_slist>? = nil
+            for name in withContentType ? ["Expect", "Transfer-Encoding", "Content-Type"] : ["Expect", "Transfer-Encoding"] {
+                do throws(CurlError) {
+                    list = try Self.append(name, "", to: list)
+                } catch {
+                    curl_slist_free_all(list)
+                    made.forEach { curl_slist_free_all($0.head) }
+                    curl_easy_cleanup(handle)
+                    throw error
+                }
+                tail = tail?.pointee.next ?? list
+            }
+            if let list, let tail { made.append(KeptHeaderList(head: list, tail: tail)) }
+        }
+        guard made.count == 2 else {
+            made.forEach { curl_slist_free_all($0.head) }
+            curl_easy_cleanup(handle)
+            throw CurlError(code: 0, message: "out of memory building headers", kind: .setupFailed)
+        }
+        self.suppressions = made[0]
+        self.suppressionsKeepingContentType = made[1]
         self.configuration = configuration
         self.handle = handle
         self.errorBuffer = .allocate(capacity: Int(CURL_ERROR_SIZE) + 1)
@@ -62,19 +94,25 @@ public final class CurlSession: @unchecked Sendable {
         // the session alive until then.
         curl_easy_cleanup(handle)
         if let streamMulti { curl_multi_cleanup(streamMulti) }
+        curl_slist_free_all(suppressions.head)
+        curl_slist_free_all(suppressionsKeepingContentType.head)
         errorBuffer.deallocate()
     }
 
     /// libcurl's process-wide set-up, done once before the first handle (it is not thread-safe itself).
-    private static let globalInit: CURLcode = curl_global_init(Int(CURL_GLOBAL_DEFAULT))
+    /// Without OpenSSL's error strings: 1 M of the 2.6 M instructions of a cold start, for HTTPS the
+    /// Runtime API does not use; TLS errors keep their codes.
+    private static let globalInit: CURLcode = ccurl_global_init_without_tls_error_strings(Int(CURL_GLOBAL_DEFAULT))
 
     /// Sends `request` and waits for the complete response.
     ///
     /// Any status code is a response; only a transfer that produced no response throws.
     public func perform(_ request: HTTPRequest) throws(CurlError) -> HTTPResponse {
         let sendsBody = request.method.sendsBody
-        let headerList = try configure(handle, for: request, sendsBody: sendsBody, streaming: false)
-        defer { curl_slist_free_all(headerList) }
+        let reusable = request.signing == nil ? kept : nil
+        kept = nil
+        let headers = try configure(handle, for: request, sendsBody: sendsBody, streaming: false, reusing: reusable)
+        defer { headers.release() }
 
         let result: CURLcode = request.body.withUnsafeBytes { bytes in
             if sendsBody {
@@ -87,6 +125,14 @@ public final class CurlSession: @unchecked Sendable {
                 guard bodySet == CURLE_OK else { return bodySet }
             }
             return curl_easy_perform(handle)
+        }
+        // The next request may skip `curl_easy_reset` only after a clean transfer on a connection
+        // that was already open: libcurl counts the retries on a dead kept-alive connection
+        // (`state.retrycount`, at most 5) until a reset, and a retry always opens a new connection.
+        var connections = 0
+        if result == CURLE_OK, request.signing == nil,
+           ccurl_getinfo_long(handle, CURLINFO_NUM_CONNECTS, &connections) == CURLE_OK, connections == 0 {
+            kept = KeptOptions(url: request.url, customMethod: Self.customMethod(of: request.method))
         }
         return try response(of: handle, for: result, limit: request.maxResponseBodySize)
     }
@@ -119,7 +165,8 @@ public final class CurlSession: @unchecked Sendable {
         }
         let headerList: UnsafeMutablePointer<curl_slist>?
         do throws(CurlError) {
-            headerList = try configure(streamHandle, for: request, sendsBody: true, streaming: true)
+            // Made for this request alone (never the session's kept lists): the upload frees it.
+            headerList = try configure(streamHandle, for: request, sendsBody: true, streaming: true, reusing: nil).head
         } catch {
             curl_easy_cleanup(streamHandle)
             throw error
@@ -144,48 +191,61 @@ public final class CurlSession: @unchecked Sendable {
         return upload
     }
 
-    /// Resets the handle and applies the session's settings and `request`'s URL, method, timeout,
-    /// signing and headers; returns the header list, which must live until the transfer ends.
+    /// Applies `request`'s URL, method, timeout, signing and headers; returns the header list, which
+    /// must live until the transfer ends.
+    ///
+    /// With `reusing` (an unsigned request after a clean transfer of the session's own handle) the
+    /// handle keeps its settings and only what differs is set: the URL when it changed (libcurl
+    /// copies it at every set), the method, the timeout, the headers. Otherwise the handle is reset
+    /// (`curl_easy_reset`) and configured in full: the session's fixed settings first.
     private func configure(
-        _ handle: UnsafeMutableRawPointer, for request: HTTPRequest, sendsBody: Bool, streaming: Bool
-    ) throws(CurlError) -> UnsafeMutablePointer<curl_slist>? {
+        _ handle: UnsafeMutableRawPointer, for request: HTTPRequest, sendsBody: Bool, streaming: Bool,
+        reusing: KeptOptions?
+    ) throws(CurlError) -> RequestHeaderList {
         guard !uploadInProgress else {
             throw CurlError(code: 0, message: "the session is still streaming a request body", kind: .invalidRequest)
         }
         try Self.checkLineSafety(request)
-        curl_easy_reset(handle)
         errorBuffer[0] = 0
         sink.reset(limit: request.maxResponseBodySize)
 
-        var headerList: UnsafeMutablePointer<curl_slist>? = nil
+        var headers = RequestHeaderList()
         do throws(CurlError) {
-            try check(ccurl_setopt_string(handle, CURLOPT_URL, request.url))
-            try check(ccurl_setopt_pointer(handle, CURLOPT_ERRORBUFFER, errorBuffer))
-            try check(ccurl_setopt_long(handle, CURLOPT_NOSIGNAL, 1))
-            try check(ccurl_setopt_long(handle, CURLOPT_HTTP_VERSION, Int(CURL_HTTP_VERSION_1_1)))
-            try check(ccurl_setopt_string(handle, CURLOPT_PROXY, ""))
-            try check(ccurl_setopt_long(handle, CURLOPT_TCP_NODELAY, 1))
-            try check(ccurl_setopt_long(handle, CURLOPT_CONNECTTIMEOUT_MS, configuration.connectTimeout.milliseconds))
-            try check(ccurl_setopt_long(handle, CURLOPT_TIMEOUT_MS, request.timeout?.milliseconds ?? 0))
-            try check(ccurl_setopt_string(handle, CURLOPT_USERAGENT, configuration.userAgent))
-            if let caBundlePath = configuration.caBundlePath {
-                try check(ccurl_setopt_string(handle, CURLOPT_CAINFO, caBundlePath))
-            }
-            if let signing = request.signing {
-                try check(ccurl_setopt_string(handle, CURLOPT_AWS_SIGV4, signing.provider))
-                try check(ccurl_setopt_string(handle, CURLOPT_USERNAME, signing.accessKeyID))
-                try check(ccurl_setopt_string(handle, CURLOPT_PASSWORD, signing.secretAccessKey))
-                if let token = signing.sessionToken, !token.isEmpty {
-                    headerList = curl_slist_append(headerList, "X-Amz-Security-Token: \(token)")
+            if let reusing {
+                if !Self.sameBytes(reusing.url, request.url) {
+                    try check(ccurl_setopt_string(handle, CURLOPT_URL, request.url))
                 }
+                if reusing.customMethod != nil, Self.customMethod(of: request.method) == nil {
+                    try check(ccurl_setopt_string(handle, CURLOPT_CUSTOMREQUEST, nil))
+                }
+            } else {
+                curl_easy_reset(handle)
+                try check(ccurl_setopt_string(handle, CURLOPT_URL, request.url))
+                try check(ccurl_setopt_pointer(handle, CURLOPT_ERRORBUFFER, errorBuffer))
+                try check(ccurl_setopt_long(handle, CURLOPT_NOSIGNAL, 1))
+                try check(ccurl_setopt_long(handle, CURLOPT_HTTP_VERSION, Int(CURL_HTTP_VERSION_1_1)))
+                try check(ccurl_setopt_string(handle, CURLOPT_PROXY, ""))
+                try check(ccurl_setopt_long(handle, CURLOPT_TCP_NODELAY, 1))
+                try check(ccurl_setopt_long(handle, CURLOPT_CONNECTTIMEOUT_MS, configuration.connectTimeout.milliseconds))
+                try check(ccurl_setopt_string(handle, CURLOPT_USERAGENT, configuration.userAgent))
+                if let caBundlePath = configuration.caBundlePath {
+                    try check(ccurl_setopt_string(handle, CURLOPT_CAINFO, caBundlePath))
+                }
+                if let signing = request.signing {
+                    try check(ccurl_setopt_string(handle, CURLOPT_AWS_SIGV4, signing.provider))
+                    try check(ccurl_setopt_string(handle, CURLOPT_USERNAME, signing.accessKeyID))
+                    try check(ccurl_setopt_string(handle, CURLOPT_PASSWORD, signing.secretAccessKey))
+                }
+                let sinkPointer = Unmanaged.passUnretained(sink).toOpaque()
+                try check(ccurl_setopt_callback(handle, CURLOPT_WRITEFUNCTION, curlWriteBody))
+                try check(ccurl_setopt_pointer(handle, CURLOPT_WRITEDATA, sinkPointer))
+                try check(ccurl_setopt_callback(handle, CURLOPT_HEADERFUNCTION, curlWriteHeader))
+                try check(ccurl_setopt_pointer(handle, CURLOPT_HEADERDATA, sinkPointer))
             }
+            try check(ccurl_setopt_long(handle, CURLOPT_TIMEOUT_MS, request.timeout?.milliseconds ?? 0))
 
-            let sinkPointer = Unmanaged.passUnretained(sink).toOpaque()
-            try check(ccurl_setopt_callback(handle, CURLOPT_WRITEFUNCTION, curlWriteBody))
-            try check(ccurl_setopt_pointer(handle, CURLOPT_WRITEDATA, sinkPointer))
-            try check(ccurl_setopt_callback(handle, CURLOPT_HEADERFUNCTION, curlWriteHeader))
-            try check(ccurl_setopt_pointer(handle, CURLOPT_HEADERDATA, sinkPointer))
-
+            // Each sets the method and clears HEAD's no-body flag, as after a reset; POSTFIELDS
+            // (set by `perform`) then keeps POST, with CUSTOMREQUEST naming another method.
             switch request.method {
             case .get:
                 try check(ccurl_setopt_long(handle, CURLOPT_HTTPGET, 1))
@@ -194,44 +254,120 @@ public final class CurlSession: @unchecked Sendable {
             case .post:
                 try check(ccurl_setopt_long(handle, CURLOPT_POST, 1))
             default:
-                if streaming { try check(ccurl_setopt_long(handle, CURLOPT_POST, 1)) }
-                try check(ccurl_setopt_string(handle, CURLOPT_CUSTOMREQUEST, request.method.rawValue))
+                try check(ccurl_setopt_long(handle, CURLOPT_POST, 1))
+                if reusing?.customMethod.map({ $0 != request.method }) ?? true {
+                    try check(ccurl_setopt_string(handle, CURLOPT_CUSTOMREQUEST, request.method.rawValue))
+                }
             }
 
-            if streaming {
-                // No 100-continue round trip (libcurl asks for one before a body of unknown size);
-                // chunked, whatever the caller's headers say.
-                headerList = curl_slist_append(headerList, "Expect:")
-                headerList = curl_slist_append(headerList, "Transfer-Encoding: chunked")
-                if request.headers["Content-Type"] == nil {
-                    headerList = curl_slist_append(headerList, "Content-Type:")
-                }
-            } else if sendsBody, request.signing == nil {
-                // libcurl adds these unless told otherwise: no 100-continue round trip, no chunking,
-                // no form content type. Not on signed requests: libcurl's SigV4 would sign the empty
-                // headers it then does not send (and bodies there are small and sized, so it adds none).
-                headerList = curl_slist_append(headerList, "Expect:")
-                headerList = curl_slist_append(headerList, "Transfer-Encoding:")
-                if request.headers["Content-Type"] == nil {
-                    headerList = curl_slist_append(headerList, "Content-Type:")
-                }
-            }
-            for field in request.headers {
-                if streaming, field.name.equalsIgnoringASCIICase("Transfer-Encoding") { continue }
-                let line = field.value.isEmpty ? "\(field.name):" : "\(field.name): \(field.value)"
-                guard let appended = curl_slist_append(headerList, line) else {
-                    throw CurlError(code: 0, message: "out of memory building headers", kind: .setupFailed)
-                }
-                headerList = appended
-            }
-            if let headerList {
-                try check(ccurl_setopt_slist(handle, CURLOPT_HTTPHEADER, headerList))
+            headers = try headerList(for: request, sendsBody: sendsBody, streaming: streaming)
+            if headers.head != nil || reusing != nil {
+                try check(ccurl_setopt_slist(handle, CURLOPT_HTTPHEADER, headers.head))
             }
         } catch {
-            curl_slist_free_all(headerList)
+            headers.release()
             throw error
         }
-        return headerList
+        return headers
+    }
+
+    /// The header fields libcurl is given for `request`: the suppressions first (empty `Expect:`,
+    /// `Transfer-Encoding:` and `Content-Type:` values stop libcurl from adding its own), then the
+    /// request's fields in order.
+    private func headerList(
+        for request: HTTPRequest, sendsBody: Bool, streaming: Bool
+    ) throws(CurlError) -> RequestHeaderList {
+        var owned: UnsafeMutablePointer<curl_slist>? = nil
+        var suppression: KeptHeaderList? = nil
+        if let token = request.signing?.sessionToken, !token.isEmpty {
+            owned = try Self.append("X-Amz-Security-Token", token, to: owned)
+        }
+        if streaming {
+            // No 100-continue round trip (libcurl asks for one before a body of unknown size);
+            // chunked, whatever the caller's headers say.
+            owned = try Self.append("Expect", "", to: owned)
+            owned = try Self.append("Transfer-Encoding", "chunked", to: owned)
+            if request.headers["Content-Type"] == nil {
+                owned = try Self.append("Content-Type", "", to: owned)
+            }
+        } else if sendsBody, request.signing == nil {
+            // libcurl adds these unless told otherwise: no 100-continue round trip, no chunking,
+            // no form content type. Not on signed requests: libcurl's SigV4 would sign the empty
+            // headers it then does not send (and bodies there are small and sized, so it adds none).
+            // The same for every such request, so kept by the session rather than made each time.
+            suppression = request.headers["Content-Type"] == nil ? suppressions : suppressionsKeepingContentType
+        }
+        for field in request.headers {
+            if streaming, field.name.equalsIgnoringASCIICase("Transfer-Encoding") { continue }
+            do throws(CurlError) {
+                owned = try Self.append(field.name, field.value, to: owned)
+            } catch {
+                curl_slist_free_all(owned)
+                throw error
+            }
+        }
+        guard let suppression else { return RequestHeaderList(head: owned, keptTail: nil, owned: owned) }
+        suppression.tail.pointee.next = owned
+        return RequestHeaderList(head: suppression.head, keptTail: suppression.tail, owned: owned)
+    }
+
+    /// Appends the field `name: value` (`name:` when the value is empty) to a libcurl list.
+    private static func append(
+        _ name: String, _ value: String, to list: UnsafeMutablePointer<curl_slist>?
+    ) throws(CurlError) -> UnsafeMutablePointer<curl_slist>? {
+        var name = name
+        var value = value
+        let appended = name.withUTF8 { name in
+            value.withUTF8 { value in
+                // name, ": " (or ":" before an empty value), value, NUL: on the stack, copied by libcurl.
+                let count = name.count + (value.isEmpty ? 1 : 2 + value.count) + 1
+                return withUnsafeTemporaryAllocation(of: UInt8.self, capacity: count) { line in
+                    var end = line.initialize(fromContentsOf: name)
+                    line[end] = UInt8(ascii: ":")
+                    end += 1
+                    if !value.isEmpty {
+                        line[end] = UInt8(ascii: " ")
+                        end += 1
+                        end = line[end...].initialize(fromContentsOf: value)
+                    }
+                    line[end] = 0
+                    return line.withMemoryRebound(to: CChar.self) { curl_slist_append(list, $0.baseAddress) }
+                }
+            }
+        }
+        guard let appended else {
+            throw CurlError(code: 0, message: "out of memory building headers", kind: .setupFailed)
+        }
+        return appended
+    }
+
+    /// The method's name for `CURLOPT_CUSTOMREQUEST`; `nil` for the methods libcurl names itself.
+    private static func customMethod(of method: HTTPMethod) -> HTTPMethod? {
+        method == .get || method == .head || method == .post ? nil : method
+    }
+
+    /// Whether two strings hold the same bytes.
+    static func sameBytes(_ lhs: String, _ rhs: String) -> Bool {
+        guard lhs.utf8.count == rhs.utf8.count else { return false }
+        var lhs = lhs
+        var rhs = rhs
+        return lhs.withUTF8 { left in
+            rhs.withUTF8 { right in
+                // Eight bytes at a time: a URL is about a hundred.
+                let (a, b) = (UnsafeRawBufferPointer(left), UnsafeRawBufferPointer(right))
+                var offset = 0
+                while offset + 8 <= a.count {
+                    if a.loadUnaligned(fromByteOffset: offset, as: UInt64.self)
+                        != b.loadUnaligned(fromByteOffset: offset, as: UInt64.self) { return false }
+                    offset += 8
+                }
+                while offset < a.count {
+                    if a[offset] != b[offset] { return false }
+                    offset += 1
+                }
+                return true
+            }
+        }
     }
 
     /// Static storage for an empty body: lives as long as the program, never written.
@@ -323,6 +459,37 @@ public final class CurlSession: @unchecked Sendable {
     }
 }
 
+/// The settings a handle keeps from a request, for the next to compare with.
+private struct KeptOptions {
+    /// The URL last set.
+    var url: String
+    /// The `CURLOPT_CUSTOMREQUEST` method last set, if one is.
+    var customMethod: HTTPMethod?
+}
+
+/// A header list the session keeps for its lifetime; a request's own fields are linked behind its
+/// last node for one transfer.
+private struct KeptHeaderList {
+    let head: UnsafeMutablePointer<curl_slist>
+    let tail: UnsafeMutablePointer<curl_slist>
+}
+
+/// The `CURLOPT_HTTPHEADER` list of one request.
+private struct RequestHeaderList {
+    /// What libcurl is given: a kept list with this request's nodes behind it, or its nodes alone.
+    var head: UnsafeMutablePointer<curl_slist>? = nil
+    /// The kept list's last node, whose `next` points at this request's nodes until ``release()``.
+    var keptTail: UnsafeMutablePointer<curl_slist>? = nil
+    /// This request's own nodes.
+    var owned: UnsafeMutablePointer<curl_slist>? = nil
+
+    /// Unlinks the request's nodes from the kept list and frees them.
+    func release() {
+        keptTail?.pointee.next = nil
+        curl_slist_free_all(owned)
+    }
+}
+
 extension HTTPMethod {
     /// Whether requests of this method carry a body (all but `GET` and `HEAD`).
     var sendsBody: Bool { self != .get && self != .head }
@@ -342,7 +509,11 @@ final class ResponseSink {
     }
 
     func takeHeaders() -> HTTPHeaders {
-        defer { headers = HTTPHeaders() }
+        defer {
+            // Room for a Runtime API response's fields, so the next one does not grow from empty.
+            headers = HTTPHeaders()
+            headers.reserveCapacity(8)
+        }
         return headers
     }
 
@@ -363,25 +534,30 @@ final class ResponseSink {
 
     /// Takes one raw header line, as libcurl delivers them (with CRLF).
     func appendHeaderLine(_ line: UnsafeRawBufferPointer) {
+        // Runs for every header of every response: plain loops over the bytes, not the generic
+        // collection algorithms over a raw buffer slice.
+        guard let base = line.baseAddress?.assumingMemoryBound(to: UInt8.self) else { return }
         var end = line.count
-        while end > 0, line[end - 1] == 0x0A || line[end - 1] == 0x0D { end -= 1 }
+        while end > 0, base[end - 1] == 0x0A || base[end - 1] == 0x0D { end -= 1 }
         guard end > 0 else { return }
-        let bytes = UnsafeRawBufferPointer(rebasing: line[0..<end])
-        if bytes.starts(with: "HTTP/".utf8) {
+        if end >= 5, base[0] == UInt8(ascii: "H"), base[1] == UInt8(ascii: "T"), base[2] == UInt8(ascii: "T"),
+           base[3] == UInt8(ascii: "P"), base[4] == UInt8(ascii: "/") {
             // A new status line: an interim (100) or redirected response's headers do not count.
             headers.removeAll(keepingCapacity: true)
             body.removeAll(keepingCapacity: true)
             return
         }
-        guard let colon = bytes.firstIndex(of: 0x3A) else { return }
+        var colon = 0
+        while colon < end, base[colon] != 0x3A { colon += 1 }
+        guard colon < end else { return }
         var valueStart = colon + 1
-        while valueStart < end, bytes[valueStart] == 0x20 || bytes[valueStart] == 0x09 { valueStart += 1 }
+        while valueStart < end, base[valueStart] == 0x20 || base[valueStart] == 0x09 { valueStart += 1 }
         var valueEnd = end
-        while valueEnd > valueStart, bytes[valueEnd - 1] == 0x20 || bytes[valueEnd - 1] == 0x09 { valueEnd -= 1 }
-        let name = String(decoding: UnsafeRawBufferPointer(rebasing: bytes[0..<colon]), as: UTF8.self)
-        let value = String(decoding: UnsafeRawBufferPointer(rebasing: bytes[valueStart..<valueEnd]), as: UTF8.self)
+        while valueEnd > valueStart, base[valueEnd - 1] == 0x20 || base[valueEnd - 1] == 0x09 { valueEnd -= 1 }
+        let name = String(decoding: UnsafeBufferPointer(start: base, count: colon), as: UTF8.self)
+        let value = String(decoding: UnsafeBufferPointer(start: base + valueStart, count: valueEnd - valueStart), as: UTF8.self)
         headers.add(name, value)
-        if name.equalsIgnoringASCIICase("Content-Length"), let length = Int(value), length > 0 {
+        if colon == 14, name.equalsIgnoringASCIICase("Content-Length"), let length = Int(value), length > 0 {
             body.reserveCapacity(min(length, limit ?? length))
         }
     }

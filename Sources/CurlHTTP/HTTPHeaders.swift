@@ -48,6 +48,11 @@ public struct HTTPHeaders: Sendable, Equatable, Sequence, ExpressibleByDictionar
         fields.append(HTTPHeader(name, value))
     }
 
+    /// Makes room for `count` fields without growing.
+    mutating func reserveCapacity(_ count: Int) {
+        fields.reserveCapacity(count)
+    }
+
     /// Removes every field.
     public mutating func removeAll(keepingCapacity: Bool = false) {
         fields.removeAll(keepingCapacity: keepingCapacity)

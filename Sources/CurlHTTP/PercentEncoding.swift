@@ -6,7 +6,12 @@ extension String {
             (byte >= 0x30 && byte <= 0x39) || (byte >= 0x41 && byte <= 0x5A) || (byte >= 0x61 && byte <= 0x7A)
                 || byte == 0x2D || byte == 0x2E || byte == 0x5F || byte == 0x7E
         }
-        if utf8.allSatisfy(isUnreserved) { return self }
+        // A request id usually needs nothing: one loop over the contiguous bytes to find that out.
+        let plain = utf8.withContiguousStorageIfAvailable { bytes in
+            for byte in bytes where !isUnreserved(byte) { return false }
+            return true
+        }
+        if plain ?? utf8.allSatisfy(isUnreserved) { return self }
         let hex: [UInt8] = Array("0123456789ABCDEF".utf8)
         var encoded: [UInt8] = []
         encoded.reserveCapacity(utf8.count * 3)

@@ -60,7 +60,7 @@ public struct JSONNode: Sendable {
 
     private func matches(_ key: TapeEntry, _ wanted: UnsafeBufferPointer<UInt8>) -> Bool {
         guard key.flags & TapeEntry.hasEscapes != 0 else {
-            return key.end - key.start == wanted.count && storage.bytes[key.start..<key.end].elementsEqual(wanted)
+            return key.end - key.start == wanted.count && Indexer.bytes(storage.bytes, at: key.start, equal: wanted)
         }
         return Indexer.decodeString(key, in: storage.bytes).utf8.elementsEqual(wanted)
     }
@@ -80,7 +80,7 @@ public struct JSONNode: Sendable {
 
     /// The number, if this is one.
     public var numberValue: Double? {
-        value.kind == .number ? Indexer.number(storage.bytes[value.start..<value.end]) : nil
+        value.kind == .number ? value.number : nil
     }
 
     /// The Boolean, if this is one.
@@ -121,6 +121,21 @@ public struct JSONNode: Sendable {
         return result
     }
 
+    /// Calls `body` with each member of an object in document order (dropped equivalent keys left
+    /// out), its key not decoded; nothing for anything else. For reading one or two of many members
+    /// without making a string of every key.
+    public func forEachMember(_ body: (JSONKey, JSONNode) -> Void) {
+        let tape = storage.tape
+        guard tape[entry].kind == .object else { return }
+        var position = entry + 1
+        while position < tape[entry].next {
+            if tape[position].flags & TapeEntry.isDropped == 0 {
+                body(JSONKey(storage: storage, entry: position), JSONNode(storage: storage, entry: position + 1))
+            }
+            position = tape[position + 1].next
+        }
+    }
+
     /// The elements of an array in order; empty for anything else.
     public var elements: [JSONNode] {
         let tape = storage.tape
@@ -153,7 +168,7 @@ public struct JSONNode: Sendable {
         case .null: return .null
         case .true: return .bool(true)
         case .false: return .bool(false)
-        case .number: return .number(numberValue ?? 0)
+        case .number: return .number(value.number)
         case .string: return .string(Indexer.decodeString(value, in: storage.bytes))
         case .array: return .array(elements.map(\.json))
         case .object:
@@ -163,4 +178,40 @@ public struct JSONNode: Sendable {
             return .object(object)
         }
     }
+}
+
+/// An object member's key as the text has it, decoded only when asked (``JSONNode/forEachMember(_:)``).
+public struct JSONKey {
+    let storage: JSONDocument.Storage
+    let entry: Int
+
+    /// Whether the key is ASCII without escapes: its bytes in the text are the key's, so it can be
+    /// compared without decoding.
+    public var isPlainASCII: Bool {
+        storage.tape[entry].flags & (TapeEntry.hasEscapes | TapeEntry.isASCII) == TapeEntry.isASCII
+    }
+
+    /// Whether a plain ASCII key (``isPlainASCII``), its letters lower-cased when `lowercasingASCII`,
+    /// is exactly `bytes`; `false` for any other key.
+    public func equals(_ bytes: UnsafeBufferPointer<UInt8>, lowercasingASCII: Bool) -> Bool {
+        let key = storage.tape[entry]
+        guard isPlainASCII, key.end - key.start == bytes.count else { return false }
+        return storage.bytes.withUnsafeBufferPointer { text in
+            for offset in 0..<bytes.count {
+                var byte = text[key.start + offset]
+                if lowercasingASCII, byte >= UInt8(ascii: "A"), byte <= UInt8(ascii: "Z") { byte |= 0x20 }
+                if byte != bytes[offset] { return false }
+            }
+            return true
+        }
+    }
+
+    /// Whether a plain ASCII key has no upper-case letters.
+    public var isPlainLowercaseASCII: Bool {
+        let key = storage.tape[entry]
+        return isPlainASCII && !storage.bytes[key.start..<key.end].contains { $0 >= UInt8(ascii: "A") && $0 <= UInt8(ascii: "Z") }
+    }
+
+    /// The key, unescaped.
+    public var string: String { Indexer.decodeString(storage.tape[entry], in: storage.bytes) }
 }

@@ -80,7 +80,8 @@ struct TapeEntry {
     var kind: Kind
     /// Strings: ``hasEscapes`` and ``isASCII``; object keys: ``isDropped``.
     var flags: UInt8 = 0
-    /// Members of an object, elements of an array.
+    /// Members of an object, elements of an array; a number's value (its bit pattern, see ``number``),
+    /// parsed once while indexing.
     var count = 0
     /// The value's bytes: a string's between its quotes, a number's text, a container's brackets.
     var start: Int
@@ -91,6 +92,16 @@ struct TapeEntry {
     static let isASCII: UInt8 = 2
     /// A key left out because an earlier key of the object is canonically equivalent (keep-first mode).
     static let isDropped: UInt8 = 4
+}
+
+extension TapeEntry {
+    /// A number entry: its value, parsed once while indexing.
+    init(number value: Double, start: Int, end: Int, next: Int) {
+        self.init(kind: .number, count: Int(bitPattern: UInt(value.bitPattern)), start: start, end: end, next: next)
+    }
+
+    /// The value of a number entry.
+    var number: Double { Double(bitPattern: UInt64(UInt(bitPattern: count))) }
 }
 
 /// Checks a JSON text in one pass and records where each value is; decodes nothing it does not have to.
@@ -233,7 +244,10 @@ struct Indexer {
                     let key = tape[keys[later]]
                     for earlier in 0..<later {
                         let other = tape[keys[earlier]]
+                        // Length and first byte before memcmp: most keys differ there (a call per pair
+                        // cost more than the comparison).
                         if other.end - other.start == key.end - key.start,
+                           key.end == key.start || base[other.start] == base[key.start],
                            memcmp(base + other.start, base + key.start, key.end - key.start) == 0 {
                             return later
                         }
@@ -313,6 +327,14 @@ struct Indexer {
         index += 1
     }
 
+    /// Whether `bytes[start..<start + other.count]` is exactly `other` (the caller checked the range).
+    static func bytes(_ bytes: [UInt8], at start: Int, equal other: UnsafeBufferPointer<UInt8>) -> Bool {
+        bytes.withUnsafeBufferPointer { text in
+            guard let base = text.baseAddress, let wanted = other.baseAddress else { return other.isEmpty }
+            return memcmp(base + start, wanted, other.count) == 0
+        }
+    }
+
     /// Whether any byte of `word` is `"`, `\\` or a control character (below 0x20).
     @inline(__always)
     static func hasSpecialStringByte(_ word: UInt64) -> Bool {
@@ -347,7 +369,7 @@ struct Indexer {
         }
         guard let value = Self.number(bytes[start..<index]) else { throw JSONParseError(reason: .invalidNumber, offset: start) }
         guard value.isFinite else { throw JSONParseError(reason: .numberOutOfRange, offset: start) }
-        tape.append(TapeEntry(kind: .number, start: start, end: index, next: tape.count + 1))
+        tape.append(TapeEntry(number: value, start: start, end: index, next: tape.count + 1))
     }
 
     func isDigit(_ byte: UInt8) -> Bool {

@@ -104,10 +104,19 @@ extension JSON {
         copy.withUTF8 { text in
             output.reserveCapacity(output.count + text.count + 1)
             var runStart = 0
-            for position in 0..<text.count {
+            var position = 0
+            while position < text.count {
+                // Eight bytes at a time while none needs an escape (most text), then byte by byte.
+                if position + 8 <= text.count,
+                   !Indexer.hasSpecialStringByte(UInt64(littleEndian: UnsafeRawBufferPointer(text).loadUnaligned(fromByteOffset: position, as: UInt64.self))) {
+                    position += 8
+                    continue
+                }
                 let byte = text[position]
+                position += 1
                 guard byte < 0x20 || byte == 0x22 || byte == 0x5C else { continue }
-                output.append(contentsOf: UnsafeBufferPointer(rebasing: text[runStart..<position]))
+                let escapeAt = position - 1
+                output.append(contentsOf: UnsafeBufferPointer(rebasing: text[runStart..<escapeAt]))
                 output.append(UInt8(ascii: "\\"))
                 switch byte {
                 case 0x22: output.append(UInt8(ascii: "\""))
@@ -120,7 +129,7 @@ extension JSON {
                     output.append(ASCII.hexDigit(byte >> 4))
                     output.append(ASCII.hexDigit(byte))
                 }
-                runStart = position + 1
+                runStart = position
             }
             output.append(contentsOf: UnsafeBufferPointer(rebasing: text[runStart...]))
         }

@@ -20,9 +20,9 @@ public struct APIRequest: Sendable, Equatable {
     public var pathSegments: [String]?
     /// Header fields with lower-cased names. When an event carries one name in several cases
     /// (`Content-Type` and `content-type`), the all-lower-case one wins, then the smallest in bytes.
-    public var headers: [String: String]
+    public var headers: RequestFields
     /// Query parameters (repeated ones joined with commas, as API Gateway does).
-    public var query: [String: String]
+    public var query: RequestFields
     /// The body bytes, base64 already decoded.
     public var body: [UInt8]
     /// Set when the body could not be decoded (broken base64); the request gets a 400.
@@ -31,7 +31,7 @@ public struct APIRequest: Sendable, Equatable {
     /// in bytes but not as Unicode text; the request gets a 400, never a function error.
     public var eventProblem: String?
     /// Authorizer claims with string, number or Boolean values: HTTP API JWT claims or REST API Cognito claims.
-    public var claims: [String: String]
+    public var claims: RequestFields
     /// OAuth scopes: API Gateway's `jwt.scopes`, then the `scope` claim (space-separated) and `scp`
     /// (space-separated or a list).
     public var scopes: [String]
@@ -48,14 +48,15 @@ public struct APIRequest: Sendable, Equatable {
     ) {
         self.init(
             method: method, rawPath: rawPath, pathSegments: Self.decodedSegments(rawPath),
-            headers: Self.lowercasedNames(headers.map { ($0.key, $0.value) }), query: query, body: body, claims: claims,
+            headers: RequestFields(Self.lowercasedNames(headers)), query: RequestFields(query), body: body,
+            claims: RequestFields(claims),
             scopes: scopes ?? Self.scopes(jwtScopes: [], claim: { claims[$0].map(JSON.string) }), requestID: requestID,
             format: format)
     }
 
     private init(
-        method: String, rawPath: String, pathSegments: [String]?, headers: [String: String], query: [String: String],
-        body: [UInt8], claims: [String: String], scopes: [String], requestID: String, format: PayloadFormat
+        method: String, rawPath: String, pathSegments: [String]?, headers: RequestFields, query: RequestFields,
+        body: [UInt8], claims: RequestFields, scopes: [String], requestID: String, format: PayloadFormat
     ) {
         self.method = method
         self.rawPath = rawPath
@@ -86,7 +87,7 @@ public struct APIRequest: Sendable, Equatable {
         let context = object["requestContext"]?.object
         let authorizer = context?["authorizer"]
         let claimsObject = authorizer?["jwt"]?["claims"]?.object ?? authorizer?["claims"]?.object
-        let claims = Self.stringValues(claimsObject)
+        let claims = RequestFields(claimsObject, lowercasingNames: false)
         let scopes = Self.scopes(
             jwtScopes: authorizer?["jwt"]?["scopes"]?.elements.compactMap(\.stringValue) ?? [],
             claim: { claimsObject?[$0]?.json })
@@ -96,7 +97,7 @@ public struct APIRequest: Sendable, Equatable {
             if let stage = context?["stage"]?.stringValue, stage != "$default", rawPath.utf8.starts(with: "/\(stage)/".utf8) {
                 rawPath.removeFirst(stage.count + 1)
             }
-            var headers = Self.lowercasedNames(Self.stringFields(object["headers"]))
+            var headers = RequestFields(object["headers"], lowercasingNames: true)
             if let cookies = object["cookies"]?.elements.compactMap(\.stringValue), !cookies.isEmpty {
                 headers["cookie"] = cookies.joined(separator: "; ")
             }
@@ -104,16 +105,17 @@ public struct APIRequest: Sendable, Equatable {
             let isFunctionURL = (context?["domainName"]?.stringValue ?? "").utf8.contains(subsequence: ".lambda-url.".utf8)
             let segments = Self.segments(
                 template: (object["routeKey"]?.stringValue).flatMap(Self.routePattern),
-                parameters: Self.stringValues(object["pathParameters"]))
+                parameters: RequestFields(object["pathParameters"], lowercasingNames: false))
                 ?? (isFunctionURL ? Self.decodedSegments(rawPath) : Self.plainSegments(rawPath))
             self.init(
                 method: method.uppercased(), rawPath: rawPath, pathSegments: segments, headers: headers,
-                query: Self.stringValues(object["queryStringParameters"]), body: [], claims: claims,
+                query: RequestFields(object["queryStringParameters"], lowercasingNames: false), body: [], claims: claims,
                 scopes: scopes, requestID: context?["requestId"]?.stringValue ?? "", format: .v2)
         } else if let method = object["httpMethod"]?.stringValue, let path = object["path"]?.stringValue {
-            var fields = Self.stringFields(object["headers"])
+            var fields = FieldDictionary(lowercasingNames: true)
+            fields.add(stringMembersOf: object["headers"])
             for (name, values) in object["multiValueHeaders"]?.members ?? [] where values.isArray {
-                fields.append((name, values.elements.compactMap(\.stringValue).joined(separator: ",")))
+                fields.add(name, values.elements.compactMap(\.stringValue).joined(separator: ","))
             }
             var query = Self.stringValues(object["queryStringParameters"])
             for (name, values) in object["multiValueQueryStringParameters"]?.members ?? [] where values.isArray {
@@ -123,11 +125,11 @@ public struct APIRequest: Sendable, Equatable {
             // (decoded) path parameters name the route without it.
             let segments = Self.segments(
                 template: object["resource"]?.stringValue,
-                parameters: Self.stringValues(object["pathParameters"]))
+                parameters: RequestFields(object["pathParameters"], lowercasingNames: false))
                 ?? Self.decodedSegments(path)
             self.init(
-                method: method.uppercased(), rawPath: path, pathSegments: segments, headers: Self.lowercasedNames(fields),
-                query: query, body: [], claims: claims, scopes: scopes, requestID: context?["requestId"]?.stringValue ?? "",
+                method: method.uppercased(), rawPath: path, pathSegments: segments, headers: RequestFields(fields.fields),
+                query: RequestFields(query), body: [], claims: claims, scopes: scopes, requestID: context?["requestId"]?.stringValue ?? "",
                 format: .v1)
         } else {
             let keys = object.members.map(\.key).sorted().prefix(8).joined(separator: ", ")
@@ -151,50 +153,22 @@ public struct APIRequest: Sendable, Equatable {
 
     /// A header value by case-insensitive name.
     public func header(_ name: String) -> String? {
-        headers[name.lowercased()]
+        headers[FieldDictionary.isPlainLowercase(name) ? name : name.lowercased()]
     }
 
     /// String, number and Boolean members of an object as text; other members are left out.
     private static func stringValues(_ object: JSONNode?) -> [String: String] {
-        let fields = stringFields(object)
-        var result = [String: String](minimumCapacity: fields.count)
-        for (key, value) in fields { result[key] = value }
-        return result
-    }
-
-    /// String, number and Boolean members of an object as text, in document order.
-    private static func stringFields(_ object: JSONNode?) -> [(String, String)] {
-        guard let object else { return [] }
-        var fields: [(String, String)] = []
-        for (key, member) in object.members {
-            if let text = member.stringValue {
-                fields.append((key, text))
-            } else if member.numberValue != nil || member.boolValue != nil {
-                fields.append((key, member.json.text))
-            }
-        }
-        return fields
+        var fields = FieldDictionary(lowercasingNames: false)
+        fields.add(stringMembersOf: object)
+        return fields.fields
     }
 
     /// Lower-cases names; of several fields with one lower-cased name, the one already in lower case
     /// wins, then the smallest name in bytes: never the hash seed's choice.
-    static func lowercasedNames(_ fields: [(String, String)]) -> [String: String] {
-        var chosen = [String: (name: String, value: String)](minimumCapacity: fields.count)
-        for (name, value) in fields {
-            // Header names are ASCII and usually lower-case already: no new string for those.
-            let isPlainLower = name.utf8.allSatisfy { $0 < 0x80 && !(UInt8(ascii: "A")...UInt8(ascii: "Z")).contains($0) }
-            let lower = isPlainLower ? name : name.lowercased()
-            if let current = chosen[lower] {
-                let currentIsLower = current.name.utf8.elementsEqual(lower.utf8)
-                let nameIsLower = name.utf8.elementsEqual(lower.utf8)
-                guard !currentIsLower else { continue }
-                guard nameIsLower || name.utf8.lexicographicallyPrecedes(current.name.utf8) else { continue }
-            }
-            chosen[lower] = (name, value)
-        }
-        var headers = [String: String](minimumCapacity: chosen.count)
-        for (lower, field) in chosen { headers[lower] = field.value }
-        return headers
+    static func lowercasedNames(_ fields: [String: String]) -> [String: String] {
+        var lowercased = FieldDictionary(lowercasingNames: true)
+        for (name, value) in fields { lowercased.add(name, value) }
+        return lowercased.fields
     }
 
     /// `jwt.scopes` (a list), then the `scope` and `scp` claims: space-separated text (API Gateway
@@ -224,18 +198,20 @@ public struct APIRequest: Sendable, Equatable {
 
     /// The path a route template names with its (already decoded) parameters filled in, as segments;
     /// `nil` when there is no template or a parameter is missing.
-    static func segments(template: String?, parameters: [String: String]) -> [String]? {
+    static func segments(template: String?, parameters: RequestFields) -> [String]? {
         guard let template, template.utf8.first == UInt8(ascii: "/") else { return nil }
         var segments: [String] = []
-        for part in template.split(separator: "/") {
-            guard part.utf8.first == UInt8(ascii: "{"), part.utf8.last == UInt8(ascii: "}") else {
-                segments.append(String(part))
+        // Split on the byte: a template is ASCII (API Gateway route keys), and splitting by
+        // `Character` walks grapheme boundaries.
+        for part in template.utf8.split(separator: UInt8(ascii: "/")) {
+            guard part.first == UInt8(ascii: "{"), part.last == UInt8(ascii: "}") else {
+                segments.append(String(Substring(part)))
                 continue
             }
             var name = part.dropFirst().dropLast()
-            let greedy = name.utf8.last == UInt8(ascii: "+")
+            let greedy = name.last == UInt8(ascii: "+")
             if greedy { name = name.dropLast() }
-            guard let value = parameters[String(name)] else { return nil }
+            guard let value = parameters[String(Substring(name))] else { return nil }
             if greedy {
                 segments += value.split(separator: "/").map(String.init)
             } else {
@@ -288,14 +264,200 @@ public struct APIRequest: Sendable, Equatable {
     }
 }
 
+/// Name–value fields gathered into one dictionary in a single pass, in document order.
+///
+/// With `lowercasingNames` (header fields) names are lower-cased, and of several fields with one
+/// lower-cased name the one already in lower case wins, then the smallest name in bytes: never the
+/// hash seed's choice. Otherwise a later field replaces an earlier one of the same name.
+struct FieldDictionary {
+    /// The fields so far.
+    private(set) var fields: [String: String] = [:]
+    private let lowercasingNames: Bool
+    /// The name a kept field was written with, where it is not its key (rare: header names are
+    /// usually lower-case already); the last entry for a key is the current one.
+    private var writtenNames: [(key: String, name: String)] = []
+
+    init(lowercasingNames: Bool) {
+        self.lowercasingNames = lowercasingNames
+    }
+
+    /// Adds the string, number and Boolean members of an object, as text; other members are left out.
+    mutating func add(stringMembersOf object: JSONNode?) {
+        guard let object else { return }
+        let members = object.members
+        fields.reserveCapacity(members.count)
+        for (key, member) in members {
+            if let text = member.stringValue {
+                add(key, text)
+            } else if member.numberValue != nil || member.boolValue != nil {
+                add(key, member.json.text)
+            }
+        }
+    }
+
+    /// Adds one field.
+    mutating func add(_ name: String, _ value: String) {
+        guard lowercasingNames else {
+            fields[name] = value
+            return
+        }
+        let isPlainLowercase = Self.isPlainLowercase(name)
+        let lower = isPlainLowercase ? name : name.lowercased()
+        guard let index = fields.index(forKey: lower) else {
+            fields[lower] = value
+            if !isPlainLowercase { writtenNames.append((lower, name)) }
+            return
+        }
+        let key = fields.keys[index]
+        let current = writtenNames.last { $0.key.utf8.elementsEqual(key.utf8) }?.name ?? key
+        guard !current.utf8.elementsEqual(lower.utf8) else { return }
+        guard name.utf8.elementsEqual(lower.utf8) || name.utf8.lexicographicallyPrecedes(current.utf8) else { return }
+        fields.values[index] = value
+        writtenNames.append((key, name))
+    }
+
+    /// Whether `name` is ASCII without upper-case letters, so lower-casing would not change it (no
+    /// new string for the usual header name).
+    static func isPlainLowercase(_ name: String) -> Bool {
+        name.utf8.allSatisfy { $0 < 0x80 && !(UInt8(ascii: "A")...UInt8(ascii: "Z")).contains($0) }
+    }
+}
+
+/// Text fields of a request: headers, query parameters, claims, path parameters.
+///
+/// From an event they stay in the event, read where they are asked for: an HTTP API event carries
+/// two dozen headers and claims of which the API reads two or three, and gathering them all into a
+/// dictionary cost more than the rest of the event. The answers are those of that dictionary
+/// (string, number and Boolean members as text; names compared as Swift strings, lower-cased for
+/// headers, the ``FieldDictionary`` rule when several names lower-case alike); plain ASCII names are
+/// compared as bytes, which for ASCII is the same thing.
+public struct RequestFields: Sendable, Equatable, ExpressibleByDictionaryLiteral {
+    private enum Source: Sendable {
+        case dictionary([String: String])
+        /// An event object; with lower-cased names (headers) or not.
+        case object(JSONNode?, lowercasingNames: Bool)
+    }
+
+    private let source: Source
+    /// Fields set after the event was read (`cookie` from an HTTP API's `cookies`), newest last;
+    /// `nil` removes. They come before the event's.
+    private var changes: [(name: String, value: String?)] = []
+
+    /// Fields from a dictionary whose names are already as they will be looked up.
+    public init(_ fields: [String: String]) {
+        source = .dictionary(fields)
+    }
+
+    /// Fields from name–value literals.
+    public init(dictionaryLiteral elements: (String, String)...) {
+        self.init(Dictionary(elements, uniquingKeysWith: { _, last in last }))
+    }
+
+    /// The string, number and Boolean members of an event object, looked up on demand; with
+    /// `lowercasingNames`, by their lower-cased names (header fields).
+    init(_ object: JSONNode?, lowercasingNames: Bool) {
+        source = .object(object, lowercasingNames: lowercasingNames)
+    }
+
+    /// The value of the field named `name` (lower-case for headers), or `nil`.
+    public subscript(name: String) -> String? {
+        get {
+            if let change = changes.last(where: { $0.name == name }) { return change.value }
+            switch source {
+            case .dictionary(let fields):
+                return fields[name]
+            case .object(let object, let lowercasingNames):
+                return object.flatMap { Self.lookUp(name, in: $0, lowercasingNames: lowercasingNames) }
+            }
+        }
+        set {
+            changes.append((name, newValue))
+        }
+    }
+
+    /// Whether there are no fields.
+    public var isEmpty: Bool { dictionary.isEmpty }
+
+    /// Every field, as a dictionary.
+    public var dictionary: [String: String] {
+        var fields: [String: String]
+        switch source {
+        case .dictionary(let all):
+            fields = all
+        case .object(let object, let lowercasingNames):
+            var gathered = FieldDictionary(lowercasingNames: lowercasingNames)
+            gathered.add(stringMembersOf: object)
+            fields = gathered.fields
+        }
+        for change in changes { fields[change.name] = change.value }
+        return fields
+    }
+
+    /// Compares every field.
+    public static func == (lhs: RequestFields, rhs: RequestFields) -> Bool {
+        lhs.dictionary == rhs.dictionary
+    }
+
+    /// The value of `name` among an object's string, number and Boolean members. A plain ASCII key
+    /// is compared as bytes when `name` is ASCII; any other key is decoded (and lower-cased) and
+    /// compared as a string, as a dictionary key would be.
+    private static func lookUp(_ name: String, in object: JSONNode, lowercasingNames: Bool) -> String? {
+        var wanted = name
+        return wanted.withUTF8 { wantedBytes -> String? in
+            let wantedIsASCII = !wantedBytes.contains { $0 >= 0x80 }
+            var chosen: (name: String, value: JSONNode)? = nil
+            var chosenIsLower = false
+            object.forEachMember { key, member in
+                guard !chosenIsLower || !lowercasingNames else { return }
+                let matches: Bool
+                if wantedIsASCII, key.isPlainASCII {
+                    matches = key.equals(wantedBytes, lowercasingASCII: lowercasingNames)
+                } else {
+                    let text = key.string
+                    let lower = lowercasingNames && !FieldDictionary.isPlainLowercase(text) ? text.lowercased() : text
+                    matches = lower == name
+                }
+                guard matches, member.stringValue != nil || member.numberValue != nil || member.boolValue != nil else {
+                    return
+                }
+                guard lowercasingNames else {
+                    chosen = (name, member)
+                    return
+                }
+                // Several names lower-case alike: the one in lower case already, else the smallest.
+                if key.isPlainLowercaseASCII {
+                    chosen = (name, member)
+                    chosenIsLower = true
+                    return
+                }
+                let text = key.string
+                if text.utf8.elementsEqual(wantedBytes) {
+                    chosen = (text, member)
+                    chosenIsLower = true
+                } else if chosen.map({ text.utf8.lexicographicallyPrecedes($0.name.utf8) }) ?? true {
+                    chosen = (text, member)
+                }
+            }
+            guard let value = chosen?.value else { return nil }
+            return value.stringValue ?? value.json.text
+        }
+    }
+}
+
 extension Collection where Element: Equatable {
-    /// Whether `subsequence` occurs in the collection (a search without the regex library).
+    /// Whether `subsequence` occurs in the collection (a search without the regex library): the rest
+    /// of the needle is compared only where its first element is.
     func contains(subsequence: some Collection<Element>) -> Bool {
         let haystack = Array(self)
         let needle = Array(subsequence)
-        guard !needle.isEmpty else { return true }
+        guard let first = needle.first else { return true }
         guard haystack.count >= needle.count else { return false }
-        return (0...(haystack.count - needle.count)).contains { haystack[$0..<($0 + needle.count)].elementsEqual(needle) }
+        for start in 0...(haystack.count - needle.count) where haystack[start] == first {
+            var offset = 1
+            while offset < needle.count, haystack[start + offset] == needle[offset] { offset += 1 }
+            if offset == needle.count { return true }
+        }
+        return false
     }
 }
 
@@ -336,11 +498,12 @@ public struct APIResponse: Sendable, Equatable {
         json.append(contentsOf: #"{"body":"#.utf8)
         JSON.writeString(bodyText ?? Base64.encode(body), to: &json)
         json.append(contentsOf: #","headers":{"#.utf8)
-        for (position, name) in headers.keys.sorted(by: JSON.precedesInBytes).enumerated() {
+        // Sorted as pairs: no second hash lookup per header for its value.
+        for (position, header) in headers.sorted(by: { JSON.precedesInBytes($0.key, $1.key) }).enumerated() {
             if position > 0 { json.append(UInt8(ascii: ",")) }
-            JSON.writeString(name, to: &json)
+            JSON.writeString(header.key, to: &json)
             json.append(UInt8(ascii: ":"))
-            JSON.writeString(headers[name] ?? "", to: &json)
+            JSON.writeString(header.value, to: &json)
         }
         json.append(contentsOf: bodyText == nil ? #"},"isBase64Encoded":true"#.utf8 : #"},"isBase64Encoded":false"#.utf8)
         if format == .v1 {

@@ -129,14 +129,9 @@ public struct ServiceMetrics: Sendable {
         self.prefix = Array(text.utf8)
     }
 
-    /// The EMF line for one request (without the newline).
-    public func line(for sample: Sample) -> String {
-        String(decoding: lineBytes(for: sample), as: UTF8.self)
-    }
-
-    /// The EMF line for one request as UTF-8 (without the newline). Bytes: a String append checks
-    /// uniqueness and capacity every time.
-    func lineBytes(for sample: Sample) -> [UInt8] {
+    /// The EMF line for one request as UTF-8 (without the newline), as ``record(_:)`` writes it.
+    /// Bytes: a String append checks uniqueness and capacity every time.
+    public func lineBytes(for sample: Sample) -> [UInt8] {
         var line = prefix
         line.reserveCapacity(prefix.count + 320)
         func append(_ text: String) { line.append(contentsOf: text.utf8) }

@@ -76,6 +76,75 @@ import Testing
         #expect(server.snapshot.connections == 1)
     }
 
+    /// The handle skips `curl_easy_reset` between requests on a kept-alive connection: nothing of one
+    /// request (method, custom method, HEAD's no-body flag, headers, URL, body) may reach the next.
+    @Test func aReusedHandleSendsEachRequestAsAFreshOneWould() throws {
+        let server = try FakeRuntimeAPI()
+        defer { server.stop() }
+        // No body after a HEAD's head, as a real server does (the fake writes whatever it is given).
+        server.setOverride { request in .init(status: 200, body: request.method == "HEAD" ? "" : request.method) }
+        let session = try CurlSession()
+        let steps: [(HTTPMethod, String, HTTPHeaders, [UInt8])] = [
+            (.get, "/a", ["X-Only-First": "1"], []),
+            (.get, "/a", [:], []),
+            (.put, "/b", ["Content-Type": "application/json"], Array("{}".utf8)),
+            (.head, "/c", [:], []),
+            (.post, "/d", [:], [1, 2, 3]),
+            (.delete, "/e", ["X-Delete": "yes"], []),
+            (.patch, "/e", [:], [4]),
+            (.get, "/f?q=1", [:], [9]),
+            (.post, "/d", ["Content-Type": "text/plain", "X-Two": ""], Array("hi".utf8)),
+            (.head, "/c", [:], []),
+            (.put, "/b", [:], []),
+        ]
+        for (method, path, headers, body) in steps {
+            let response = try session.perform(HTTPRequest(method: method, url: url(server, path), headers: headers, body: body))
+            let request = try #require(server.requests.last)
+            let comment = Comment(rawValue: "\(method) \(path)")
+            #expect(response.status == 200, comment)
+            #expect(response.bodyText == (method == .head ? "" : method.rawValue), comment)
+            #expect(request.method == method.rawValue, comment)
+            #expect(request.path == path, comment)
+            #expect(request.header("X-Only-First") == (path == "/a" && !headers.fields.isEmpty ? "1" : nil), comment)
+            #expect(request.header("X-Delete") == (method == .delete ? "yes" : nil), comment)
+            #expect(request.header("Expect") == nil, comment)
+            #expect(request.header("Transfer-Encoding") == nil, comment)
+            #expect(request.header("Content-Type") == headers["Content-Type"], comment)
+            #expect(request.header("User-Agent")?.hasPrefix("swift-lambda-bluegreen") == true, comment)
+            if method != .get, method != .head {
+                #expect(request.body == body, comment)
+                #expect(request.header("Content-Length") == String(body.count), comment)
+            } else {
+                #expect(request.body.isEmpty, comment)
+                #expect(request.header("Content-Length") == nil, comment)
+            }
+        }
+        #expect(server.snapshot.connections == 1)
+    }
+
+    @Test func aTimeoutDoesNotOutliveItsRequestOnAReusedHandle() throws {
+        let server = try FakeRuntimeAPI()
+        defer { server.stop() }
+        let session = try CurlSession()
+        let next = url(server, "/2018-06-01/runtime/invocation/next")
+        for _ in 0..<2 {
+            #expect(try session.perform(HTTPRequest(url: url(server, "/x"))).status == 404)
+        }
+        let first = server.enqueue("{}")
+        let answered = try session.perform(HTTPRequest(url: next, timeout: .milliseconds(200)))
+        #expect(answered.headers["lambda-runtime-aws-request-id"] == first)
+        let posted = try session.perform(HTTPRequest(
+            method: .post, url: url(server, "/2018-06-01/runtime/invocation/\(first)/response"), body: [1]))
+        #expect(posted.status == 202)
+        // The next event comes after the first request's 200 ms: a kept timeout would fail this wait.
+        Task.detached {
+            try? await Task.sleep(for: .milliseconds(600))
+            _ = server.enqueue("{}")
+        }
+        let waited = try session.perform(HTTPRequest(url: next))
+        #expect(waited.status == 200)
+    }
+
     @Test func timeoutEndsAWaitingRequest() throws {
         let server = try FakeRuntimeAPI()
         defer { server.stop() }

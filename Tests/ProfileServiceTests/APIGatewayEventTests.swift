@@ -16,6 +16,41 @@ import Testing
         #expect(request.body.isEmpty)
     }
 
+    /// Fields are looked up in the event, not gathered into dictionaries: each lookup must answer as
+    /// the dictionary would (``RequestFields/dictionary``), case rules and odd members included.
+    @Test func fieldsLookedUpInTheEventAnswerAsTheirDictionary() throws {
+        let event = #"""
+            {"version":"2.0","routeKey":"$default","rawPath":"/health","headers":{"Content-Type":"b","CONTENT-TYPE":"c","content-type":"a","X-Mixed":"m","X-MIXED":"M","Key":"kelvin","x-n":7,"x-t":true,"x-o":{},"x-z":null},"queryStringParameters":{"q":"1","Q":"2"},"requestContext":{"http":{"method":"GET","path":"/health"},"requestId":"r","authorizer":{"jwt":{"claims":{"sub":"user-1","exp":17.5,"admin":false,"list":["a"]}}}},"isBase64Encoded":false}
+            """#
+        let request = try APIRequest(event: Array(event.utf8))
+        #expect(request.header("content-type") == "a", "the lower-case name wins")
+        #expect(request.header("Content-Type") == "a")
+        #expect(request.header("x-mixed") == "M", "else the smallest name in bytes")
+        #expect(request.header("key") == "kelvin", "a name lower-cased beyond ASCII")
+        #expect(request.header("x-n") == "7")
+        #expect(request.header("x-t") == "true")
+        #expect(request.header("x-o") == nil)
+        #expect(request.header("x-z") == nil)
+        #expect(request.headers["Content-Type"] == nil, "names are stored lower-cased")
+        #expect(request.query["q"] == "1")
+        #expect(request.query["Q"] == "2")
+        #expect(request.claims["sub"] == "user-1")
+        #expect(request.claims["exp"] == "17.5")
+        #expect(request.claims["admin"] == "false")
+        #expect(request.claims["list"] == nil)
+        for fields in [request.headers, request.query, request.claims] {
+            #expect(!fields.isEmpty)
+            for (name, value) in fields.dictionary {
+                #expect(fields[name] == value, "\(name)")
+            }
+        }
+        #expect(request.headers.dictionary.count == 5)
+        var changed = request.headers
+        changed["content-type"] = "z"
+        #expect(changed["content-type"] == "z")
+        #expect(changed != request.headers)
+    }
+
     @Test func base64BodyIsDecoded() throws {
         let request = try APIRequest(event: SampleEvents.bytes("http-api-v2-put-profile-base64.json"))
         #expect(request.bodyProblem == nil)

@@ -214,9 +214,10 @@ struct StaleFlags: FlagEvaluating {
 
     @Test func theLineFollowsTheSpecificationExactly() throws {
         let metrics = ServiceMetrics(configuration: Self.configuration, sink: CapturedLines())
-        let line = metrics.line(for: .init(
+        let line = String(decoding: metrics.lineBytes(for: .init(
             route: "GET /profiles/{userId}", status: 200, latency: .microseconds(12_345), schemaV2: false,
-            flagsStale: false, requestID: "r\"1", traceID: nil, timestamp: .init(epochMilliseconds: 1_764_316_800_123)))
+            flagsStale: false, requestID: "r\"1", traceID: nil, timestamp: .init(epochMilliseconds: 1_764_316_800_123))),
+            as: UTF8.self)
         #expect(SchemaCheck.emfProblems(line) == [])
         let json = try JSON(parsing: Array(line.utf8))
         #expect(json["_aws"]?["Timestamp"] == 1_764_316_800_123)
@@ -230,9 +231,9 @@ struct StaleFlags: FlagEvaluating {
         #expect(json["requestId"] == "r\"1", "request ids are escaped, never spliced")
         #expect(json["traceId"] == nil)
         #expect(json["tenantId"] == nil)
-        let tenant = metrics.line(for: .init(
+        let tenant = String(decoding: metrics.lineBytes(for: .init(
             route: "GET /health", status: 200, latency: .zero, schemaV2: false, flagsStale: false, requestID: "r",
-            traceID: nil, tenantID: "tenant-\"blue", timestamp: .init(epochMilliseconds: 1)))
+            traceID: nil, tenantID: "tenant-\"blue", timestamp: .init(epochMilliseconds: 1))), as: UTF8.self)
         #expect(SchemaCheck.emfProblems(tenant) == [])
         #expect((try? JSON(parsing: Array(tenant.utf8)))?["tenantId"] == "tenant-\"blue", "a plain property, escaped")
         // The checker itself catches what the specification forbids.
@@ -245,9 +246,9 @@ struct StaleFlags: FlagEvaluating {
     @Test func latencyIsFormattedAsMillisecondsWithoutFoundation() {
         let metrics = ServiceMetrics(configuration: Self.configuration, sink: CapturedLines())
         func latency(_ duration: Duration) -> Double? {
-            let line = metrics.line(for: .init(route: "UNMATCHED", status: 404, latency: duration, schemaV2: false,
-                                               flagsStale: false, requestID: "r", traceID: nil, timestamp: .init(epochMilliseconds: 0)))
-            return (try? JSON(parsing: Array(line.utf8)))?["Latency"]?.numberValue
+            let line = metrics.lineBytes(for: .init(route: "UNMATCHED", status: 404, latency: duration, schemaV2: false,
+                                                    flagsStale: false, requestID: "r", traceID: nil, timestamp: .init(epochMilliseconds: 0)))
+            return (try? JSON(parsing: line))?["Latency"]?.numberValue
         }
         #expect(latency(.zero) == 0)
         #expect(latency(.nanoseconds(999)) == 0)
