@@ -235,13 +235,24 @@ public struct LambdaLogHandler: LogHandler {
     }
 
     /// Appends `text`, escaped as ``escapedForText(_:)`` does.
+    /// Text that needs no escape (the usual case) is copied as it is, without making a `String`.
     static func writeEscapedForText(_ text: String, to line: inout [UInt8]) {
-        line.append(contentsOf: escapedForText(text).utf8)
+        var text = text
+        let copied = text.withUTF8 { bytes in
+            for byte in bytes where needsTextEscape(byte) { return false }
+            line.append(contentsOf: bytes)
+            return true
+        }
+        if !copied { line.append(contentsOf: escapedForText(text).utf8) }
+    }
+
+    /// A control character, DEL, a backslash, or the lead byte of U+0080…U+00BF (C1 controls among them).
+    private static func needsTextEscape(_ byte: UInt8) -> Bool {
+        byte < 0x20 || byte == 0x7F || byte == UInt8(ascii: "\\") || byte == 0xC2
     }
 
     static func escapedForText(_ text: String) -> String {
-        let needsEscape = text.utf8.contains { $0 < 0x20 || $0 == 0x7F || $0 == UInt8(ascii: "\\") || $0 == 0xC2 }
-        guard needsEscape else { return text }
+        guard text.utf8.contains(where: needsTextEscape) else { return text }
         var escaped = ""
         escaped.reserveCapacity(text.utf8.count + 8)
         for scalar in text.unicodeScalars {

@@ -172,8 +172,7 @@ public struct ServiceMetrics: Sendable {
 
     /// A duration as milliseconds with microsecond precision (`12.345`), without Foundation.
     static func milliseconds(_ duration: Duration) -> String {
-        let (seconds, attoseconds) = duration.components
-        let micros = max(0, seconds * 1_000_000 + attoseconds / 1_000_000_000_000)
+        let micros = max(0, duration.wholeMicroseconds)
         let fraction = String(micros % 1000)
         return String(micros / 1000) + "." + String(repeating: "0", count: 3 - fraction.utf8.count) + fraction
     }
