@@ -16,7 +16,7 @@ Examples/HelloWorld's test, its static zip run from an empty root, `sam build` a
 `sam validate --lint`) in the background while it builds every other target (debug with the tests, the
 fuzz targets, the benchmark driver), checks that the shipped bootstrap links no SwiftNIO, builds the
 DocC documentation without a warning (scripts/docs.sh), fuzzes three
-targets for 30 s each (scripts/fuzz.sh), runs a short benchmark (scripts/bench.sh --quick) so it cannot
+targets for 20 s each (scripts/fuzz.sh), runs a short benchmark (scripts/bench.sh --quick) so it cannot
 rot, a bounded memory soak of the packaged bootstrap (scripts/bench.sh --soak-check: RSS may not grow by
 more than 1 MB from 20,000 to 100,000 invocations), the packaging suite (scripts/test-packaging.sh), the
 release rehearsal against lambda-local under load (scripts/test-rehearsal.sh), and `swift test` (the
@@ -25,7 +25,7 @@ Each step ends with its wall-clock and CPU seconds; a table of them closes the r
 
 Environment:
   SWIFT_TEST_ARGS   extra arguments for `swift test` (for example `--filter RuntimeLoopTests`)
-  FUZZ_SECONDS      seconds of fuzzing per fuzz target (default 30 here; scripts/fuzz.sh alone: 60)
+  FUZZ_SECONDS      seconds of fuzzing per fuzz target (default 20 here; scripts/fuzz.sh alone: 60)
   TEST_TSAN=0       skip ThreadSanitizer. By default the tests that serve N invocations at once (Lambda
                     Managed Instances, streaming included) also run under ThreadSanitizer, in .build-tsan:
                     about 4 minutes of CPU to build from scratch (beside the release suite, with the other
@@ -214,7 +214,7 @@ step "Documentation: DocC for LambdaRuntime and LambdaLocal, without a warning (
 scripts/docs.sh
 
 step "Fuzzing: LeanJSON, the API Gateway event parser, the profile handler (libFuzzer + ASan, FUZZ_SECONDS each)"
-FUZZ_SECONDS="${FUZZ_SECONDS:-30}" scripts/fuzz.sh
+FUZZ_SECONDS="${FUZZ_SECONDS:-20}" scripts/fuzz.sh
 
 step "Benchmark smoke run (the packaged bootstrap vs a plain C libcurl loop)"
 scripts/bench.sh --quick
