@@ -362,7 +362,7 @@ public struct RequestFields: Sendable, Equatable, ExpressibleByDictionaryLiteral
     /// The value of the field named `name` (lower-case for headers), or `nil`.
     public subscript(name: String) -> String? {
         get {
-            if let change = changes.last(where: { $0.name == name }) { return change.value }
+            if let change = changes.last(where: { $0.name.utf8.elementsEqual(name.utf8) }) { return change.value }
             switch source {
             case .dictionary(let fields):
                 return fields[name]

@@ -29,8 +29,9 @@ ensure_debian_packages() {
 # Creates (or reuses) a Python virtual environment in DIR with the given pip requirements. Requirements
 # installed by an earlier call are remembered in DIR/.installed-requirements, so that asking again for
 # the same pins (the test scripts share venvs) skips pip's own check, about a second of CPU each.
-# --no-compile: Python compiles what a test imports when it imports it; compiling every installed
-# module up front cost 15 s of CPU for aws-sam-cli alone.
+# pip compiles every module at install: keep it. This machine sets PYTHONDONTWRITEBYTECODE=1, so with
+# --no-compile every Python process (each `aws` call) would compile what it imports again (the release
+# suite's CPU went from about 650 s to 1,160 s).
 ensure_test_venv() {
   local dir="$1" requirement missing=()
   shift
@@ -46,7 +47,7 @@ ensure_test_venv() {
     grep -qxF -- "$requirement" "$dir/.installed-requirements" 2>/dev/null || missing+=("$requirement")
   done
   [ ${#missing[@]} -gt 0 ] || return 0
-  if ! "$dir/bin/python" -m pip install -q --no-compile --disable-pip-version-check "$@" >&2; then
+  if ! "$dir/bin/python" -m pip install -q --disable-pip-version-check "$@" >&2; then
     echo "could not install $* into $dir" >&2
     return 1
   fi
