@@ -14,10 +14,11 @@ Checks, each counted as passed or failed and timed (wall-clock and CPU seconds):
                  in Examples/HelloWorld/.build-lambda, this repository's libcurl cache), twice (the
                  bootstrap's mtime changed in between): the same bytes, one entry `bootstrap`
   sam validate   `sam validate --lint` of template.yaml and of Examples/HelloWorld/template.yaml
-  sam build      `make sam-build` (sam build --build-in-source with template.yaml's BuildMethod:
-                 makefile, build dir .build/sam/build): the bootstrap it builds for both functions
-                 is byte for byte the one in package.sh's .build/lambda/function.zip (made first
-                 when missing)
+  sam build      a bare `sam build --build-dir .build/sam/build` of template.yaml (BuildMethod:
+                 makefile; in place, as samconfig.toml's build_in_source says): the bootstrap it
+                 builds for both functions is byte for byte the one in package.sh's
+                 .build/lambda/function.zip (made first when missing), and the built template
+                 points at those builds
   example verify package.sh --verify --event events/hello.json --expect events/hello.expected.json:
                  the zip from an otherwise empty root under lambda-local (.build); and a control: the
                  same verification with a wrong --expect must exit 3
@@ -124,7 +125,7 @@ else
     done
   }
 
-  step "sam build (make sam-build): the bootstrap is scripts/build.sh's, byte for byte"
+  step "sam build (samconfig.toml: in place): the bootstrap is scripts/build.sh's, byte for byte"
   built=.build/sam/build
   time {
     rm -rf "$built"
@@ -132,7 +133,7 @@ else
     shipped="$work/bootstrap-from-the-zip"
     [ -f .build/lambda/function.zip ] || scripts/package.sh >/dev/null || true
     unzip -p .build/lambda/function.zip bootstrap >"$shipped" 2>/dev/null || : >"$shipped"
-    if make sam-build SAM_BUILD_ARGS="--build-dir $built" >"$work/sam-build.log" 2>&1; then
+    if sam build --build-dir "$built" >"$work/sam-build.log" 2>&1; then
       for function in ProfileFunction PreTrafficHookFunction; do
         if cmp -s "$built/$function/bootstrap" "$shipped" && [ -x "$built/$function/bootstrap" ]; then
           pass "sam build's $function/bootstrap is byte-identical to the one in package.sh's .build/lambda/function.zip"
@@ -147,7 +148,7 @@ else
       fi
     else
       cat "$work/sam-build.log" >&2
-      fail "make sam-build"
+      fail "sam build"
     fi
   }
 fi

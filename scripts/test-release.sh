@@ -59,7 +59,7 @@ setup_failed() { echo "test-release.sh: setup failed: $*" >&2; exit 2; }
 started=$SECONDS
 
 step "Checking system packages"
-ensure_debian_packages bats:/usr/bin/bats parallel:/usr/bin/parallel jq:/usr/bin/jq zip:/usr/bin/zip shellcheck:/usr/bin/shellcheck \
+ensure_debian_packages make:/usr/bin/make bats:/usr/bin/bats parallel:/usr/bin/parallel jq:/usr/bin/jq zip:/usr/bin/zip shellcheck:/usr/bin/shellcheck \
   curl:/usr/bin/curl openssl:/usr/bin/openssl || setup_failed "Debian packages"
 
 step "Python virtual environments (.venv-release, .venv-ministack)"

@@ -39,6 +39,7 @@ setup_file() {
   work="$BATS_FILE_TMPDIR/clone"
   mkdir -p "$work/.build/lambda"
   ln -s "$REPO/scripts" "$work/scripts"
+  ln -s "$REPO/Makefile" "$work/Makefile"   # README step 4's `make release-template`, on $work's template
   cp "$zip" "$work/.build/lambda/function.zip"
   awk '/^  DeploymentType:$/ { p = 1 } p && /^    Default:/ { sub(/Default: .*/, "Default: Scripted"); p = 0 } { print }' \
     "$REPO/template.yaml" >"$work/template.yaml"

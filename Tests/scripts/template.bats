@@ -17,10 +17,40 @@ render() { awk "$2" "$REPO/template.yaml" >"$1"; }
 # translate DEPLOYMENT_TYPE: template.yaml as `cloudformation package` leaves it, expanded by the SAM
 # translator with DeploymentType=DEPLOYMENT_TYPE; the JSON is written to $BATS_TEST_TMPDIR/DEPLOYMENT_TYPE.json.
 translate() {
-  sed 's|CodeUri: .build/lambda/function.zip|CodeUri: s3://artifacts/function.zip|' "$REPO/template.yaml" \
+  sed 's|^      CodeUri: \.$|      CodeUri: s3://artifacts/function.zip|' "$REPO/template.yaml" \
     >"$BATS_TEST_TMPDIR/packaged.yaml"
   python "$REPO/Tests/scripts/helpers/sam_translate.py" "$BATS_TEST_TMPDIR/packaged.yaml" --param "DeploymentType=$1" \
     >"$BATS_TEST_TMPDIR/$1.json" 2>"$BATS_TEST_TMPDIR/$1.err" || { cat "$BATS_TEST_TMPDIR/$1.err"; return 1; }
+}
+
+@test "template.yaml is what sam build builds; make release-template points both functions at package.sh's zip" {
+  # As written: both functions are built by the Makefile from the repository (sam build, samconfig.toml).
+  [ "$(grep -c '^      CodeUri: \.$' "$REPO/template.yaml")" -eq 2 ]
+  [ "$(grep -c '^      BuildMethod: makefile$' "$REPO/template.yaml")" -eq 2 ]
+  grep -qx 'build_in_source = true' "$REPO/samconfig.toml"
+  # The release template, made in a copy of the repository's top level: without the zip, a clear refusal.
+  dir="$BATS_TEST_TMPDIR/repo"
+  mkdir -p "$dir"
+  cp "$REPO/template.yaml" "$REPO/Makefile" "$dir/"
+  run make -s -C "$dir" release-template
+  [ "$status" -ne 0 ]
+  [[ "$output" == *"run scripts/package.sh first"* ]]
+  [ ! -e "$dir/.build/lambda/template.yaml" ]
+  # With it: the template beside the zip, both CodeUris the zip's name, every other line unchanged.
+  mkdir -p "$dir/.build/lambda"
+  : >"$dir/.build/lambda/function.zip"
+  run make -s -C "$dir" release-template
+  [ "$status" -eq 0 ] || { echo "$output"; false; }
+  [ "$output" = "$dir/.build/lambda/template.yaml" ]
+  released="$dir/.build/lambda/template.yaml"
+  [ "$(grep -c '^      CodeUri: function\.zip$' "$released")" -eq 2 ]
+  ! grep -q '^      CodeUri: \.$' "$released"
+  [ "$(diff "$REPO/template.yaml" "$released" | grep -c '^[<>]')" -eq 4 ]
+  # A template whose CodeUri lines changed is refused, not half rewritten.
+  sed -i '0,/^      CodeUri: \.$/s//      CodeUri: src/' "$dir/template.yaml"
+  run make -s -C "$dir" release-template
+  [ "$status" -ne 0 ]
+  [[ "$output" == *"no longer has two 'CodeUri: .' lines"* ]]
 }
 
 @test "template.yaml: cfn-lint is clean as written, as ministack sees it (Scripted by default), and on provided.al2023" {
