@@ -47,6 +47,8 @@ Exit status: 0 built; 1 a build step failed; 2 the result is not self-contained;
 USAGE
 }
 
+# shellcheck source=scripts/lib/common.sh
+source "$(dirname "$0")/lib/common.sh"
 refresh=""
 package_path=""
 product=bootstrap
@@ -54,12 +56,8 @@ while [ $# -gt 0 ]; do
   case "$1" in
     -h|--help) usage; exit 0 ;;
     --refresh-curl) refresh="--refresh" ;;
-    --package-path)
-      [ $# -ge 2 ] || { echo "build.sh: --package-path needs a directory" >&2; exit 64; }
-      package_path="$2"; shift ;;
-    --product)
-      { [ $# -ge 2 ] && [ -n "$2" ]; } || { echo "build.sh: --product needs a name" >&2; exit 64; }
-      product="$2"; shift ;;
+    --package-path) need_value build.sh "$1" "a directory" "${2-}"; package_path="$2"; shift ;;
+    --product) need_value build.sh "$1" "a name" "${2-}"; product="$2"; shift ;;
     *) echo "build.sh: unknown argument '$1' (see --help)" >&2; exit 64 ;;
   esac
   shift
@@ -73,8 +71,6 @@ if [ -n "$package_path" ]; then
 fi
 cd "$(dirname "$0")/.."
 [ "$package_path" != "$PWD" ] || package_path=""
-# shellcheck source=scripts/lib/common.sh
-source scripts/lib/common.sh
 # shellcheck source=scripts/lib/static-curl.sh
 source scripts/lib/static-curl.sh
 # shellcheck source=scripts/lib/static-exe.sh

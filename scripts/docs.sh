@@ -31,15 +31,13 @@ USAGE
 
 targets=()
 output=.build/docs
+# shellcheck source=scripts/lib/common.sh
+source "$(dirname "$0")/lib/common.sh"
 while [ $# -gt 0 ]; do
   case "$1" in
     -h|--help) usage; exit 0 ;;
-    --target)
-      [ $# -ge 2 ] || { echo "docs.sh: --target needs a name" >&2; exit 64; }
-      targets+=("$2"); shift ;;
-    --output)
-      [ $# -ge 2 ] || { echo "docs.sh: --output needs a directory" >&2; exit 64; }
-      output="$2"; shift ;;
+    --target) need_value docs.sh "$1" "a name" "${2-}"; targets+=("$2"); shift ;;
+    --output) need_value docs.sh "$1" "a directory" "${2-}"; output="$2"; shift ;;
     *) echo "docs.sh: unknown argument '$1' (see --help)" >&2; exit 64 ;;
   esac
   shift

@@ -35,15 +35,16 @@ USAGE
 }
 
 rate="" duration="" users=20 port="${PORT:-9000}" log_file=""
-need_value() { if [ -z "${2:-}" ] || [[ "$2" == --* ]]; then echo "load.sh: $1 needs a value (see --help)" >&2; exit 64; fi; }
+# shellcheck source=scripts/lib/common.sh
+source "$(dirname "$0")/lib/common.sh"
 while [ $# -gt 0 ]; do
   case "$1" in
     -h|--help) usage; exit 0 ;;
-    --rate) need_value "$1" "${2:-}"; rate="$2"; shift 2 ;;
-    --duration) need_value "$1" "${2:-}"; duration="$2"; shift 2 ;;
-    --users) need_value "$1" "${2:-}"; users="$2"; shift 2 ;;
-    --port) need_value "$1" "${2:-}"; port="$2"; shift 2 ;;
-    --log) need_value "$1" "${2:-}"; log_file="$2"; shift 2 ;;
+    --rate) need_value load.sh "$1" "a number" "${2-}"; rate="$2"; shift 2 ;;
+    --duration) need_value load.sh "$1" "seconds" "${2-}"; duration="$2"; shift 2 ;;
+    --users) need_value load.sh "$1" "a number" "${2-}"; users="$2"; shift 2 ;;
+    --port) need_value load.sh "$1" "a port" "${2-}"; port="$2"; shift 2 ;;
+    --log) need_value load.sh "$1" "a file" "${2-}"; log_file="$2"; shift 2 ;;
     *) echo "load.sh: unknown argument '$1' (see --help)" >&2; exit 64 ;;
   esac
 done

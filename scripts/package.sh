@@ -63,6 +63,8 @@ Exit status: 0 done (and verified); 1 the build or packaging failed; 3 the verif
 USAGE
 }
 
+# shellcheck source=scripts/lib/common.sh
+source "$(dirname "$0")/lib/common.sh"
 output=""
 build=1
 verify=0
@@ -76,30 +78,16 @@ handler=""
 while [ $# -gt 0 ]; do
   case "$1" in
     -h|--help) usage; exit 0 ;;
-    --package-path)
-      [ $# -ge 2 ] || { echo "package.sh: --package-path needs a directory" >&2; exit 64; }
-      package_path="$2"; shift ;;
-    --product)
-      { [ $# -ge 2 ] && [ -n "$2" ]; } || { echo "package.sh: --product needs a name" >&2; exit 64; }
-      product="$2"; shift ;;
-    --event)
-      [ $# -ge 2 ] || { echo "package.sh: --event needs a file" >&2; exit 64; }
-      event_file="$2"; shift ;;
-    --expect)
-      [ $# -ge 2 ] || { echo "package.sh: --expect needs a file" >&2; exit 64; }
-      expect_file="$2"; shift ;;
-    --handler)
-      { [ $# -ge 2 ] && [ -n "$2" ]; } || { echo "package.sh: --handler needs a name" >&2; exit 64; }
-      handler="$2"; shift ;;
-    --output)
-      [ $# -ge 2 ] || { echo "package.sh: --output needs a path" >&2; exit 64; }
-      output="$2"; shift ;;
+    --package-path) need_value package.sh "$1" "a directory" "${2-}"; package_path="$2"; shift ;;
+    --product) need_value package.sh "$1" "a name" "${2-}"; product="$2"; shift ;;
+    --event) need_value package.sh "$1" "a file" "${2-}"; event_file="$2"; shift ;;
+    --expect) need_value package.sh "$1" "a file" "${2-}"; expect_file="$2"; shift ;;
+    --handler) need_value package.sh "$1" "a name" "${2-}"; handler="$2"; shift ;;
+    --output) need_value package.sh "$1" "a path" "${2-}"; output="$2"; shift ;;
     --no-build) build=0 ;;
     --verify) verify=1 ;;
     --health) health=1 ;;
-    --zip)
-      [ $# -ge 2 ] || { echo "package.sh: --zip needs a path" >&2; exit 64; }
-      given_zip="$2"; shift ;;
+    --zip) need_value package.sh "$1" "a path" "${2-}"; given_zip="$2"; shift ;;
     *) echo "package.sh: unknown argument '$1' (see --help)" >&2; exit 64 ;;
   esac
   shift
@@ -146,8 +134,6 @@ output="${output:-$out_dir/function.zip}"
 build_args=()
 [ -z "$package_path" ] || build_args+=(--package-path "$package_path")
 [ "$product" = bootstrap ] || build_args+=(--product "$product")
-# shellcheck source=scripts/lib/common.sh
-source scripts/lib/common.sh
 ensure_debian_packages zip:/usr/bin/zip unzip:/usr/bin/unzip openssl:/usr/bin/openssl curl:/usr/bin/curl
 
 say() { printf 'package.sh: %s\n' "$*" >&2; }

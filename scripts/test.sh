@@ -78,16 +78,38 @@ step_summary() {
   printf '%6d %6d  total\n' "$SECONDS" "$(cpu_seconds)" >&2
 }
 
-service_pids=() release_pid="" example_pid=""
+# Servers the tests use, and suites running in the background by script (start_suite, suite_result):
+# what still runs at exit is stopped.
+service_pids=()
+declare -A suite_pids=()
 finish() {
   local status=$? pid
-  for pid in "${service_pids[@]}" ${release_pid:+"$release_pid"} ${example_pid:+"$example_pid"}; do
+  for pid in "${service_pids[@]}" "${suite_pids[@]}"; do
     kill "$pid" 2>/dev/null || true
   done
   step_summary
   exit "$status"
 }
 trap finish EXIT
+
+# start_suite SCRIPT: starts a test suite in the background, its output in .build/<its name>.log.
+start_suite() {
+  "$1" >".build/$(basename "$1" .sh).log" 2>&1 &
+  suite_pids[$1]=$!
+}
+
+# suite_result SCRIPT: waits for a suite start_suite started, shows its output, and ends the run when
+# it failed.
+suite_result() {
+  local status=0
+  wait "${suite_pids[$1]}" || status=$?
+  unset "suite_pids[$1]"
+  cat ".build/$(basename "$1" .sh).log" >&2
+  if [ "$status" -ne 0 ]; then
+    echo "test.sh: $1 failed (exit $status; its output is above)" >&2
+    exit 1
+  fi
+}
 
 step "Checking system packages"
 ensure_debian_packages libcurl4-openssl-dev:/usr/include/x86_64-linux-gnu/curl/curl.h libssl-dev:/usr/include/openssl/sha.h shellcheck:/usr/bin/shellcheck \
@@ -150,9 +172,7 @@ step "Release tooling, started in the background: publish, canary/linear alias s
 # deploy), so the builds the later steps need run beside it and take the CPU it leaves idle. They run
 # at normal priority: `nice swift build` would not help, SwiftPM starts its compiler jobs at priority 0.
 # The suite's tests pass on a far busier machine (load 12 on 2 cores). Its output is shown when it ends.
-release_log=.build/test-release.log
-scripts/test-release.sh >"$release_log" 2>&1 &
-release_pid=$!
+start_suite scripts/test-release.sh
 
 step "Building beside the release suite: everything (debug), the fuzz targets (.build-fuzz), the benchmark driver (release), the ThreadSanitizer tests (.build-tsan)"
 swift build --build-tests
@@ -162,21 +182,8 @@ if [ "${TEST_TSAN:-1}" = 1 ]; then
   swift build --build-tests --sanitize=thread --scratch-path .build-tsan
 fi
 
-# suite_result SCRIPT PID LOG: waits for a suite started in the background, shows its output, and ends
-# the run when it failed.
-suite_result() {
-  local status=0
-  wait "$2" || status=$?
-  cat "$3" >&2
-  if [ "$status" -ne 0 ]; then
-    echo "test.sh: $1 failed (exit $status; its output is above)" >&2
-    exit 1
-  fi
-}
-
 step "Release tooling: the suite's result (scripts/test-release.sh)"
-suite_result scripts/test-release.sh "$release_pid" "$release_log"
-release_pid=""
+suite_result scripts/test-release.sh
 
 step "The shipped bootstrap links no SwiftNIO (the static build's link map and symbols, .build-lambda)"
 # What ships is the static executable scripts/build.sh made for the zip above: no object of a SwiftNIO
@@ -207,9 +214,7 @@ step "Your own function, started in the background: Examples/HelloWorld's test a
 # waits for ministack); the builds above would only slow down by as much. It reuses the libcurl cache and
 # the bootstrap of the zip step (build.sh runs one at a time), and lambda-local in .build. Its result is
 # taken before the release rehearsal, whose traffic is timed. Its output is shown when it ends.
-example_log=.build/test-example.log
-scripts/test-example.sh >"$example_log" 2>&1 &
-example_pid=$!
+start_suite scripts/test-example.sh
 
 step "Fuzzing: LeanJSON, the API Gateway event parser, the profile handler (libFuzzer + ASan, FUZZ_SECONDS each)"
 FUZZ_SECONDS="${FUZZ_SECONDS:-20}" scripts/fuzz.sh
@@ -224,8 +229,7 @@ step "Packaging: deterministic zip, run from an empty root, deployed to ministac
 scripts/test-packaging.sh
 
 step "Your own function: the suite's result (scripts/test-example.sh; its steps' own times are in its output)"
-suite_result scripts/test-example.sh "$example_pid" "$example_log"
-example_pid=""
+suite_result scripts/test-example.sh
 
 step "Release rehearsal: release.sh and rollback.sh against lambda-local under load.sh traffic (scripts/test-rehearsal.sh)"
 scripts/test-rehearsal.sh

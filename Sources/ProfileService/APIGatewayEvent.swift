@@ -375,8 +375,21 @@ public struct RequestFields: Sendable, Equatable, ExpressibleByDictionaryLiteral
         }
     }
 
-    /// Whether there are no fields.
-    public var isEmpty: Bool { dictionary.isEmpty }
+    /// Whether there are no fields. Reads the event only up to its first string, number or Boolean
+    /// member; builds no dictionary unless a field was set after the event was read.
+    public var isEmpty: Bool {
+        guard changes.isEmpty else { return dictionary.isEmpty }
+        switch source {
+        case .dictionary(let fields):
+            return fields.isEmpty
+        case .object(let object, _):
+            var foundField = false
+            object?.forEachMember { _, member in
+                if !foundField, !member.isNull, !member.isObject, !member.isArray { foundField = true }
+            }
+            return !foundField
+        }
+    }
 
     /// Every field, as a dictionary.
     public var dictionary: [String: String] {
@@ -399,8 +412,8 @@ public struct RequestFields: Sendable, Equatable, ExpressibleByDictionaryLiteral
     }
 
     /// The value of `name` among an object's string, number and Boolean members. A plain ASCII key
-    /// is compared as bytes when `name` is ASCII; any other key is decoded (and lower-cased) and
-    /// compared as a string, as a dictionary key would be.
+    /// is compared as bytes when `name` is ASCII; any other key is decoded (and lower-cased) first,
+    /// then compared as bytes too (never with `String ==`, which is canonical equivalence).
     private static func lookUp(_ name: String, in object: JSONNode, lowercasingNames: Bool) -> String? {
         var wanted = name
         return wanted.withUTF8 { wantedBytes -> String? in
@@ -415,7 +428,7 @@ public struct RequestFields: Sendable, Equatable, ExpressibleByDictionaryLiteral
                 } else {
                     let text = key.string
                     let lower = lowercasingNames && !FieldDictionary.isPlainLowercase(text) ? text.lowercased() : text
-                    matches = lower == name
+                    matches = lower.utf8.elementsEqual(wantedBytes)
                 }
                 guard matches, member.stringValue != nil || member.numberValue != nil || member.boolValue != nil else {
                     return

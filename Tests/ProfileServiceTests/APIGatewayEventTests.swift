@@ -51,6 +51,39 @@ import Testing
         #expect(changed != request.headers)
     }
 
+    /// `isEmpty` stops at the first field, and agrees with the dictionary: members that are not
+    /// fields (null, objects, arrays) do not count, and later changes do.
+    @Test func fieldsAreEmptyExactlyWhenTheirDictionaryIs() throws {
+        func headers(_ members: String) throws -> RequestFields {
+            let event = #"{"version":"2.0","rawPath":"/health","requestContext":{"http":{"method":"GET"}},"headers":"#
+                + members + "}"
+            return try APIRequest(event: Array(event.utf8)).headers
+        }
+        for (members, empty) in [
+            ("{}", true), (#"{"a":null,"b":{},"c":[]}"#, true), ("null", true),
+            (#"{"a":null,"b":""}"#, false), (#"{"x":{},"n":0}"#, false), (#"{"t":false}"#, false),
+        ] {
+            let fields = try headers(members)
+            #expect(fields.isEmpty == empty, "\(members)")
+            #expect(fields.isEmpty == fields.dictionary.isEmpty, "\(members)")
+        }
+        var removed = try headers(#"{"cookie":"a=1"}"#)
+        removed["cookie"] = nil
+        #expect(removed.isEmpty)
+        var added = try headers("{}")
+        added["cookie"] = "a=1"
+        #expect(!added.isEmpty)
+    }
+
+    /// A name is found by its bytes: a header whose name is only canonically equivalent to the one
+    /// looked up (`e` + U+0301 against U+00E9) is not that header.
+    @Test func fieldNamesMatchByBytesNotByCanonicalEquivalence() throws {
+        let event = #"{"version":"2.0","rawPath":"/health","requestContext":{"http":{"method":"GET"}},"headers":{"x-caf\#u{65}\#u{301}":"decomposed"}}"#
+        let request = try APIRequest(event: Array(event.utf8))
+        #expect(request.header("x-caf\u{E9}") == nil)
+        #expect(request.header("x-caf\u{65}\u{301}") == "decomposed")
+    }
+
     @Test func base64BodyIsDecoded() throws {
         let request = try APIRequest(event: SampleEvents.bytes("http-api-v2-put-profile-base64.json"))
         #expect(request.bodyProblem == nil)

@@ -37,6 +37,18 @@ setup() {
   [ ! -s "$SPY.calls" ]
 }
 
+@test "build, package, docs and load scripts: an option without its value (none, empty, another option) is a usage error (64)" {
+  for args in "build.sh --package-path" "build.sh --product ''" "package.sh --output --verify" "package.sh --zip" \
+    "docs.sh --target ''" "docs.sh --output" "load.sh --rate" "load.sh --port --users"; do
+    eval "set -- $args"
+    script="$1"
+    shift
+    run --separate-stderr "$REPO/scripts/$script" "$@"
+    [ "$status" -eq 64 ] || { echo "$args: exit $status"; false; }
+    [[ "$stderr" == "$script: $1 needs "*" (see --help)" ]] || { echo "$args: $stderr"; false; }
+  done
+}
+
 @test "alias rule violations on the command line are refused (2) before any call" {
   run --separate-stderr "$REPO/scripts/release.sh" --version '$LATEST'
   [ "$status" -eq 2 ]

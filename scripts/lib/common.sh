@@ -1,6 +1,15 @@
 # shellcheck shell=bash
 # Shared helpers for scripts/*.sh. Source it; it defines functions only.
 
+# need_value SCRIPT OPTION WHAT VALUE: for command-line parsing; ends the script with the usage status
+# (64) when OPTION has no VALUE after it: none, empty, or another option. WHAT says what it needs.
+need_value() {
+  if [ -z "$4" ] || [[ "$4" == --* ]]; then
+    echo "$1: $2 needs $3 (see --help)" >&2
+    exit 64
+  fi
+}
+
 # ensure_debian_packages PKG:FILE...
 # Installs each Debian package whose marker FILE is missing, with apt-get (as root, or with sudo).
 ensure_debian_packages() {
