@@ -84,14 +84,18 @@ final class HTTPIntegrationStream: InvocationStreamObserver {
         responder.send(status: error.status, headers: headers, body: error.body)
     }
 
-    /// The invocation ended; `true` when the answer was streamed (and is now complete), `false` when the
-    /// caller must answer from the buffered result.
+    /// The invocation ended; `true` when the answer was streamed (and is now complete, or cut off where
+    /// the function failed), `false` when the caller must answer from the buffered result.
     func completed(_ result: Result<InvocationResult, Error>) -> Bool {
         switch phase {
         case .idle:
             return false
         case .body:
-            responder.endStream()
+            if case .success(let outcome) = result, !outcome.isError {
+                responder.endStream()
+            } else {
+                responder.abortStream()
+            }
         case .prelude:
             fail()
         case .failed:

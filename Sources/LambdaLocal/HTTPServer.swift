@@ -42,6 +42,8 @@ public final class HTTPResponder {
     private(set) var answered = false
     private var streaming = false
     private var onWritable: (() -> Void)?
+    /// The write of the latest chunk of a streamed response.
+    private var lastChunkWritten: EventLoopFuture<Void>?
     /// Called once if the connection closes before the response was sent.
     var onClose: (() -> Void)?
 
@@ -96,7 +98,7 @@ public final class HTTPResponder {
     /// Sends one chunk of a streamed response at once (flushed: the client sees it before the next arrives).
     func sendChunk(_ bytes: ByteBuffer) {
         guard streaming, bytes.readableBytes > 0 else { return }
-        context.writeAndFlush(NIOAny(HTTPServerResponsePart.body(.byteBuffer(bytes))), promise: nil)
+        lastChunkWritten = context.writeAndFlush(NIOAny(HTTPServerResponsePart.body(.byteBuffer(bytes))))
     }
 
     /// Sends one chunk of a streamed response made of `bytes`.
@@ -105,6 +107,18 @@ public final class HTTPResponder {
         var buffer = context.channel.allocator.buffer(capacity: bytes.count)
         buffer.writeBytes(bytes)
         sendChunk(buffer)
+    }
+
+    /// Ends a streamed response that failed part-way (the function's error, or its timeout): the chunks
+    /// sent so far reach the client, then the connection closes without the last chunk, so that the client
+    /// sees a cut-off body and not a complete one, as from a Function URL whose streaming function fails.
+    func abortStream() {
+        guard streaming else { return }
+        streaming = false
+        let context = self.context
+        (lastChunkWritten ?? context.eventLoop.makeSucceededVoidFuture()).whenComplete { _ in
+            context.close(promise: nil)
+        }
     }
 
     /// Ends a streamed response.

@@ -94,6 +94,44 @@ import Testing
         }
     }
 
+    /// A function that fails after its body started: the client gets what was streamed, then the
+    /// connection closes without the last chunk, so that a cut-off body never looks complete.
+    @Test func aFailureMidStreamCutsTheBodyOffInsteadOfEndingIt() async throws {
+        try await RemoteRuntime.with { local, runtime in
+            let client = try RawHTTP(port: local.port)
+            try client.send("GET", "/fails-midway")
+            let (connection, event) = try await runtime.connectAndTakeEvent()
+            try Self.startIntegrationStream(connection, event)
+            try connection.sendChunk(Self.prelude + Array("partial".utf8))
+            let head = try await onThread { try client.readHead() }
+            #expect(head.status == 201)
+            #expect(try await onThread { try client.readChunk() } == Array("partial".utf8))
+            let errorBody = Array(#"{"errorType":"Disk.Full","errorMessage":"no space"}"#.utf8)
+            try connection.endChunks(trailers: [
+                ("Lambda-Runtime-Function-Error-Type", "Disk.Full"),
+                ("Lambda-Runtime-Function-Error-Body", Data(errorBody).base64EncodedString()),
+            ])
+            #expect(try await connection.response().status == 202)
+            await #expect {
+                try await onThread { _ = try client.readChunk() }
+            } throws: { error in
+                if case RawHTTP.Failure.closed = error { return true }
+                return false
+            }
+
+            // The same function finishing normally ends the body with its last chunk.
+            let complete = try RawHTTP(port: local.port)
+            try complete.send("GET", "/succeeds")
+            let second = try await connection.next()
+            try Self.startIntegrationStream(connection, second)
+            try connection.sendChunk(Self.prelude + Array("whole".utf8))
+            try connection.endChunks()
+            #expect(try await connection.response().status == 202)
+            let response = try await onThread { try complete.readResponse() }
+            #expect(response.body == Array("whole".utf8))
+        }
+    }
+
     @Test func preludeParsing() {
         #expect(HTTPIntegrationStream.separator(in: [1, 0, 0, 0, 0, 0, 0, 0, 0, 2]) == 1)
         #expect(HTTPIntegrationStream.separator(in: [0, 0, 0, 0, 0, 0, 0]) == nil)
