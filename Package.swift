@@ -34,7 +34,7 @@ let package = Package(
         // SHA-1 from OpenSSL's libcrypto (already loaded by libcurl) for flag bucketing.
         .systemLibrary(name: "CCrypto", providers: [.apt(["libssl-dev"])]),
         // A small, safe face over one reusable libcurl easy handle.
-        .target(name: "CurlHTTP", dependencies: ["CCurl"]),
+        .target(name: "CurlHTTP", dependencies: ["CCurl", "LambdaCore"]),
         // A JSON value, parser and writer without Foundation (FoundationEssentials costs ~7.5 MB and cold start).
         .target(name: "LeanJSON", dependencies: ["LambdaCore"]),
         // The base below everything, dependency-free: deadlines, the wall clock, the environment, `Duration`

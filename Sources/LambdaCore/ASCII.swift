@@ -23,10 +23,18 @@ public enum ASCII {
         byte &- 0x20 < 0x5F
     }
 
-    /// The lowercase hex digit (`0-9a-f`) of the low four bits of `nibble`.
-    @inlinable public static func hexDigit(_ nibble: UInt8) -> UInt8 {
+    /// The hex digit of the low four bits of `nibble`: `0-9a-f`, or `0-9A-F` when `uppercase`
+    /// (percent-encoding as SigV4 signs it).
+    @inlinable public static func hexDigit(_ nibble: UInt8, uppercase: Bool = false) -> UInt8 {
         let value = nibble & 0xF
-        return value < 10 ? UInt8(ascii: "0") + value : UInt8(ascii: "a") - 10 + value
+        return value < 10 ? UInt8(ascii: "0") + value : (uppercase ? UInt8(ascii: "A") : UInt8(ascii: "a")) - 10 + value
+    }
+
+    /// The value (0–15) of a hex digit `0-9`, `a-f` or `A-F`; `nil` for any other byte.
+    @inlinable public static func hexValue(_ byte: UInt8) -> UInt8? {
+        if isDigit(byte) { return byte &- UInt8(ascii: "0") }
+        let lower = byte | 0x20
+        return lower &- UInt8(ascii: "a") < 6 ? lower &- UInt8(ascii: "a") &+ 10 : nil
     }
 
     /// `value` in lowercase hex, exactly `digits` long: zero-padded, or its low digits when longer.

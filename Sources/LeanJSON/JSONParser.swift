@@ -3,6 +3,7 @@ import Glibc
 #elseif canImport(Musl)
 import Musl
 #endif
+import LambdaCore
 
 /// Why bytes are not acceptable JSON, with the byte offset where parsing stopped.
 public struct JSONParseError: Error, Sendable, Equatable, CustomStringConvertible {
@@ -447,15 +448,8 @@ struct Indexer {
         guard index + 4 <= bytes.count else { throw JSONParseError(reason: .unexpectedEnd, offset: index) }
         var value: UInt32 = 0
         for _ in 0..<4 {
-            let byte = bytes[index]
-            let digit: UInt32
-            switch byte {
-            case UInt8(ascii: "0")...UInt8(ascii: "9"): digit = UInt32(byte - UInt8(ascii: "0"))
-            case UInt8(ascii: "a")...UInt8(ascii: "f"): digit = UInt32(byte - UInt8(ascii: "a") + 10)
-            case UInt8(ascii: "A")...UInt8(ascii: "F"): digit = UInt32(byte - UInt8(ascii: "A") + 10)
-            default: throw JSONParseError(reason: .invalidEscape, offset: index)
-            }
-            value = value * 16 + digit
+            guard let digit = ASCII.hexValue(bytes[index]) else { throw JSONParseError(reason: .invalidEscape, offset: index) }
+            value = value * 16 + UInt32(digit)
             index += 1
         }
         return value

@@ -20,6 +20,25 @@ import Testing
         #expect(ASCII.hexDigit(0xAB) == UInt8(ascii: "b"))
     }
 
+    @Test func uppercaseHexDigits() {
+        #expect((0...15).map { ASCII.hexDigit(UInt8($0), uppercase: true) } == Array("0123456789ABCDEF".utf8))
+    }
+
+    /// Every byte: exactly `0-9`, `a-f` and `A-F` have a value, and digit and value round-trip.
+    @Test func hexValueOfEveryByte() {
+        let digits = Array("0123456789abcdef".utf8)
+        for value in 0...255 {
+            let byte = UInt8(value)
+            let lower = (0x41...0x5A).contains(value) ? byte + 0x20 : byte
+            let expected = digits.firstIndex(of: lower).map(UInt8.init)
+            #expect(ASCII.hexValue(byte) == expected, "\(value)")
+        }
+        for nibble in UInt8(0)...15 {
+            #expect(ASCII.hexValue(ASCII.hexDigit(nibble)) == nibble)
+            #expect(ASCII.hexValue(ASCII.hexDigit(nibble, uppercase: true)) == nibble)
+        }
+    }
+
     @Test func hexIsPaddedOrCutToTheDigitsAsked() {
         #expect(ASCII.hex(0x2a, digits: 4) == "002a")
         #expect(ASCII.hex(0x1234_5678, digits: 4) == "5678")
