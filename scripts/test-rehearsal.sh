@@ -47,8 +47,7 @@ check() {  # check DESCRIPTION COMMAND...: runs COMMAND, counts a failure
 }
 
 ensure_debian_packages jq:/usr/bin/jq curl:/usr/bin/curl || setup_failed "Debian packages"
-ensure_test_venv .venv-release awscli==1.45.11 'moto[server]==5.2.5' cfn-lint==1.58.0 aws-sam-translator==1.115.0 \
-  || setup_failed ".venv-release"
+ensure_release_venv || setup_failed ".venv-release"
 export PATH="$PWD/.venv-release/bin:$PATH"
 export AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_DEFAULT_REGION=us-east-1
 unset AWS_SESSION_TOKEN AWS_PROFILE AWS_ENDPOINT_URL

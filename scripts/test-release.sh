@@ -63,8 +63,7 @@ ensure_debian_packages make:/usr/bin/make bats:/usr/bin/bats parallel:/usr/bin/p
   curl:/usr/bin/curl openssl:/usr/bin/openssl || setup_failed "Debian packages"
 
 step "Python virtual environments (.venv-release, .venv-ministack)"
-ensure_test_venv .venv-release awscli==1.45.11 'moto[server]==5.2.5' cfn-lint==1.58.0 aws-sam-translator==1.115.0 \
-  || setup_failed ".venv-release"
+ensure_release_venv || setup_failed ".venv-release"
 ensure_test_venv .venv-ministack ministack==1.5.33 aws-sam-translator==1.115.0 || setup_failed ".venv-ministack"
 export PATH="$PWD/.venv-release/bin:$PATH"
 [ "$(command -v aws)" = "$PWD/.venv-release/bin/aws" ] || setup_failed "aws is not the venv's"

@@ -52,7 +52,7 @@ public struct ServiceMetrics: Sendable {
 
         private static func check(_ value: String, variable: String, maxLength: Int, expected: String) throws(ProfileConfigurationError) {
             let bytes = value.utf8
-            guard !bytes.isEmpty, bytes.count <= maxLength, bytes.allSatisfy({ $0 >= 0x20 && $0 < 0x7F }) else {
+            guard !bytes.isEmpty, bytes.count <= maxLength, bytes.allSatisfy(ASCII.isPrintable) else {
                 throw ProfileConfigurationError(variable: variable, value: value, expected: expected)
             }
         }

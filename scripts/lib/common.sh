@@ -63,6 +63,12 @@ ensure_test_venv() {
   printf '%s\n' "${missing[@]}" >>"$dir/.installed-requirements"
 }
 
+# ensure_release_venv: the release tooling's virtual environment, .venv-release (the AWS CLI v1, moto,
+# cfn-lint, the SAM translator), shared by the release suite and the release rehearsal.
+ensure_release_venv() {
+  ensure_test_venv .venv-release awscli==1.45.11 'moto[server]==5.2.5' cfn-lint==1.58.0 aws-sam-translator==1.115.0
+}
+
 # free_port: prints a TCP port on 127.0.0.1 that nothing listens on right now.
 free_port() {
   python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
