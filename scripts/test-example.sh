@@ -14,6 +14,8 @@ Checks, each counted as passed or failed and timed (wall-clock and CPU seconds):
                  in Examples/HelloWorld/.build-lambda, this repository's libcurl cache), twice (the
                  bootstrap's mtime changed in between): the same bytes, one entry `bootstrap`
   sam validate   `sam validate --lint` of template.yaml and of Examples/HelloWorld/template.yaml
+  example sam    `sam build` in Examples/HelloWorld (its Makefile, in place): its bootstrap is the
+                 one in the example's zip above
   sam build      a bare `sam build --build-dir .build/sam/build` of template.yaml (BuildMethod:
                  makefile; in place, as samconfig.toml's build_in_source says): the bootstrap it
                  builds for both functions is byte for byte the one in package.sh's
@@ -149,6 +151,24 @@ else
     else
       cat "$work/sam-build.log" >&2
       fail "sam build"
+    fi
+  }
+
+  step "sam build of $example (its Makefile, in place): the bootstrap is package.sh's, byte for byte"
+  time {
+    example_built="$PWD/.build/sam/example-build"
+    rm -rf "$example_built"
+    unzip -p "$zip1" bootstrap >"$work/example-bootstrap" 2>/dev/null || : >"$work/example-bootstrap"
+    if (cd "$example" && sam build --build-dir "$example_built") >"$work/example-sam-build.log" 2>&1; then
+      if cmp -s "$example_built/HelloWorldFunction/bootstrap" "$work/example-bootstrap" \
+         && [ -x "$example_built/HelloWorldFunction/bootstrap" ] && [ -s "$work/example-bootstrap" ]; then
+        pass "sam build's HelloWorldFunction/bootstrap is byte-identical to the one in the example's package.sh zip"
+      else
+        fail "sam build's HelloWorldFunction/bootstrap differs from the one in the example's zip (or one is missing)"
+      fi
+    else
+      cat "$work/example-sam-build.log" >&2
+      fail "sam build in $example"
     fi
   }
 fi
