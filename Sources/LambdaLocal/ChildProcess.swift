@@ -32,10 +32,19 @@ final class ChildProcess: Sendable {
     /// The process id.
     let pid: pid_t
     private let running = Atomic<Bool>(true)
+    /// The reader of the child's output pipe, when there is one.
+    private let output: OutputReader?
 
-    private init(pid: pid_t) {
+    private init(pid: pid_t, output: OutputReader?) {
         self.pid = pid
+        self.output = output
     }
+
+    /// Whether every byte the child has written to its output so far has been handed to `onOutputLine`
+    /// (nothing waits in the pipe, and the reader is not between a read and its lines). `true` without
+    /// an output pipe. A caller that saw a result the child sent after writing a line can wait for this
+    /// to see that line.
+    var outputDelivered: Bool { output?.delivered ?? true }
 
     /// Whether the child has not been reaped yet.
     var isRunning: Bool { running.load(ordering: .acquiring) }
@@ -103,16 +112,18 @@ final class ChildProcess: Sendable {
             if outputPipe[0] >= 0 { close(outputPipe[0]) }
             throw ChildProcessError(path: path, message: String(cString: strerror(result)))
         }
+        var output: OutputReader?
         if let onOutputLine, outputPipe[0] >= 0 {
-            let readEnd = outputPipe[0]
-            let reader = Thread {
-                Self.readLines(from: readEnd, onLine: onOutputLine)
+            let reader = OutputReader(fd: outputPipe[0])
+            output = reader
+            let thread = Thread {
+                reader.readLines(onLine: onOutputLine)
                 onOutputEnd?()
             }
-            reader.name = "lambda-local.stdout.\(pid)"
-            reader.start()
+            thread.name = "lambda-local.stdout.\(pid)"
+            thread.start()
         }
-        let child = ChildProcess(pid: pid)
+        let child = ChildProcess(pid: pid, output: output)
         let spawned = pid
         let waiter = Thread {
             let pid = spawned
@@ -136,14 +147,52 @@ final class ChildProcess: Sendable {
 
 extension ChildProcess {
     /// Reads `fd` to its end, handing out each line, then closes it.
-    fileprivate static func readLines(from fd: Int32, onLine: @Sendable ([UInt8]) -> Void) {
+}
+
+/// Reads a child's output pipe line by line on a thread of its own, and tells whether all that was
+/// written has been handed on.
+private final class OutputReader: Sendable {
+    /// The pipe's read end while it is open; closed (nil) by the reader at its end, under this lock, so
+    /// that `delivered` never asks a descriptor number that was closed and reused.
+    private let readEnd: Mutex<Int32?>
+    /// Between a read that returned bytes and the handing on of their lines.
+    private let handingOn = Atomic<Bool>(false)
+
+    init(fd: Int32) {
+        readEnd = Mutex(fd)
+    }
+
+    /// Nothing waits in the pipe and no line read is still being handed on. The order matters: a byte
+    /// gone from the pipe was read after `handingOn` was set, so it is either handed on or still seen.
+    var delivered: Bool {
+        let pending = readEnd.withLock { fd -> Int32 in
+            guard let fd else { return 0 }
+            var count: Int32 = 0
+            return ioctl(fd, UInt(FIONREAD), &count) == 0 ? count : 0
+        }
+        return pending == 0 && !handingOn.load(ordering: .sequentiallyConsistent)
+    }
+
+    /// Reads to the end of the pipe: every line without its newline to `onLine` (at most 256 KB; longer
+    /// lines are cut), then a last unterminated line, then closes the pipe.
+    func readLines(onLine: @Sendable ([UInt8]) -> Void) {
+        guard let fd = readEnd.withLock({ $0 }) else { return }
         let limit = 256 * 1024
         var line: [UInt8] = []
         var overflow = false
         var buffer = [UInt8](repeating: 0, count: 64 * 1024)
         while true {
+            var ready = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+            if poll(&ready, 1, -1) < 0 {
+                if errno == EINTR { continue }
+                break
+            }
+            handingOn.store(true, ordering: .sequentiallyConsistent)
             let count = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-            if count < 0, errno == EINTR { continue }
+            if count < 0, errno == EINTR {
+                handingOn.store(false, ordering: .sequentiallyConsistent)
+                continue
+            }
             guard count > 0 else { break }
             for byte in buffer[0..<count] {
                 if byte == UInt8(ascii: "\n") {
@@ -156,9 +205,14 @@ extension ChildProcess {
                     overflow = true
                 }
             }
+            handingOn.store(false, ordering: .sequentiallyConsistent)
         }
         if !line.isEmpty { onLine(line) }
-        close(fd)
+        readEnd.withLock { fd in
+            if let open = fd { close(open) }
+            fd = nil
+        }
+        handingOn.store(false, ordering: .sequentiallyConsistent)
     }
 }
 

@@ -130,6 +130,9 @@ struct FrontDoorRouter {
                 if outcome.isError {
                     headers.add(name: "X-Amz-Function-Error", value: "Unhandled")
                 }
+                if let tail = outcome.logTail {
+                    headers.add(name: "X-Amz-Log-Result", value: Data(tail).base64EncodedString())
+                }
                 responder.send(status: .ok, headers: headers, body: outcome.payload)
             case .failure(let error as LocalInvokeError):
                 switch error {
@@ -168,9 +171,18 @@ struct FrontDoorRouter {
         let clientContext = request.headers.first(name: "X-Amz-Client-Context").flatMap { encoded in
             Data(base64Encoded: encoded).map { String(decoding: $0, as: UTF8.self) }
         }
+        let logTail: Bool
+        switch request.headers.first(name: "X-Amz-Log-Type") {
+        case nil, "None"?: logTail = false
+        case "Tail"?: logTail = true
+        case let other?:
+            throw LambdaAPIError(
+                status: 400, code: "ValidationException",
+                message: "1 validation error detected: Value '\(other)' at 'logType' failed to satisfy constraint: Member must satisfy enum value set: [Tail, None]")
+        }
         return InvokeTarget(qualifier: qualifier, options: InvokeOptions(
             traceID: request.headers.first(name: "X-Amzn-Trace-Id"), clientContext: clientContext,
-            tenantID: request.headers.first(name: InvokeAPIHeader.tenantID)))
+            tenantID: request.headers.first(name: InvokeAPIHeader.tenantID), logTail: logTail))
     }
 
     /// The bare name of a function named by name, ARN or partial ARN.

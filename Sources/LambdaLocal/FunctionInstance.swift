@@ -58,6 +58,8 @@ final class FunctionInstance: @unchecked Sendable {
     private var answered: [String] = []
     /// Invocation ids of attempts that timed out lately (the last 1000): a post carrying one is answered 410.
     private var timedOutAttempts: [String] = []
+    /// Ended invocations whose log tail waits for the last lines the child wrote before its result.
+    private var draining: [PendingInvocation] = []
 
     /// Creates an instance that will serve `first` once started.
     init(
@@ -139,7 +141,13 @@ final class FunctionInstance: @unchecked Sendable {
                 path: version.bootstrapPath,
                 environment: ChildEnvironment.variables(configuration: configuration, version: version, runtimePort: port),
                 directory: URL(fileURLWithPath: version.bootstrapPath).deletingLastPathComponent().path,
-                onOutputLine: output
+                // Both streams are the function's log, as CloudWatch Logs gets them (the runtime logs to
+                // standard error, EMF metrics may come on either).
+                onOutputLine: { [self, output] line in
+                    output(line)
+                    loop.execute { self.childWrote(line) }
+                },
+                standardErrorToo: true
             ) { [self] exit in
                 loop.execute { self.died(reason: nil, exitDescription: exit.description) }
             }
@@ -253,7 +261,9 @@ final class FunctionInstance: @unchecked Sendable {
         busy.append(invocation)
         state = .running(waiting: waiting, busy: busy)
         invocation.startedAt = .now
-        events.log("START RequestId: \(invocation.requestID) Version: \(version.name)")
+        let start = "START RequestId: \(invocation.requestID) Version: \(version.name)"
+        events.log(start)
+        invocation.log?.append(start)
         let deadline = Int64(Date().timeIntervalSince1970 * 1000) + configuration.timeout.wholeMilliseconds
         var headers = HTTPHeaders()
         headers.add(name: RuntimeHeader.requestID, value: invocation.requestID)
@@ -311,9 +321,58 @@ final class FunctionInstance: @unchecked Sendable {
             memorySizeMB: configuration.memorySizeMB, maxMemoryUsedMB: process.flatMap { PlatformLog.maxMemoryUsedMB(pid: $0.pid) },
             status: status)
         initDurationToReport = nil
-        events.log("END RequestId: \(invocation.requestID)")
-        events.completed(self, invocation: invocation, result: result, report: report.line)
+        let end = "END RequestId: \(invocation.requestID)"
+        events.log(end)
+        let reportLine = report.line
+        if invocation.log != nil {
+            // The function wrote its lines before its result: wait (briefly) until they have been read.
+            let process = self.process
+            draining.append(invocation)
+            let requestID = invocation.requestID
+            whenOutputDelivered(process, giveUpAt: .now() + .milliseconds(100)) { [self] in
+                guard let index = draining.firstIndex(where: { $0.requestID.utf8.elementsEqual(requestID.utf8) }) else { return }
+                let invocation = draining.remove(at: index)
+                var result = result
+                invocation.log?.append(end)
+                invocation.log?.append(reportLine)
+                result.logTail = invocation.log?.tail
+                events.completed(self, invocation: invocation, result: result, report: reportLine)
+            }
+        } else {
+            events.completed(self, invocation: invocation, result: result, report: reportLine)
+        }
         killIfRetiredAndIdle()
+    }
+
+    /// A line of the child's output, on the event loop: it belongs to the invocations that asked for
+    /// their log's tail, the one in flight, or (Managed Instances) those whose request id it names.
+    private func childWrote(_ line: [UInt8]) {
+        let busy: [PendingInvocation] = if case .running(_, let busy) = state { busy } else { [] }
+        let candidates = busy + draining
+        for invocation in candidates where invocation.log != nil {
+            if candidates.count == 1 || Self.contains(line, invocation.requestID.utf8) {
+                invocation.log?.append(line: line)
+            }
+        }
+    }
+
+    private static func contains(_ line: [UInt8], _ needle: String.UTF8View) -> Bool {
+        let needle = Array(needle)
+        guard !needle.isEmpty, line.count >= needle.count else { return false }
+        for start in 0...(line.count - needle.count) where line[start] == needle[0] {
+            if line[start..<(start + needle.count)].elementsEqual(needle) { return true }
+        }
+        return false
+    }
+
+    /// Runs `body` on the event loop once `process` has handed on all the output it wrote (or at
+    /// `giveUpAt`: a busy Managed Instances child may never be quiet), after the lines read so far.
+    private func whenOutputDelivered(_ process: ChildProcess?, giveUpAt: NIODeadline, _ body: @escaping @Sendable () -> Void) {
+        if process?.outputDelivered ?? true || NIODeadline.now() >= giveUpAt {
+            loop.execute(body)
+            return
+        }
+        loop.scheduleTask(in: .milliseconds(1)) { [self] in whenOutputDelivered(process, giveUpAt: giveUpAt, body) }
     }
 
     private func elapsed(_ invocation: PendingInvocation) -> Duration {

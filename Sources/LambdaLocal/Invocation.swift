@@ -16,6 +16,9 @@ public struct InvocationResult: Sendable {
     /// The function streamed its answer to the invocation's ``InvocationStreamObserver``: `payload` holds
     /// only the error JSON of a mid-stream error, the bytes went to the observer.
     public var streamed = false
+    /// With ``InvokeOptions/logTail``: the last 4 KB of the invocation's log (`START`, the function's
+    /// output lines, `END`, `REPORT`), as the Invoke API returns it in `X-Amz-Log-Result`.
+    public var logTail: [UInt8]?
 
     /// Whether the function failed.
     public var isError: Bool { errorType != nil }
@@ -50,13 +53,39 @@ public struct InvokeOptions: Sendable {
     public var clientContext: String?
     /// `X-Amz-Tenant-Id`: forwarded as `Lambda-Runtime-Aws-Tenant-Id`.
     public var tenantID: String?
+    /// `X-Amz-Log-Type: Tail`: the result carries the end of the invocation's log
+    /// (``InvocationResult/logTail``).
+    public var logTail: Bool
 
     /// Creates options.
-    public init(traceID: String? = nil, clientContext: String? = nil, tenantID: String? = nil) {
+    public init(traceID: String? = nil, clientContext: String? = nil, tenantID: String? = nil, logTail: Bool = false) {
         self.traceID = traceID
         self.clientContext = clientContext
         self.tenantID = tenantID
+        self.logTail = logTail
     }
+}
+
+/// The log of one invocation as Lambda's `LogType: Tail` returns it: only the last 4 KB are kept.
+struct InvocationLogTail {
+    /// What the Invoke API returns at most.
+    static let limit = 4 * 1024
+    private var bytes: [UInt8] = []
+
+    /// Adds one line (a newline is added).
+    mutating func append(line: some Collection<UInt8>) {
+        bytes.append(contentsOf: line)
+        bytes.append(UInt8(ascii: "\n"))
+        if bytes.count > 2 * Self.limit { bytes.removeFirst(bytes.count - Self.limit) }
+    }
+
+    /// Adds one line of text.
+    mutating func append(_ text: String) {
+        append(line: text.utf8)
+    }
+
+    /// The last ``limit`` bytes.
+    var tail: [UInt8] { Array(bytes.suffix(Self.limit)) }
 }
 
 /// One invocation on its way through lambda-local.
@@ -80,6 +109,8 @@ final class PendingInvocation {
     var responseStreaming = false
     /// Its result is out (answered, failed or timed out): late bytes are dropped.
     var finished = false
+    /// Its log, when the caller asked for the tail of it.
+    var log: InvocationLogTail?
 
     init(
         payload: [UInt8], options: InvokeOptions, qualifier: String?, version: String,
@@ -91,6 +122,7 @@ final class PendingInvocation {
         self.traceID = options.traceID ?? PendingInvocation.newTraceID()
         self.clientContext = options.clientContext
         self.tenantID = options.tenantID.flatMap { $0.isEmpty ? nil : $0 }
+        self.log = options.logTail ? InvocationLogTail() : nil
         self.qualifier = qualifier
         self.promise = promise
     }

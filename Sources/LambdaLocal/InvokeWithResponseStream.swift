@@ -1,3 +1,4 @@
+import Foundation
 import NIOCore
 import NIOHTTP1
 
@@ -48,6 +49,7 @@ final class EventStreamInvocation: InvocationStreamObserver {
             complete["ErrorCode"] = errorType
             complete["ErrorDetails"] = parsed?["errorMessage"]?.string ?? String(decoding: result.payload, as: UTF8.self)
         }
+        if let tail = result.logTail { complete["LogResult"] = Data(tail).base64EncodedString() }
         responder.sendChunk(EventStream.event("InvokeComplete", contentType: "application/json", payload: JSONText.encode(complete)))
         responder.endStream()
     }

@@ -32,6 +32,42 @@ import Testing
         }
     }
 
+    /// `X-Amz-Log-Type: Tail`: `X-Amz-Log-Result` is the base64 of the invocation's log (START, the
+    /// function's lines, END, REPORT), its last 4 KB when longer; without it, no header.
+    @Test func logTypeTailReturnsTheLastFourKilobytesOfTheInvocationsLog() async throws {
+        try await LocalFixture.with(LocalFixture.scripted()) { local in
+            func tail(_ response: HTTPResponse) throws -> String {
+                let header = try #require(response.headers["X-Amz-Log-Result"])
+                let bytes = try #require(Data(base64Encoded: header))
+                return String(decoding: bytes, as: UTF8.self)
+            }
+            for round in 1...3 {
+                let response = try local.invoke(#"{"log":3}"#, headers: ["X-Amz-Log-Type": "Tail"])
+                #expect(response.status == 200)
+                let requestID = try #require(response.headers["X-Amzn-RequestId"])
+                let lines = try tail(response).split(separator: "\n").map(String.init)
+                #expect(lines.count == 6, "round \(round): \(lines)")
+                #expect(lines.first == "START RequestId: \(requestID) Version: $LATEST")
+                #expect(Array(lines.dropFirst().prefix(3)) == (1...3).map { "line \($0) of 3 for \(requestID)" })
+                #expect(lines.dropFirst(4).first == "END RequestId: \(requestID)")
+                #expect(lines.last?.hasPrefix("REPORT RequestId: \(requestID)\tDuration: ") == true)
+            }
+            let long = try local.invoke(#"{"log":400}"#, headers: ["X-Amz-Log-Type": "Tail"])
+            let longHeader = try #require(long.headers["X-Amz-Log-Result"])
+            let longTail = try #require(Data(base64Encoded: longHeader))
+            #expect(longTail.count == 4096)
+            let text = String(decoding: longTail, as: UTF8.self)
+            #expect(!text.contains("START RequestId"), "the start is cut off")
+            #expect(text.contains("line 400 of 400") && text.contains("END RequestId") && text.hasSuffix(" MB\n"))
+
+            #expect(try local.invoke(#"{"log":1}"#).headers["X-Amz-Log-Result"] == nil)
+            #expect(try local.invoke(#"{"log":1}"#, headers: ["X-Amz-Log-Type": "None"]).headers["X-Amz-Log-Result"] == nil)
+            let invalid = try local.invoke("{}", headers: ["X-Amz-Log-Type": "tail"])
+            #expect(invalid.status == 400)
+            #expect(json(invalid)?["errorType"] as? String == "ValidationException")
+        }
+    }
+
     @Test func functionNameOrFunctionOrARNWorksAnyOtherIs404() async throws {
         var configuration = LocalConfiguration(bootstrapPath: Executables.bootstrap)
         configuration.functionName = "profile-api"

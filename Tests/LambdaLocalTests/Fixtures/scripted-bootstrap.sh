@@ -7,6 +7,8 @@
 #                      status codes go to $PROBE_FILE as "unknown=400 first=202 second=403"
 #   {"headers":true} -> writes the /next response headers to $PROBE_FILE, answers {}
 #   {"big":true}    -> posts a 6 MB + 1 byte response, then an error; statuses to $PROBE_FILE
+#   {"log":N}       -> writes N numbered lines naming the request id (odd ones to stdout, even ones
+#                      to stderr), then echoes
 #   anything else   -> echoes the event
 # _HANDLER=init-fail posts /init/error and exits 1; _HANDLER=init-hang never reaches /next.
 set -u
@@ -33,6 +35,14 @@ while :; do
   case "$EVENT" in
     *'"exit":'*) exit "$(printf '%s' "$EVENT" | sed -n 's/.*"exit": *\([0-9]*\).*/\1/p')" ;;
     *'"sleep":'*) sleep "$(printf '%s' "$EVENT" | sed -n 's/.*"sleep": *\([0-9.]*\).*/\1/p')" ;;
+    *'"log":'*)
+      lines=$(printf '%s' "$EVENT" | sed -n 's/.*"log": *\([0-9]*\).*/\1/p')
+      i=1
+      # Odd lines on standard output, even ones on standard error: Lambda logs both.
+      while [ "$i" -le "$lines" ]; do
+        if [ $((i % 2)) -eq 1 ]; then echo "line $i of $lines for $REQ"; else echo "line $i of $lines for $REQ" >&2; fi
+        i=$((i + 1))
+      done ;;
   esac
   case "$EVENT" in
     *'"fail":true'*)
