@@ -14,8 +14,8 @@ Builds one executable product only (default: this repository's `bootstrap`), for
      certificate verification; no legacy algorithms, engines, CMS/OCSP/CMP, error strings…; see
      scripts/lib/static-openssl.sh) from Debian's openssl source package, compiled with one section
      per function so that the link keeps only what is called: the zip is about 550 KB smaller than
-     with Debian's libcrypto.a. Cached in .build/static-openssl/ (about 70 s on 2 cores the first
-     time, nothing afterwards).
+     with Debian's libcrypto.a. Cached in .build/static-openssl/ (about 2 CPU minutes the first time:
+     some 70 s on 2 idle cores, 3 minutes on a busy machine; nothing afterwards).
   2. a minimal static libcurl (HTTP and HTTPS over that OpenSSL, nothing else) from Debian's curl
      source package. Both source packages are fetched with `apt-get source` through a private apt
      configuration whose deb-src entries are made from this machine's own Debian sources. Cached in
@@ -43,7 +43,8 @@ Options:
   --package-path DIR  the Swift package to build (default: this repository), for example
                       Examples/HelloWorld or your own package that depends on the LambdaRuntime library
   --product NAME      the executable product to build (default bootstrap), for example MyFunction
-  --refresh-openssl   fetch Debian's newest openssl source again and rebuild OpenSSL (and libcurl)
+  --refresh-openssl   fetch Debian's newest openssl source again and rebuild OpenSSL (and libcurl,
+                      when the version changed)
   --refresh-curl      fetch Debian's newest curl source again and rebuild libcurl
   --deps-only         build (or find cached) OpenSSL and libcurl only, then stop: CI can start this
                       in the background early, so that the later build finds both cached
