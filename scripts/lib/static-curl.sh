@@ -1,6 +1,7 @@
 # shellcheck shell=bash
 # Builds a minimal static libcurl (HTTP and HTTPS over OpenSSL, nothing else) from Debian's own curl
-# source package, for scripts/build.sh. Source it; it defines functions only.
+# source package, against the trimmed static OpenSSL of static-openssl.sh, for scripts/build.sh.
+# Source it; it defines functions only.
 #
 # Layout of the cache directory (default .build/static-curl):
 #   apt/        a private apt configuration: deb-src entries made from this machine's Debian
@@ -31,12 +32,14 @@ STATIC_CURL_CONFIGURE_FLAGS=(
 STATIC_CURL_BUILD_DEPS=(
   gcc:/usr/bin/gcc make:/usr/bin/make patch:/usr/bin/patch xz-utils:/usr/bin/xz
   dpkg-dev:/usr/bin/dpkg-source autoconf:/usr/bin/autoreconf automake:/usr/bin/automake
-  libtool:/usr/bin/libtoolize libssl-dev:/usr/include/openssl/ssl.h
+  libtool:/usr/bin/libtoolize
 )
 
-# static_curl_flags_id: one line that names the build recipe; a cached build with another is rebuilt.
+# static_curl_flags_id OPENSSL_PREFIX: one line that names the build recipe, the OpenSSL it is built
+# against included; a cached build with another is rebuilt.
 static_curl_flags_id() {
-  printf 'recipe=3 cflags=%s flags=%s\n' "$(static_curl_cflags)" "${STATIC_CURL_CONFIGURE_FLAGS[*]}"
+  printf 'recipe=4 cflags=%s flags=%s openssl=%s\n' "$(static_curl_cflags)" "${STATIC_CURL_CONFIGURE_FLAGS[*]}" \
+    "$1 $(sha256sum <"$1/BUILD-INFO" | cut -c1-16)"
 }
 
 static_curl_cflags() {
@@ -80,78 +83,125 @@ CONF
   [ "$found" -eq 1 ]
 }
 
-# build_static_curl CACHE_DIR [--refresh]: makes CACHE_DIR/prefix (see above) unless a build with the
-# same recipe is cached. --refresh fetches the newest Debian source again and rebuilds.
-# Progress goes to stderr; the full logs go to CACHE_DIR/*.log.
-build_static_curl() {
-  local cache="$1" refresh="${2:-}"
-  local prefix="$cache/prefix" info
-  info="$(static_curl_flags_id)"
-  if [ "$refresh" != "--refresh" ] && [ -f "$prefix/lib/libcurl.a" ] && [ -f "$prefix/BUILD-INFO" ] \
-     && grep -qxF "$info" "$prefix/BUILD-INFO"; then
-    echo "static libcurl: cached ($(head -1 "$prefix/BUILD-INFO")) in $prefix" >&2
-    return 0
-  fi
-  ensure_debian_packages "${STATIC_CURL_BUILD_DEPS[@]}" || return 1
-  mkdir -p "$cache"
-  cache="$(cd "$cache" && pwd)"
-  prefix="$cache/prefix"
+# static_cache_is_current PREFIX RECIPE FILE...: whether PREFIX holds a build of RECIPE (the line
+# in PREFIX/BUILD-INFO) with every FILE (relative to PREFIX).
+static_cache_is_current() {
+  local prefix="$1" recipe="$2" file
+  shift 2
+  for file in "$@"; do [ -f "$prefix/$file" ] || return 1; done
+  [ -f "$prefix/BUILD-INFO" ] && grep -qxF "$recipe" "$prefix/BUILD-INFO"
+}
 
-  echo "static libcurl: fetching Debian's curl source package (private apt configuration in $cache/apt)…" >&2
+# fetch_debian_source CACHE_DIR PACKAGE WHO: downloads Debian's newest source package PACKAGE that the
+# archive can deliver into CACHE_DIR/src, through the private apt configuration CACHE_DIR/apt, and
+# prints its .dsc's path. A mirror may list a (security) update whose files it does not carry: then
+# the next newest, with a warning. WHO begins the messages; logs go to CACHE_DIR/apt-*.log.
+fetch_debian_source() {
+  local cache="$1" package="$2" who="$3" version newest="" dsc=""
+  echo "$who: fetching Debian's $package source package (private apt configuration in $cache/apt)…" >&2
   if ! static_curl_private_apt "$cache/apt"; then
-    echo "static libcurl: no Debian entry in /etc/apt/sources.list{,.d}; cannot fetch curl's source" >&2
+    echo "$who: no Debian entry in /etc/apt/sources.list{,.d}; cannot fetch $package's source" >&2
     return 1
   fi
   export APT_CONFIG="$cache/apt/apt.conf"
   if ! apt-get update -qq >"$cache/apt-update.log" 2>&1; then
-    echo "static libcurl: apt-get update with the deb-src sources failed; see $cache/apt-update.log" >&2
+    echo "$who: apt-get update with the deb-src sources failed; see $cache/apt-update.log" >&2
     unset APT_CONFIG
     return 1
   fi
-  rm -rf "$cache/src"
-  mkdir -p "$cache/src"
-  if ! (cd "$cache/src" && apt-get source --download-only curl) >"$cache/apt-source.log" 2>&1; then
-    echo "static libcurl: apt-get source curl failed; see $cache/apt-source.log" >&2
-    unset APT_CONFIG
-    return 1
-  fi
+  : >"$cache/apt-source.log"
+  while read -r version; do
+    [ -n "$newest" ] || newest="$version"
+    rm -rf "$cache/src"
+    mkdir -p "$cache/src"
+    if (cd "$cache/src" && apt-get source --download-only "$package=$version") >>"$cache/apt-source.log" 2>&1; then
+      dsc="$(find "$cache/src" -maxdepth 1 -name "${package}_*.dsc" | head -1)"
+      break
+    fi
+  done < <(apt-cache showsrc "$package" 2>>"$cache/apt-source.log" | sed -n 's/^Version: //p' | sort -u -V -r)
   unset APT_CONFIG
-  local dsc version
-  dsc="$(find "$cache/src" -maxdepth 1 -name 'curl_*.dsc' | sort | tail -1)"
-  version="$(sed -n 's/^Version: //p' "$dsc" | head -1)"
-  echo "static libcurl: building Debian curl $version (HTTP and HTTPS over OpenSSL only)…" >&2
-
-  local work="$cache/work" log="$cache/build.log"
-  rm -rf "$work" "$prefix"
-  : >"$log"
-  mkdir -p "$work"
-  # Every step is chained with && (errexit does not apply inside a function called with ||).
-  (
-    dpkg-source --no-copy -x "$dsc" "$work/curl" &&
-      cd "$work/curl" &&
-      # As debian/rules does for the OpenSSL flavour: drop the last two patches of the series (they
-      # rename the library for the GnuTLS and NSS flavours), then regenerate the build system.
-      patch -R -p1 -s <debian/patches/99_nss.patch &&
-      patch -R -p1 -s <debian/patches/90_gnutls.patch &&
-      autoreconf -fi &&
-      CFLAGS="$(static_curl_cflags) -ffile-prefix-map=$work/curl=curl" \
-        ./configure --prefix="$prefix" "${STATIC_CURL_CONFIGURE_FLAGS[@]}" &&
-      # Nothing from the build host may be baked in as a certificate location.
-      if grep -E '^#define CURL_CA_(BUNDLE|PATH|FALLBACK)' lib/curl_config.h; then
-        echo "configure baked a CA location into libcurl" >&2
-        false
-      fi &&
-      make -C lib -j"$(nproc)" &&
-      make -C lib install &&
-      make -C include install
-  ) >>"$log" 2>&1 || {
-    echo "static libcurl: the build failed; see $log" >&2
+  if [ -z "$dsc" ]; then
+    echo "$who: apt-get source $package failed; see $cache/apt-source.log" >&2
     return 1
-  }
-  rm -rf "$prefix/lib/libcurl.la" "$work"
-  # Our own pkg-config file: SwiftPM reads it (PKG_CONFIG_PATH) for CCurl's headers and link line.
-  mkdir -p "$prefix/lib/pkgconfig"
-  cat >"$prefix/lib/pkgconfig/libcurl.pc" <<PC
+  fi
+  if [ "$version" != "$newest" ]; then
+    echo "$who: WARNING: Debian $package $newest is listed but its source package cannot be fetched" \
+      "(see $cache/apt-source.log); building $version, the newest that can be" >&2
+  fi
+  printf '%s\n' "$dsc"
+}
+
+# build_from_debian_source CACHE_DIR PACKAGE WHO REFRESH RECIPE DEPS COMPILE FILE...: makes
+# CACHE_DIR/prefix from Debian's source package PACKAGE unless a build of RECIPE (one line) with
+# every FILE (relative to the prefix) is cached; REFRESH --refresh fetches the newest source again
+# and rebuilds. DEPS: the Debian packages needed (package:marker file, space-separated). COMPILE
+# PREFIX: the command that builds and installs into PREFIX (absolute), run in the unpacked tree
+# with its output in CACHE_DIR/build.log. The first line of PREFIX/BUILD-INFO names the version.
+build_from_debian_source() {
+  local cache="$1" package="$2" who="$3" refresh="$4" recipe="$5" deps="$6" compile="$7"
+  shift 7
+  local prefix="$cache/prefix" file dep_list=()
+  if [ "$refresh" != "--refresh" ] && static_cache_is_current "$prefix" "$recipe" "$@"; then
+    echo "$who: cached ($(head -1 "$prefix/BUILD-INFO")) in $prefix" >&2
+    return 0
+  fi
+  read -ra dep_list <<<"$deps"
+  ensure_debian_packages "${dep_list[@]}" || return 1
+  mkdir -p "$cache"
+  cache="$(cd "$cache" && pwd)"
+  prefix="$cache/prefix"
+  local dsc version work="$cache/work/$package" log="$cache/build.log"
+  dsc="$(fetch_debian_source "$cache" "$package" "$who")" || return 1
+  version="$(sed -n 's/^Version: //p' "$dsc" | head -1)"
+  echo "$who: building Debian $package $version…" >&2
+  rm -rf "$cache/work" "$prefix"
+  mkdir -p "$cache/work"
+  : >"$log"
+  if ! (dpkg-source --no-copy -x "$dsc" "$work" && cd "$work" && "$compile" "$prefix") >>"$log" 2>&1; then
+    echo "$who: the build failed; see $log" >&2
+    return 1
+  fi
+  rm -rf "$cache/work"
+  printf 'Debian %s %s\n%s\n' "$package" "$version" "$recipe" >"$prefix/BUILD-INFO"
+  for file in "$@"; do echo "$who: $(stat -c %s "$prefix/$file") bytes in $prefix/$file" >&2; done
+}
+
+# build_static_curl CACHE_DIR REFRESH OPENSSL_PREFIX: makes CACHE_DIR/prefix (see above) against the
+# static OpenSSL in OPENSSL_PREFIX (absolute; build_static_openssl) unless a build with the same recipe
+# is cached. REFRESH --refresh fetches the newest Debian source again and rebuilds.
+# Progress goes to stderr; the full logs go to CACHE_DIR/*.log.
+build_static_curl() {
+  local cache="$1" refresh="$2"
+  STATIC_CURL_OPENSSL="$3"
+  build_from_debian_source "$cache" curl "static libcurl" "$refresh" "$(static_curl_flags_id "$STATIC_CURL_OPENSSL")" \
+    "${STATIC_CURL_BUILD_DEPS[*]}" static_curl_compile lib/libcurl.a
+}
+
+# static_curl_compile PREFIX: in the unpacked curl source, builds libcurl against $STATIC_CURL_OPENSSL
+# and installs it into PREFIX, with our own pkg-config file (SwiftPM reads it, PKG_CONFIG_PATH, for
+# CCurl's headers and link line). Every step is chained with && (errexit does not apply inside a
+# function called with ||).
+static_curl_compile() {
+  local prefix="$1" openssl="$STATIC_CURL_OPENSSL" version
+  version="$(dpkg-parsechangelog -SVersion)" &&
+    # As debian/rules does for the OpenSSL flavour: drop the last two patches of the series (they
+    # rename the library for the GnuTLS and NSS flavours), then regenerate the build system.
+    patch -R -p1 -s <debian/patches/99_nss.patch &&
+    patch -R -p1 -s <debian/patches/90_gnutls.patch &&
+    autoreconf -fi &&
+    CFLAGS="$(static_curl_cflags) -ffile-prefix-map=$PWD=curl" \
+      ./configure --prefix="$prefix" "${STATIC_CURL_CONFIGURE_FLAGS[@]/#--with-openssl/--with-openssl=$openssl}" &&
+    # Nothing from the build host may be baked in as a certificate location.
+    if grep -E '^#define CURL_CA_(BUNDLE|PATH|FALLBACK)' lib/curl_config.h; then
+      echo "configure baked a CA location into libcurl" >&2
+      false
+    fi &&
+    make -C lib -j"$(nproc)" &&
+    make -C lib install &&
+    make -C include install &&
+    rm -f "$prefix/lib/libcurl.la" &&
+    mkdir -p "$prefix/lib/pkgconfig" &&
+    cat >"$prefix/lib/pkgconfig/libcurl.pc" <<PC
 prefix=$prefix
 libdir=\${prefix}/lib
 includedir=\${prefix}/include
@@ -159,9 +209,7 @@ includedir=\${prefix}/include
 Name: libcurl
 Description: minimal static libcurl (HTTP, HTTPS over OpenSSL) from Debian curl $version
 Version: ${version%%-*}
-Libs: -L\${libdir} -lcurl -lssl -lcrypto -lpthread
-Cflags: -I\${includedir}
+Libs: -L\${libdir} -L$openssl/lib -lcurl -lssl -lcrypto -lpthread
+Cflags: -I\${includedir} -I$openssl/include
 PC
-  printf 'Debian curl %s\n%s\n' "$version" "$info" >"$prefix/BUILD-INFO"
-  echo "static libcurl: $(stat -c %s "$prefix/lib/libcurl.a") bytes in $prefix/lib/libcurl.a" >&2
 }
