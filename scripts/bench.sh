@@ -34,7 +34,8 @@ Options:
                 (exact, unlike wall-clock time on this shared machine) for 200 and 1,200 invocations of
                 one process, so that start-up cancels out: per invocation = (I(1,200) - I(200)) / 1,000,
                 start-up = I(200) - 200 x per invocation. Rows: `echo` (49-byte event) against the C loop
-                over Debian's libcurl and over our minimal static libcurl (.build/static-curl), the
+                over Debian's libcurl and over our minimal static libcurl and trimmed OpenSSL (.build/static-curl,
+                .build/static-openssl), the
                 profile GET /profiles/{id} (events/http-api-v2-get-profile.json, config/flags.local.json)
                 and a PUT of a v2 profile with a 550-byte body (memory store, flags from a file),
                 `echo-stream` (49-byte event), start-up to the first /next (a process that is
@@ -96,10 +97,12 @@ instructions_table() {
   local cg="$out/callgrind"
   rm -rf "$cg"
   mkdir -p "$cg"
-  local c_debian="$cg/c-loop-debian" c_minimal="$cg/c-loop-minimal" curl_prefix=.build/static-curl/prefix
+  local c_debian="$cg/c-loop-debian" c_minimal="$cg/c-loop-minimal"
+  local curl_prefix="${STATIC_CURL_DIR:-.build/static-curl}/prefix" openssl_prefix="${STATIC_OPENSSL_DIR:-.build/static-openssl}/prefix"
   gcc -O2 -o "$c_debian" bench/c-loop/runtime_loop.c -lcurl
+  # The same libcurl and trimmed OpenSSL as the bootstrap (scripts/build.sh).
   gcc -O2 -o "$c_minimal" bench/c-loop/runtime_loop.c -I"$curl_prefix/include" "$curl_prefix/lib/libcurl.a" \
-    -Wl,-Bstatic -lssl -lcrypto -Wl,-Bdynamic -lpthread -ldl
+    "$openssl_prefix/lib/libssl.a" "$openssl_prefix/lib/libcrypto.a" -lpthread -ldl
   # Every user gets the v2 schema, so the PUT fixture is a v2 write whoever it is for.
   printf '{"enableNewProfileSchema":{"enabled":true}}\n' >"$cg/flags-v2.json"
   local v2_body='{"givenName":"Ada","familyName":"Lovelace","displayName":"Ada Lovelace","email":"ada@example.com","locale":"en-GB","timeZone":"Europe/London","preferences":{"theme":"dark","newsletter":true,"digest":"weekly","language":"en","notifyEmail":true,"notifySms":false,"notifyPush":true,"quietHours":"22:00-07:00","units":"metric","currency":"GBP","dateFormat":"dd/MM/yyyy","startPage":"/dashboard","reducedMotion":true,"highContrast":false,"fontScale":1.25,"beta":false,"tags":"analytical engine, bernoulli numbers, poetical science, notes on the engine"}}'

@@ -54,7 +54,7 @@ Options:
 Relative paths are taken from the directory package.sh is called from.
 
 Environment:
-  LAMBDA_SCRATCH, STATIC_CURL_DIR  passed to scripts/build.sh (see its --help)
+  LAMBDA_SCRATCH, STATIC_CURL_DIR, STATIC_OPENSSL_DIR  passed to scripts/build.sh (see its --help)
   LOCAL_SCRATCH  SwiftPM scratch path for lambda-local, in this repository (default .build, shared
                  with the tests)
 

@@ -27,7 +27,7 @@ Checks, each counted as passed or failed:
 Installs what it needs: Debian packages (shellcheck, gcc, libcurl4-openssl-dev, zip, unzip, curl,
 python3-venv) with apt-get; ministack 1.5.33 in the Python virtual environment .venv-ministack and
 awscli 1.45.11 in .venv-release (the release suite's, same pins); builds in .build-lambda (bootstrap), .build (lambda-local)
-and .build/static-curl (libcurl). Starts ministack and a silent listener on 127.0.0.1 and stops
+and .build/static-openssl, .build/static-curl (OpenSSL, libcurl). Starts ministack and a silent listener on 127.0.0.1 and stops
 them on exit. About 8 minutes on a fresh 2-core machine (libcurl, lambda-local and the release
 build), about 2 minutes afterwards.
 
@@ -81,7 +81,7 @@ ensure_debian_packages shellcheck:/usr/bin/shellcheck gcc:/usr/bin/gcc \
 
 step "Lint"
 if shellcheck -x scripts/build.sh scripts/package.sh scripts/test-packaging.sh scripts/bench.sh \
-     scripts/lib/static-curl.sh scripts/lib/static-exe.sh scripts/lib/packaging-ministack.sh >&2; then
+     scripts/lib/static-curl.sh scripts/lib/static-openssl.sh scripts/lib/static-exe.sh scripts/lib/packaging-ministack.sh >&2; then
   pass "shellcheck -x on the packaging scripts"
 else
   fail "shellcheck -x on the packaging scripts"
