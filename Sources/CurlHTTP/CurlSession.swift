@@ -48,10 +48,14 @@ public final class CurlSession: @unchecked Sendable {
     var uploadInProgress = false
     /// What the handle keeps from the last request when the next may skip `curl_easy_reset`.
     private var kept: KeptOptions?
-    /// `Expect:`, `Transfer-Encoding:`, `Content-Type:`: what every unsigned request with a body
-    /// but no `Content-Type` sends first.
+    /// `User-Agent`: what every unsigned request without a body sends first; `nil` when the
+    /// configuration's user agent is empty.
+    private let userAgentOnly: KeptHeaderList?
+    /// `User-Agent`, `Expect:`, `Transfer-Encoding:`, `Content-Type:`: what every unsigned request
+    /// with a body but no `Content-Type` sends first.
     private let suppressions: KeptHeaderList
-    /// `Expect:`, `Transfer-Encoding:`: the same for a request that names its `Content-Type`.
+    /// `User-Agent`, `Expect:`, `Transfer-Encoding:`: the same for a request that names its
+    /// `Content-Type`.
     private let suppressionsKeepingContentType: KeptHeaderList
 
     /// Creates a session with its own easy handle.
@@ -59,30 +63,37 @@ public final class CurlSession: @unchecked Sendable {
         guard CurlSession.globalInit == CURLE_OK, let handle = curl_easy_init() else {
             throw CurlError(code: 0, message: "curl_easy_init failed", kind: .setupFailed)
         }
-        var made: [KeptHeaderList] = []
-        for withContentType in [true, false] {
-            var list: UnsafeMutablePointer<curl_slist>? = nil
-            var tail: UnsafeMutablePointer<curl_slist>? = nil
-            for name in withContentType ? ["Expect", "Transfer-Encoding", "Content-Type"] : ["Expect", "Transfer-Encoding"] {
-                do throws(CurlError) {
-                    list = try Self.append(name, "", to: list)
-                } catch {
-                    curl_slist_free_all(list)
-                    made.forEach { curl_slist_free_all($0.head) }
-                    curl_easy_cleanup(handle)
-                    throw error
-                }
-                tail = tail?.pointee.next ?? list
-            }
-            if let list, let tail { made.append(KeptHeaderList(head: list, tail: tail)) }
+        guard CurlSession.isLineSafe(configuration.userAgent) else {
+            curl_easy_cleanup(handle)
+            throw CurlError(code: 0, message: "the User-Agent contains CR, LF or NUL", kind: .invalidRequest)
         }
-        guard made.count == 2 else {
-            made.forEach { curl_slist_free_all($0.head) }
+        // The `User-Agent` field first, made once here: libcurl formats `CURLOPT_USERAGENT` into a new
+        // string at every transfer, then copies it byte by byte into the request (about 4,000
+        // instructions a request); a field of a kept list is copied once.
+        let userAgent: [(String, String)] = configuration.userAgent.isEmpty ? [] : [("User-Agent", configuration.userAgent)]
+        let blank = { (names: [String]) in names.map { ($0, "") } }
+        var made: [KeptHeaderList?] = []
+        for fields in [
+            userAgent,
+            userAgent + blank(["Expect", "Transfer-Encoding", "Content-Type"]),
+            userAgent + blank(["Expect", "Transfer-Encoding"]),
+        ] {
+            do throws(CurlError) {
+                made.append(try KeptHeaderList(fields, startsWithUserAgent: !userAgent.isEmpty))
+            } catch {
+                made.forEach { $0?.free() }
+                curl_easy_cleanup(handle)
+                throw error
+            }
+        }
+        guard let suppressions = made[1], let suppressionsKeepingContentType = made[2] else {
+            made.forEach { $0?.free() }
             curl_easy_cleanup(handle)
             throw CurlError(code: 0, message: "out of memory building headers", kind: .setupFailed)
         }
-        self.suppressions = made[0]
-        self.suppressionsKeepingContentType = made[1]
+        self.userAgentOnly = made[0]
+        self.suppressions = suppressions
+        self.suppressionsKeepingContentType = suppressionsKeepingContentType
         self.configuration = configuration
         self.handle = handle
         self.errorBuffer = .allocate(capacity: Int(CURL_ERROR_SIZE) + 1)
@@ -94,8 +105,9 @@ public final class CurlSession: @unchecked Sendable {
         // the session alive until then.
         curl_easy_cleanup(handle)
         if let streamMulti { curl_multi_cleanup(streamMulti) }
-        curl_slist_free_all(suppressions.head)
-        curl_slist_free_all(suppressionsKeepingContentType.head)
+        userAgentOnly?.free()
+        suppressions.free()
+        suppressionsKeepingContentType.free()
         errorBuffer.deallocate()
     }
 
@@ -207,7 +219,7 @@ public final class CurlSession: @unchecked Sendable {
         }
         try Self.checkLineSafety(request)
         errorBuffer[0] = 0
-        sink.reset(limit: request.maxResponseBodySize)
+        sink.reset(limit: request.maxResponseBodySize, selection: request.responseHeaders)
 
         var headers = RequestHeaderList()
         do throws(CurlError) {
@@ -227,7 +239,10 @@ public final class CurlSession: @unchecked Sendable {
                 try check(ccurl_setopt_string(handle, CURLOPT_PROXY, ""))
                 try check(ccurl_setopt_long(handle, CURLOPT_TCP_NODELAY, 1))
                 try check(ccurl_setopt_long(handle, CURLOPT_CONNECTTIMEOUT_MS, configuration.connectTimeout.milliseconds))
-                try check(ccurl_setopt_string(handle, CURLOPT_USERAGENT, configuration.userAgent))
+                if streaming || request.signing != nil {
+                    // These do not use the kept lists (see `headerList`): libcurl adds the field.
+                    try check(ccurl_setopt_string(handle, CURLOPT_USERAGENT, configuration.userAgent))
+                }
                 if let caBundlePath = configuration.caBundlePath {
                     try check(ccurl_setopt_string(handle, CURLOPT_CAINFO, caBundlePath))
                 }
@@ -271,14 +286,15 @@ public final class CurlSession: @unchecked Sendable {
         return headers
     }
 
-    /// The header fields libcurl is given for `request`: the suppressions first (empty `Expect:`,
+    /// The header fields libcurl is given for `request`: for an unsigned, unstreamed request a list
+    /// the session keeps (`User-Agent`, then, with a body, the suppressions: empty `Expect:`,
     /// `Transfer-Encoding:` and `Content-Type:` values stop libcurl from adding its own), then the
-    /// request's fields in order.
+    /// request's fields in order. A request that sets its own `User-Agent` sends only that one.
     private func headerList(
         for request: HTTPRequest, sendsBody: Bool, streaming: Bool
     ) throws(CurlError) -> RequestHeaderList {
         var owned: UnsafeMutablePointer<curl_slist>? = nil
-        var suppression: KeptHeaderList? = nil
+        var kept: KeptHeaderList? = nil
         if let token = request.signing?.sessionToken, !token.isEmpty {
             owned = try Self.append("X-Amz-Security-Token", token, to: owned)
         }
@@ -290,12 +306,20 @@ public final class CurlSession: @unchecked Sendable {
             if request.headers["Content-Type"] == nil {
                 owned = try Self.append("Content-Type", "", to: owned)
             }
-        } else if sendsBody, request.signing == nil {
+        } else if request.signing == nil {
             // libcurl adds these unless told otherwise: no 100-continue round trip, no chunking,
             // no form content type. Not on signed requests: libcurl's SigV4 would sign the empty
-            // headers it then does not send (and bodies there are small and sized, so it adds none).
-            // The same for every such request, so kept by the session rather than made each time.
-            suppression = request.headers["Content-Type"] == nil ? suppressions : suppressionsKeepingContentType
+            // headers it then does not send (and bodies there are small and sized, so it adds none),
+            // and the `User-Agent`, which proxies may rewrite. The same for every such request, so
+            // kept by the session rather than made each time.
+            if !sendsBody {
+                kept = userAgentOnly
+            } else {
+                kept = request.headers["Content-Type"] == nil ? suppressions : suppressionsKeepingContentType
+            }
+            if !request.headers.fields.isEmpty, request.headers["User-Agent"] != nil {
+                kept = kept?.skippingUserAgent()
+            }
         }
         for field in request.headers {
             if streaming, field.name.equalsIgnoringASCIICase("Transfer-Encoding") { continue }
@@ -306,13 +330,13 @@ public final class CurlSession: @unchecked Sendable {
                 throw error
             }
         }
-        guard let suppression else { return RequestHeaderList(head: owned, keptTail: nil, owned: owned) }
-        suppression.tail.pointee.next = owned
-        return RequestHeaderList(head: suppression.head, keptTail: suppression.tail, owned: owned)
+        guard let kept else { return RequestHeaderList(head: owned, keptTail: nil, owned: owned) }
+        kept.tail.pointee.next = owned
+        return RequestHeaderList(head: kept.head, keptTail: kept.tail, owned: owned)
     }
 
     /// Appends the field `name: value` (`name:` when the value is empty) to a libcurl list.
-    private static func append(
+    fileprivate static func append(
         _ name: String, _ value: String, to list: UnsafeMutablePointer<curl_slist>?
     ) throws(CurlError) -> UnsafeMutablePointer<curl_slist>? {
         var name = name
@@ -472,6 +496,44 @@ private struct KeptOptions {
 private struct KeptHeaderList {
     let head: UnsafeMutablePointer<curl_slist>
     let tail: UnsafeMutablePointer<curl_slist>
+    /// Whether the first node is the session's `User-Agent`.
+    let startsWithUserAgent: Bool
+
+    /// Makes the list of `fields` (`name:` for an empty value); `nil` when there are none.
+    init?(_ fields: [(String, String)], startsWithUserAgent: Bool) throws(CurlError) {
+        var list: UnsafeMutablePointer<curl_slist>? = nil
+        var tail: UnsafeMutablePointer<curl_slist>? = nil
+        for (name, value) in fields {
+            do throws(CurlError) {
+                list = try CurlSession.append(name, value, to: list)
+            } catch {
+                curl_slist_free_all(list)
+                throw error
+            }
+            tail = tail?.pointee.next ?? list
+        }
+        guard let list, let tail else { return nil }
+        self.init(head: list, tail: tail, startsWithUserAgent: startsWithUserAgent)
+    }
+
+    private init(head: UnsafeMutablePointer<curl_slist>, tail: UnsafeMutablePointer<curl_slist>, startsWithUserAgent: Bool) {
+        self.head = head
+        self.tail = tail
+        self.startsWithUserAgent = startsWithUserAgent
+    }
+
+    /// The list from its second node when the first is the `User-Agent` (for a request that sends
+    /// its own); `nil` when nothing is left.
+    func skippingUserAgent() -> KeptHeaderList? {
+        guard startsWithUserAgent else { return self }
+        guard let second = head.pointee.next else { return nil }
+        return KeptHeaderList(head: second, tail: tail, startsWithUserAgent: false)
+    }
+
+    /// Frees every node (the session's `deinit`).
+    func free() {
+        curl_slist_free_all(head)
+    }
 }
 
 /// The `CURLOPT_HTTPHEADER` list of one request.
@@ -500,10 +562,12 @@ final class ResponseSink {
     private(set) var headers = HTTPHeaders()
     private(set) var body: [UInt8] = []
     private var limit: Int?
+    private var selection = ResponseHeaderSelection.all
     private(set) var exceededLimit = false
 
-    func reset(limit: Int?) {
+    func reset(limit: Int?, selection: ResponseHeaderSelection = .all) {
         self.limit = limit
+        self.selection = selection
         exceededLimit = false
         headers.removeAll(keepingCapacity: true)
     }
@@ -532,7 +596,8 @@ final class ResponseSink {
         return true
     }
 
-    /// Takes one raw header line, as libcurl delivers them (with CRLF).
+    /// Takes one raw header line, as libcurl delivers them (with CRLF), and keeps it when the
+    /// selection names it: fields the selection skips are read where they lie, never copied.
     func appendHeaderLine(_ line: UnsafeRawBufferPointer) {
         // Runs for every header of every response: plain loops over the bytes, not the generic
         // collection algorithms over a raw buffer slice.
@@ -554,12 +619,43 @@ final class ResponseSink {
         while valueStart < end, base[valueStart] == 0x20 || base[valueStart] == 0x09 { valueStart += 1 }
         var valueEnd = end
         while valueEnd > valueStart, base[valueEnd - 1] == 0x20 || base[valueEnd - 1] == 0x09 { valueEnd -= 1 }
-        let name = String(decoding: UnsafeBufferPointer(start: base, count: colon), as: UTF8.self)
-        let value = String(decoding: UnsafeBufferPointer(start: base + valueStart, count: valueEnd - valueStart), as: UTF8.self)
-        headers.add(name, value)
-        if colon == 14, name.equalsIgnoringASCIICase("Content-Length"), let length = Int(value), length > 0 {
+        let nameBytes = UnsafeBufferPointer(start: base, count: colon)
+        let valueBytes = UnsafeBufferPointer(start: base + valueStart, count: valueEnd - valueStart)
+        if colon == 14, Self.isContentLength(nameBytes), let length = Self.decimal(valueBytes), length > 0 {
             body.reserveCapacity(min(length, limit ?? length))
         }
+        let name: String
+        if selection.keepsAll {
+            name = String(decoding: nameBytes, as: UTF8.self)
+        } else if let index = selection.index(of: nameBytes), let names = selection.names {
+            // The selection's own string: shared, not a new one per field.
+            name = names[index]
+        } else {
+            return
+        }
+        headers.add(name, String(decoding: valueBytes, as: UTF8.self))
+    }
+
+    private static let contentLength = Array("content-length".utf8)
+
+    /// Whether `name` is `Content-Length`, in any ASCII case.
+    private static func isContentLength(_ name: UnsafeBufferPointer<UInt8>) -> Bool {
+        guard name.count == contentLength.count else { return false }
+        for index in 0..<name.count where name[index].asciiLowercased != contentLength[index] {
+            return false
+        }
+        return true
+    }
+
+    /// A non-negative decimal number of at most 18 digits, nothing else; `nil` otherwise.
+    static func decimal(_ bytes: UnsafeBufferPointer<UInt8>) -> Int? {
+        guard !bytes.isEmpty, bytes.count <= 18 else { return nil }
+        var value = 0
+        for byte in bytes {
+            guard byte >= 0x30, byte <= 0x39 else { return nil }
+            value = value * 10 + Int(byte - 0x30)
+        }
+        return value
     }
 }
 

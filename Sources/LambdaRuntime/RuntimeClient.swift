@@ -48,6 +48,13 @@ public final class RuntimeClient {
             configuration: .init(connectTimeout: .seconds(1), userAgent: "swift-lambda-bluegreen/0.1 (libcurl)"))
     }
 
+    /// The fields of a `/next` answer that ``Invocation/init(headers:event:)`` reads (the fields of
+    /// `InvocationMetadata`); the others (`Content-Type`, `Date`, …) are skipped unread.
+    static let invocationHeaders = ResponseHeaderSelection.only([
+        RuntimeHeader.requestID, RuntimeHeader.deadline, RuntimeHeader.invokedFunctionARN, RuntimeHeader.traceID,
+        RuntimeHeader.clientContext, RuntimeHeader.cognitoIdentity, RuntimeHeader.tenantID, RuntimeHeader.invocationID,
+    ])
+
     /// `GET /invocation/next`: waits, with no timeout, for the next event.
     ///
     /// A refused or broken connection, or an answer that is not a usable 200, is retried with
@@ -60,7 +67,8 @@ public final class RuntimeClient {
             attempt += 1
             let failure: RuntimeClientError
             do {
-                let response = try session.perform(HTTPRequest(method: .get, url: url, timeout: nil))
+                let response = try session.perform(
+                    HTTPRequest(method: .get, url: url, timeout: nil, responseHeaders: Self.invocationHeaders))
                 switch response.status {
                 case RuntimeAPIStatus.event:
                     do {
@@ -126,7 +134,8 @@ public final class RuntimeClient {
         if let invocationID { headers.add(RuntimeHeader.invocationID, invocationID) }
         let url = endpoint.responseURL(for: requestID)
         do {
-            return try session.startStreamingUpload(HTTPRequest(method: .post, url: url, headers: headers, timeout: nil))
+            return try session.startStreamingUpload(
+                HTTPRequest(method: .post, url: url, headers: headers, timeout: nil, responseHeaders: .none))
         } catch {
             throw .unreachable(url: url, attempts: 1, cause: error)
         }
@@ -166,7 +175,8 @@ public final class RuntimeClient {
     /// A post is tried twice when the connection breaks (a kept-alive connection may have been
     /// closed while the sandbox was frozen); any HTTP answer is final.
     private func post(url: String, headers: HTTPHeaders, body: [UInt8]) throws(RuntimeClientError) -> PostOutcome {
-        let request = HTTPRequest(method: .post, url: url, headers: headers, body: body, timeout: nil)
+        // Only the status and the body of the answer are read.
+        let request = HTTPRequest(method: .post, url: url, headers: headers, body: body, timeout: nil, responseHeaders: .none)
         var attempt = 0
         while true {
             attempt += 1
