@@ -225,14 +225,14 @@ public final class CurlSession: @unchecked Sendable {
         do throws(CurlError) {
             if let reusing {
                 if !Self.sameBytes(reusing.url, request.url) {
-                    try check(ccurl_setopt_string(handle, CURLOPT_URL, request.url))
+                    try check(Self.setURL(handle, request.url))
                 }
                 if reusing.customMethod != nil, Self.customMethod(of: request.method) == nil {
                     try check(ccurl_setopt_string(handle, CURLOPT_CUSTOMREQUEST, nil))
                 }
             } else {
                 curl_easy_reset(handle)
-                try check(ccurl_setopt_string(handle, CURLOPT_URL, request.url))
+                try check(Self.setURL(handle, request.url))
                 try check(ccurl_setopt_pointer(handle, CURLOPT_ERRORBUFFER, errorBuffer))
                 try check(ccurl_setopt_long(handle, CURLOPT_NOSIGNAL, 1))
                 try check(ccurl_setopt_long(handle, CURLOPT_HTTP_VERSION, Int(CURL_HTTP_VERSION_1_1)))
@@ -365,6 +365,12 @@ public final class CurlSession: @unchecked Sendable {
         return appended
     }
 
+    /// Sets `CURLOPT_URL` (libcurl copies it) from the string's own NUL-terminated storage, not from
+    /// a C-string copy made for the call.
+    private static func setURL(_ handle: UnsafeMutableRawPointer, _ url: String) -> CURLcode {
+        url.withCString { ccurl_setopt_string(handle, CURLOPT_URL, $0) }
+    }
+
     /// The method's name for `CURLOPT_CUSTOMREQUEST`; `nil` for the methods libcurl names itself.
     private static func customMethod(of method: HTTPMethod) -> HTTPMethod? {
         method == .get || method == .head || method == .post ? nil : method
@@ -474,12 +480,31 @@ public final class CurlSession: @unchecked Sendable {
     }
 
     static func isLineSafe(_ text: String) -> Bool {
-        // Runs on every header of every request: a plain loop over the contiguous bytes when there are
+        // Runs on every header and URL of every request: over the contiguous bytes when there are
         // some (always, for native strings), not the generic `contains` over the UTF-8 view.
-        let safe = text.utf8.withContiguousStorageIfAvailable { bytes in
-            !bytes.contains { $0 == 0x0D || $0 == 0x0A || $0 == 0x00 }
-        }
+        let safe = text.utf8.withContiguousStorageIfAvailable { isLineSafe(UnsafeRawBufferPointer($0)) }
         return safe ?? !text.utf8.contains { $0 == 0x0D || $0 == 0x0A || $0 == 0x00 }
+    }
+
+    /// Whether `bytes` hold no CR, LF or NUL; eight bytes at a time (a URL is about a hundred).
+    static func isLineSafe(_ bytes: UnsafeRawBufferPointer) -> Bool {
+        let ones: UInt64 = 0x0101_0101_0101_0101
+        // Exactly when some byte of `word` is zero (the borrow can only mark bytes above a zero one).
+        func hasZeroByte(_ word: UInt64) -> Bool { (word &- ones) & ~word & (ones &* 0x80) != 0 }
+        var offset = 0
+        while offset + 8 <= bytes.count {
+            let word = bytes.loadUnaligned(fromByteOffset: offset, as: UInt64.self)
+            if hasZeroByte(word) || hasZeroByte(word ^ (ones &* 0x0A)) || hasZeroByte(word ^ (ones &* 0x0D)) {
+                return false
+            }
+            offset += 8
+        }
+        while offset < bytes.count {
+            let byte = bytes[offset]
+            if byte == 0x0D || byte == 0x0A || byte == 0x00 { return false }
+            offset += 1
+        }
+        return true
     }
 }
 
@@ -574,9 +599,14 @@ final class ResponseSink {
 
     func takeHeaders() -> HTTPHeaders {
         defer {
-            // Room for a Runtime API response's fields, so the next one does not grow from empty.
+            // Room for a Runtime API response's fields, so the next one does not grow from empty
+            // (none for a request that keeps none: the next is most likely the same kind).
             headers = HTTPHeaders()
-            headers.reserveCapacity(8)
+            if let names = selection.names {
+                if !names.isEmpty { headers.reserveCapacity(min(names.count, 8)) }
+            } else {
+                headers.reserveCapacity(8)
+            }
         }
         return headers
     }
