@@ -20,7 +20,7 @@ public final class CurlSession: @unchecked Sendable {
     public struct Configuration: Sendable {
         /// How long to wait for a TCP connection before failing with ``CurlError/Kind/couldNotConnect``.
         public var connectTimeout: Duration
-        /// The `User-Agent` header sent with every request.
+        /// The `User-Agent` header sent with every request; empty sends none.
         public var userAgent: String
         /// The CA bundle for HTTPS (`CURLOPT_CAINFO`); `nil` uses libcurl's built-in default.
         public var caBundlePath: String?
@@ -239,7 +239,7 @@ public final class CurlSession: @unchecked Sendable {
                 try check(ccurl_setopt_string(handle, CURLOPT_PROXY, ""))
                 try check(ccurl_setopt_long(handle, CURLOPT_TCP_NODELAY, 1))
                 try check(ccurl_setopt_long(handle, CURLOPT_CONNECTTIMEOUT_MS, configuration.connectTimeout.milliseconds))
-                if streaming || request.signing != nil {
+                if streaming || request.signing != nil, !configuration.userAgent.isEmpty {
                     // These do not use the kept lists (see `headerList`): libcurl adds the field.
                     try check(ccurl_setopt_string(handle, CURLOPT_USERAGENT, configuration.userAgent))
                 }

@@ -51,4 +51,17 @@ import Testing
     func aUserAgentThatWouldSplitTheLineIsRefused(_ agent: String) {
         #expect(throws: CurlError.self) { try CurlSession(configuration: .init(userAgent: agent)) }
     }
+
+    @Test(arguments: ["", "test-agent/1"])
+    func aStreamedRequestCarriesTheSessionsUserAgentOrNone(_ agent: String) throws {
+        let server = try FakeRuntimeAPI()
+        defer { server.stop() }
+        server.setOverride { _ in .init(status: 202) }
+        let session = try CurlSession(configuration: .init(userAgent: agent))
+        let upload = try session.startStreamingUpload(HTTPRequest(method: .post, url: "http://\(server.runtimeAPI)/stream"))
+        _ = try upload.write([1, 2, 3])
+        #expect(try upload.finish().status == 202)
+        let sent = try #require(server.requests.last)
+        #expect(sent.headers.filter { $0.0.lowercased() == "user-agent" }.map(\.1) == (agent.isEmpty ? [] : [agent]))
+    }
 }

@@ -37,5 +37,8 @@ import Testing
         #expect(invocation.invocationID == "attempt-1")
         #expect(invocation.event == Array("{}".utf8))
         #expect(try client.postResponse([1], for: invocation.requestID, invocationID: invocation.invocationID) == .accepted)
+        // The Runtime API client sends no User-Agent.
+        #expect(server.requests.count == 2)
+        #expect(server.requests.allSatisfy { $0.header("User-Agent") == nil })
     }
 }
