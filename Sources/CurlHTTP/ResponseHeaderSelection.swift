@@ -8,12 +8,30 @@
 public struct ResponseHeaderSelection: Sendable {
     /// The names kept, as given; `nil` keeps every field.
     public let names: [String]?
-    /// Each name, ASCII-lowercased, as bytes.
-    let lowercasedNames: [[UInt8]]
+    /// Every name's bytes ASCII-lowercased, one after the other.
+    private let lowercased: [UInt8]
+    /// For each byte of ``lowercased``: 0x20 where it is a letter (either case matches), 0 elsewhere
+    /// (only that byte matches).
+    private let caseBits: [UInt8]
+    /// Where each name starts in ``lowercased``, and its length.
+    private let spans: [(start: Int, count: Int)]
 
     private init(names: [String]?) {
         self.names = names
-        self.lowercasedNames = (names ?? []).map { $0.utf8.map(\.asciiLowercased) }
+        var lowercased: [UInt8] = []
+        var caseBits: [UInt8] = []
+        var spans: [(start: Int, count: Int)] = []
+        for name in names ?? [] {
+            spans.append((lowercased.count, name.utf8.count))
+            for byte in name.utf8 {
+                let lower = byte.asciiLowercased
+                lowercased.append(lower)
+                caseBits.append(lower >= 0x61 && lower <= 0x7A ? 0x20 : 0)
+            }
+        }
+        self.lowercased = lowercased
+        self.caseBits = caseBits
+        self.spans = spans
     }
 
     /// Every field, names as the server wrote them (the default).
@@ -32,16 +50,33 @@ public struct ResponseHeaderSelection: Sendable {
     var keepsAll: Bool { names == nil }
 
     /// The index in ``names`` of the name `bytes` spells (ASCII case-insensitive), if it is one.
+    ///
+    /// Runs for every field of every response: eight bytes at a time, a byte ORed with its case bit
+    /// (0x20 for a letter, which folds exactly `A`-`Z` onto `a`-`z` there) against the lowercased name.
     func index(of bytes: UnsafeBufferPointer<UInt8>) -> Int? {
-        for (index, name) in lowercasedNames.enumerated() where name.count == bytes.count {
-            let equal = name.withUnsafeBufferPointer { name in
-                for offset in 0..<name.count where bytes[offset].asciiLowercased != name[offset] {
-                    return false
+        guard let input = bytes.baseAddress, !spans.isEmpty else { return nil }
+        return lowercased.withUnsafeBytes { lowercased in
+            caseBits.withUnsafeBytes { caseBits in
+                for (index, span) in spans.enumerated() where span.count == bytes.count {
+                    var offset = 0
+                    var equal = true
+                    while offset + 8 <= span.count {
+                        let word = UnsafeRawPointer(input + offset).loadUnaligned(as: UInt64.self)
+                        let bits = caseBits.loadUnaligned(fromByteOffset: span.start + offset, as: UInt64.self)
+                        if word | bits != lowercased.loadUnaligned(fromByteOffset: span.start + offset, as: UInt64.self) {
+                            equal = false
+                            break
+                        }
+                        offset += 8
+                    }
+                    while equal, offset < span.count {
+                        equal = input[offset] | caseBits[span.start + offset] == lowercased[span.start + offset]
+                        offset += 1
+                    }
+                    if equal { return index }
                 }
-                return true
+                return nil
             }
-            if equal { return index }
         }
-        return nil
     }
 }

@@ -106,4 +106,31 @@ import Testing
         #expect(all.headers["x-unread"] == "2")
         #expect(all.headers["Content-Length"] == "0")
     }
+
+    /// Names are matched eight bytes at a time: every case change of a letter matches, and every other
+    /// change of any byte (the case bit of a non-letter included: `@`/`` ` ``, `[`/`{`, `-`/CR) does not.
+    @Test func matchingFoldsTheCaseOfLettersOnly() {
+        let names = ["Lambda-Runtime-Aws-Request-Id", "X@[1]-y", "a"]
+        let selection = ResponseHeaderSelection.only(names)
+        func index(_ bytes: [UInt8]) -> Int? { bytes.withUnsafeBufferPointer { selection.index(of: $0) } }
+        for (expected, name) in names.enumerated() {
+            let bytes = Array(name.utf8)
+            #expect(index(bytes) == expected)
+            #expect(index(bytes.map { $0 >= 0x61 && $0 <= 0x7A ? $0 - 0x20 : $0 }) == expected)
+            for position in bytes.indices {
+                var changed = bytes
+                changed[position] ^= 0x20
+                let isLetter = (bytes[position] | 0x20) >= 0x61 && (bytes[position] | 0x20) <= 0x7A
+                #expect(index(changed) == (isLetter ? expected : nil), "\(name) with byte \(position) flipped")
+                changed = bytes
+                changed[position] ^= 0x01
+                #expect(index(changed) == nil, "\(name) with byte \(position) changed")
+            }
+            #expect(index(bytes + [0x20]) == nil)
+            #expect(index(Array(bytes.dropLast())) == nil)
+        }
+        #expect(index([]) == nil)
+        #expect(ResponseHeaderSelection.none.names == [])
+        #expect(ResponseHeaderSelection.all.names == nil)
+    }
 }
