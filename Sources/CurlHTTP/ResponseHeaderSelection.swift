@@ -49,6 +49,13 @@ public struct ResponseHeaderSelection: Sendable {
     /// Whether every field is kept.
     var keepsAll: Bool { names == nil }
 
+    /// The index in ``names`` of `name` (ASCII case-insensitive, byte by byte), if it is one of them.
+    public func index(ofName name: String) -> Int? {
+        let found = name.utf8.withContiguousStorageIfAvailable { index(of: $0) }
+        if let found { return found }
+        return Array(name.utf8).withUnsafeBufferPointer { index(of: $0) }
+    }
+
     /// The index in ``names`` of the name `bytes` spells (ASCII case-insensitive), if it is one.
     ///
     /// Runs for every field of every response: eight bytes at a time, a byte ORed with its case bit

@@ -12,6 +12,41 @@ import Testing
         #expect(kept == read)
     }
 
+    /// The client reads `/next`'s fields itself (faster than the parser): for the same fields it must
+    /// give the parser's answer, duplicates, empty values, case and near-miss names included.
+    @Test(arguments: [
+        [("Lambda-Runtime-Aws-Request-Id", "r1")],
+        [("LAMBDA-RUNTIME-AWS-REQUEST-ID", "r1"), ("lambda-runtime-trace-id", "Root=1-2-3"),
+         ("X-Lambda-Runtime-Aws-Tenant-Id", "no"), ("Lambda-Runtime-Aws-Tenant-Id ", "no"), ("Lambda-Runtime-Aws-Tenant-\u{130}d", "no"),
+         ("Lambda-Runtime-Invocation-Id", ""), ("Lambda-Runtime-Invocation-Id", "attempt-2"), ("Lambda-Runtime-Trace-Id", "Root=second")],
+        [("Lambda-Runtime-Aws-Request-Id", ""), ("Lambda-Runtime-Aws-Request-Id", "r2"), ("Lambda-Runtime-Aws-Request-Id", "r3"),
+         ("Lambda-Runtime-Deadline-Ms", " 1700000000000\t"), ("Lambda-Runtime-Deadline-Ms", "1")],
+        [("Lambda-Runtime-Aws-Request-Id", "r4"), ("Lambda-Runtime-Deadline-Ms", "soon"), ("Lambda-Runtime-Deadline-Ms", "1700000000000")],
+        [("Lambda-Runtime-Aws-Request-Id", "r5"), ("Lambda-Runtime-Deadline-Ms", "-5")],
+        [("Lambda-Runtime-Aws-Request-Id", "re\u{301}q"), ("Lambda-Runtime-Invoked-Function-Arn", "arn:aws:lambda:us-east-1:1:function:f"),
+         ("Lambda-Runtime-Client-Context", "{}"), ("Lambda-Runtime-Cognito-Identity", "{\"a\":1}"), ("Lambda-Runtime-Aws-Tenant-Id", "t\u{E9}"),
+         ("Content-Type", "application/json"), ("Lambda-Runtime-Function-Error-Type", "x")],
+        [("Lambda-Runtime-Deadline-Ms", "1700000000000")],
+        [("Lambda-Runtime-Aws-Request-Id", "")],
+        [],
+    ] as [[(String, String)]])
+    func theClientReadsTheFieldsAsTheParserDoes(_ fields: [(String, String)]) {
+        let headers = HTTPHeaders(fields.map { HTTPHeader($0.0, $0.1) })
+        let parsed = Result { () throws(InvocationHeaderError) in try Invocation(headers: headers, event: [7]) }
+        let read = Result { () throws(InvocationHeaderError) in
+            try RuntimeClient.invocation(from: HTTPResponse(status: 200, headers: headers, body: [7]))
+        }
+        switch (parsed, read) {
+        case (.success(let parsed), .success(let read)):
+            #expect(read == parsed)
+            #expect(Array(read.requestID.utf8) == Array(parsed.requestID.utf8))
+        case (.failure(let parsed), .failure(let read)):
+            #expect(read == parsed)
+        default:
+            Issue.record("parser: \(parsed), client: \(read)")
+        }
+    }
+
     @Test func everyFieldArrivesThroughTheClientInAnyCase() throws {
         let server = try FakeRuntimeAPI()
         defer { server.stop() }
