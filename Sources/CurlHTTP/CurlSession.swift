@@ -7,7 +7,7 @@ import CCurl
 /// The handle is configured with the session's fixed settings (HTTP/1.1, no proxy, `TCP_NODELAY`,
 /// no signals, a short connect timeout) after a `curl_easy_reset` (libcurl keeps its connection
 /// cache); an unsigned request that follows a clean transfer on an open connection skips the reset
-/// and sets only its URL (when it changed), method, timeout and headers.
+/// and sets only its URL and timeout (when they changed), method and headers.
 ///
 /// Streamed uploads (``startStreamingUpload(_:)``), which must be driven a piece at a time, run on
 /// a multi handle of their own, made at the first one, with its own kept-alive connection. Buffered
@@ -48,14 +48,14 @@ public final class CurlSession: @unchecked Sendable {
     var uploadInProgress = false
     /// What the handle keeps from the last request when the next may skip `curl_easy_reset`.
     private var kept: KeptOptions?
-    /// `User-Agent`: what every unsigned request without a body sends first; `nil` when the
-    /// configuration's user agent is empty.
-    private let userAgentOnly: KeptHeaderList?
-    /// `User-Agent`, `Expect:`, `Transfer-Encoding:`, `Content-Type:`: what every unsigned request
-    /// with a body but no `Content-Type` sends first.
+    /// `User-Agent` (unless the configuration's is empty), `Accept:`: what every unsigned request
+    /// without a body sends first.
+    private let defaultFields: KeptHeaderList?
+    /// `User-Agent`, `Accept:`, `Expect:`, `Transfer-Encoding:`, `Content-Type:`: what every unsigned
+    /// request with a body but no `Content-Type` sends first.
     private let suppressions: KeptHeaderList
-    /// `User-Agent`, `Expect:`, `Transfer-Encoding:`: the same for a request that names its
-    /// `Content-Type`.
+    /// `User-Agent`, `Accept:`, `Expect:`, `Transfer-Encoding:`: the same for a request that names
+    /// its `Content-Type`.
     private let suppressionsKeepingContentType: KeptHeaderList
 
     /// Creates a session with its own easy handle.
@@ -70,13 +70,16 @@ public final class CurlSession: @unchecked Sendable {
         // The `User-Agent` field first, made once here: libcurl formats `CURLOPT_USERAGENT` into a new
         // string at every transfer, then copies it byte by byte into the request (about 4,000
         // instructions a request); a field of a kept list is copied once.
+        // Then an empty `Accept:`, which stops libcurl from sending `Accept: */*` (copied byte by
+        // byte into every request too): a request without Accept accepts any media type (RFC 9110
+        // 12.5.1), the same meaning in 13 fewer bytes. A request's own Accept is still sent.
         let userAgent: [(String, String)] = configuration.userAgent.isEmpty ? [] : [("User-Agent", configuration.userAgent)]
         let blank = { (names: [String]) in names.map { ($0, "") } }
         var made: [KeptHeaderList?] = []
         for fields in [
-            userAgent,
-            userAgent + blank(["Expect", "Transfer-Encoding", "Content-Type"]),
-            userAgent + blank(["Expect", "Transfer-Encoding"]),
+            userAgent + blank(["Accept"]),
+            userAgent + blank(["Accept", "Expect", "Transfer-Encoding", "Content-Type"]),
+            userAgent + blank(["Accept", "Expect", "Transfer-Encoding"]),
         ] {
             do throws(CurlError) {
                 made.append(try KeptHeaderList(fields, startsWithUserAgent: !userAgent.isEmpty))
@@ -91,7 +94,7 @@ public final class CurlSession: @unchecked Sendable {
             curl_easy_cleanup(handle)
             throw CurlError(code: 0, message: "out of memory building headers", kind: .setupFailed)
         }
-        self.userAgentOnly = made[0]
+        self.defaultFields = made[0]
         self.suppressions = suppressions
         self.suppressionsKeepingContentType = suppressionsKeepingContentType
         self.configuration = configuration
@@ -105,7 +108,7 @@ public final class CurlSession: @unchecked Sendable {
         // the session alive until then.
         curl_easy_cleanup(handle)
         if let streamMulti { curl_multi_cleanup(streamMulti) }
-        userAgentOnly?.free()
+        defaultFields?.free()
         suppressions.free()
         suppressionsKeepingContentType.free()
         errorBuffer.deallocate()
@@ -144,7 +147,9 @@ public final class CurlSession: @unchecked Sendable {
         var connections = 0
         if result == CURLE_OK, request.signing == nil,
            ccurl_getinfo_long(handle, CURLINFO_NUM_CONNECTS, &connections) == CURLE_OK, connections == 0 {
-            kept = KeptOptions(url: request.url, customMethod: Self.customMethod(of: request.method))
+            kept = KeptOptions(
+                url: request.url, customMethod: Self.customMethod(of: request.method),
+                timeoutMilliseconds: request.timeout?.milliseconds ?? 0)
         }
         return try response(of: handle, for: result, limit: request.maxResponseBodySize)
     }
@@ -257,7 +262,10 @@ public final class CurlSession: @unchecked Sendable {
                 try check(ccurl_setopt_callback(handle, CURLOPT_HEADERFUNCTION, curlWriteHeader))
                 try check(ccurl_setopt_pointer(handle, CURLOPT_HEADERDATA, sinkPointer))
             }
-            try check(ccurl_setopt_long(handle, CURLOPT_TIMEOUT_MS, request.timeout?.milliseconds ?? 0))
+            let timeout = request.timeout?.milliseconds ?? 0
+            if reusing?.timeoutMilliseconds != timeout {
+                try check(ccurl_setopt_long(handle, CURLOPT_TIMEOUT_MS, timeout))
+            }
 
             // Each sets the method and clears HEAD's no-body flag, as after a reset; POSTFIELDS
             // (set by `perform`) then keeps POST, with CUSTOMREQUEST naming another method.
@@ -287,9 +295,10 @@ public final class CurlSession: @unchecked Sendable {
     }
 
     /// The header fields libcurl is given for `request`: for an unsigned, unstreamed request a list
-    /// the session keeps (`User-Agent`, then, with a body, the suppressions: empty `Expect:`,
-    /// `Transfer-Encoding:` and `Content-Type:` values stop libcurl from adding its own), then the
-    /// request's fields in order. A request that sets its own `User-Agent` sends only that one.
+    /// the session keeps (`User-Agent`, then the suppressions: an empty `Accept:` and, with a body,
+    /// empty `Expect:`, `Transfer-Encoding:` and `Content-Type:` values stop libcurl from adding its
+    /// own), then the request's fields in order. A request that sets its own `User-Agent` sends only
+    /// that one; its own `Accept` is sent (libcurl skips the empty one).
     private func headerList(
         for request: HTTPRequest, sendsBody: Bool, streaming: Bool
     ) throws(CurlError) -> RequestHeaderList {
@@ -313,7 +322,7 @@ public final class CurlSession: @unchecked Sendable {
             // and the `User-Agent`, which proxies may rewrite. The same for every such request, so
             // kept by the session rather than made each time.
             if !sendsBody {
-                kept = userAgentOnly
+                kept = defaultFields
             } else {
                 kept = request.headers["Content-Type"] == nil ? suppressions : suppressionsKeepingContentType
             }
@@ -514,6 +523,8 @@ private struct KeptOptions {
     var url: String
     /// The `CURLOPT_CUSTOMREQUEST` method last set, if one is.
     var customMethod: HTTPMethod?
+    /// The `CURLOPT_TIMEOUT_MS` last set.
+    var timeoutMilliseconds: Int
 }
 
 /// A header list the session keeps for its lifetime; a request's own fields are linked behind its

@@ -65,3 +65,21 @@ import Testing
         #expect(sent.headers.filter { $0.0.lowercased() == "user-agent" }.map(\.1) == (agent.isEmpty ? [] : [agent]))
     }
 }
+
+/// Unsigned requests send no `Accept: */*` (the same meaning as none); a request's own Accept goes out.
+@Suite struct AcceptFieldTests {
+    @Test func noAcceptUnlessTheRequestNamesOne() throws {
+        let server = try FakeRuntimeAPI()
+        defer { server.stop() }
+        server.setOverride { _ in .init(status: 200) }
+        let session = try CurlSession()
+        let url = "http://\(server.runtimeAPI)/accept"
+        for (method, accept) in [(HTTPMethod.get, nil), (.post, nil), (.get, "application/json"), (.post, "text/plain"), (.put, nil)] as [(HTTPMethod, String?)] {
+            var headers = HTTPHeaders()
+            if let accept { headers.add("Accept", accept) }
+            _ = try session.perform(HTTPRequest(method: method, url: url, headers: headers, body: method.sendsBody ? [1] : []))
+            let sent = try #require(server.requests.last)
+            #expect(sent.headers.filter { $0.0.lowercased() == "accept" }.map(\.1) == (accept.map { [$0] } ?? []), "\(method) \(accept ?? "-")")
+        }
+    }
+}
