@@ -67,6 +67,8 @@ public struct HTTPRequest: Sendable {
     public var maxResponseBodySize: Int?
     /// Sign the request for AWS, if set.
     public var signing: AWSSigV4?
+    /// The response header fields to keep (all by default).
+    public var responseHeaders: ResponseHeaderSelection
 
     /// Creates a request.
     public init(
@@ -76,9 +78,11 @@ public struct HTTPRequest: Sendable {
         body: [UInt8] = [],
         timeout: Duration? = nil,
         maxResponseBodySize: Int? = nil,
-        signing: AWSSigV4? = nil
+        signing: AWSSigV4? = nil,
+        responseHeaders: ResponseHeaderSelection = .all
     ) {
         self.signing = signing
+        self.responseHeaders = responseHeaders
         self.method = method
         self.url = url
         self.headers = headers
@@ -92,7 +96,8 @@ public struct HTTPRequest: Sendable {
 public struct HTTPResponse: Sendable {
     /// The status code, for example 202.
     public var status: Int
-    /// The header fields of the final response (interim `100 Continue` headers are dropped).
+    /// The header fields of the final response (interim `100 Continue` headers are dropped), those
+    /// the request's ``HTTPRequest/responseHeaders`` selects.
     public var headers: HTTPHeaders
     /// The body bytes.
     public var body: [UInt8]

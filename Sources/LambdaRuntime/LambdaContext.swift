@@ -1,4 +1,5 @@
 import Logging
+import Synchronization
 
 /// What a function knows about itself, from the environment Lambda sets once per sandbox.
 public struct FunctionMetadata: Sendable, Equatable {
@@ -71,22 +72,72 @@ public struct LambdaContext: CarriesInvocationMetadata, Sendable {
     /// The function this sandbox runs.
     public let function: FunctionMetadata
     /// A logger whose lines carry this invocation's `requestId` (and `tenantId`, when there is one).
-    public let logger: Logger
+    ///
+    /// Made at its first use and kept for the invocation: a handler that does not log does not pay
+    /// for the logger's metadata.
+    public var logger: Logger { invocationLogger.logger }
+
+    private let invocationLogger: InvocationLogger
 
     /// Creates a context; the runtime does this for every invocation, tests may too.
     public init(invocation: Invocation, function: FunctionMetadata, logger: Logger) {
         self.metadata = invocation.metadata
         self.function = function
-        var logger = logger
-        logger[metadataKey: LambdaLogHandler.requestIDKey] = .string(metadata.requestID)
-        if let tenantID = metadata.tenantID {
-            logger[metadataKey: LambdaLogHandler.tenantIDKey] = .string(tenantID)
-        }
-        self.logger = logger
+        self.invocationLogger = InvocationLogger(base: logger, requestID: metadata.requestID, tenantID: metadata.tenantID)
     }
 
     /// Time left before the deadline, or `nil` when there is no deadline.
     public var remainingTime: Duration? {
         deadline?.remainingTime()
+    }
+}
+
+/// The logger of one invocation, made from the runtime's at its first use, once, whichever task asks
+/// (a handler may log from child tasks): a thread that loses the race to publish its logger drops it
+/// and uses the one published.
+private final class InvocationLogger: Sendable {
+    private let base: Logger
+    private let requestID: String
+    private let tenantID: String?
+    /// The address of a retained `Made` once published, 0 before (an address is not `Sendable`, its
+    /// bits are).
+    private let made = Atomic<UInt>(0)
+
+    private final class Made: Sendable {
+        let logger: Logger
+        init(_ logger: Logger) { self.logger = logger }
+    }
+
+    init(base: Logger, requestID: String, tenantID: String?) {
+        self.base = base
+        self.requestID = requestID
+        self.tenantID = tenantID
+    }
+
+    var logger: Logger {
+        if let published = Self.pointer(made.load(ordering: .acquiring)) {
+            return Unmanaged<Made>.fromOpaque(published).takeUnretainedValue().logger
+        }
+        var logger = base
+        logger[metadataKey: LambdaLogHandler.requestIDKey] = .string(requestID)
+        if let tenantID {
+            logger[metadataKey: LambdaLogHandler.tenantIDKey] = .string(tenantID)
+        }
+        let candidate = Unmanaged.passRetained(Made(logger)).toOpaque()
+        let (published, winner) = made.compareExchange(
+            expected: 0, desired: UInt(bitPattern: candidate), ordering: .acquiringAndReleasing)
+        guard !published, let winner = Self.pointer(winner) else { return logger }
+        Unmanaged<Made>.fromOpaque(candidate).release()
+        return Unmanaged<Made>.fromOpaque(winner).takeUnretainedValue().logger
+    }
+
+    private static func pointer(_ bits: UInt) -> UnsafeMutableRawPointer? {
+        UnsafeMutableRawPointer(bitPattern: bits)
+    }
+
+    deinit {
+        if let published = Self.pointer(made.load(ordering: .acquiring)) {
+            Unmanaged<Made>.fromOpaque(published).release()
+        }
     }
 }

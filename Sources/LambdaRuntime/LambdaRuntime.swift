@@ -166,7 +166,10 @@ public struct LambdaRuntime: Sendable {
         _ invocation: Invocation, with handler: inout Handler, client: RuntimeClient, logger: Logger
     ) async -> RuntimeExit? {
         let context = LambdaContext(invocation: invocation, function: configuration.function, logger: logger)
-        context.logger.trace("invocation", metadata: ["bytes": "\(invocation.event.count)"])
+        if logger.logLevel <= .trace {
+            // Not otherwise: the context makes its logger at the first use.
+            context.logger.trace("invocation", metadata: ["bytes": "\(invocation.event.count)"])
+        }
 
         let result: Result<[UInt8], LambdaErrorReport>
         do {
@@ -223,7 +226,9 @@ public struct LambdaRuntime: Sendable {
         _ invocation: Invocation, with handler: inout Handler, client: RuntimeClient, logger: Logger
     ) async -> RuntimeExit? {
         let context = LambdaContext(invocation: invocation, function: configuration.function, logger: logger)
-        context.logger.trace("invocation", metadata: ["bytes": "\(invocation.event.count)", "response": "streaming"])
+        if logger.logLevel <= .trace {
+            context.logger.trace("invocation", metadata: ["bytes": "\(invocation.event.count)", "response": "streaming"])
+        }
         let writer = LambdaResponseStreamWriter(
             client: client, requestID: invocation.requestID, invocationID: invocation.invocationID)
 

@@ -1,4 +1,4 @@
-import CurlHTTP
+@testable import CurlHTTP
 import FakeRuntimeAPI
 import Testing
 
@@ -23,5 +23,24 @@ import Testing
         } catch {
             #expect(error.kind == .invalidRequest)
         }
+    }
+
+    /// The word-at-a-time check finds CR, LF and NUL at every position of every length, and nothing
+    /// else (every other byte value, UTF-8 included, is safe).
+    @Test func everyForbiddenByteIsFoundWhereverItIs() {
+        let safeBytes = (0...255).map(UInt8.init).filter { $0 != 0x0D && $0 != 0x0A && $0 != 0x00 }
+        for length in 0...40 {
+            let clean = (0..<length).map { safeBytes[($0 * 37 + length) % safeBytes.count] }
+            #expect(clean.withUnsafeBytes { CurlSession.isLineSafe($0) }, "length \(length)")
+            for position in 0..<length {
+                for forbidden: UInt8 in [0x0D, 0x0A, 0x00] {
+                    var bytes = clean
+                    bytes[position] = forbidden
+                    #expect(!bytes.withUnsafeBytes { CurlSession.isLineSafe($0) }, "\(forbidden) at \(position) of \(length)")
+                }
+            }
+        }
+        #expect(CurlSession.isLineSafe("caf\u{E9} \u{1F600} \u{85}\u{2028}"))
+        #expect(!CurlSession.isLineSafe("http://127.0.0.1:9001/2018-06-01/runtime/invocation/a\rb/response"))
     }
 }
