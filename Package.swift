@@ -21,9 +21,6 @@ let package = Package(
         // Local runtime mock only; never linked into bootstrap.
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
-        // LeanJSON's Base64: Foundation-free, 1.6-15x fewer instructions than our loop for +0.34% zip and
-        // no start-up cost (bench/dependency-choices.md). Its manifest needs Swift 6.2.
-        .package(url: "https://github.com/swift-extras/swift-extras-base64", from: "1.2.0"),
         // Documentation only (scripts/docs.sh runs its generate-documentation command); linked into nothing.
         .package(url: "https://github.com/swiftlang/swift-docc-plugin", from: "1.5.0"),
     ],
@@ -39,10 +36,7 @@ let package = Package(
         // A small, safe face over one reusable libcurl easy handle.
         .target(name: "CurlHTTP", dependencies: ["CCurl"]),
         // A JSON value, parser and writer without Foundation (FoundationEssentials costs ~7.5 MB and cold start).
-        .target(
-            name: "LeanJSON",
-            dependencies: ["LambdaCore", .product(name: "ExtrasBase64", package: "swift-extras-base64")]
-        ),
+        .target(name: "LeanJSON", dependencies: ["LambdaCore"]),
         // The base below everything, dependency-free: deadlines, the wall clock, the environment, `Duration`
         // in units, ASCII byte classes and hex digits, and the protocol of errors that say how Lambda reports them.
         .target(name: "LambdaCore"),
