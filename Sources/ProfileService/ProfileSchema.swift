@@ -103,26 +103,34 @@ public enum ProfileSchema: Int, Sendable, Equatable {
         guard let members = document.objectValue else {
             return [FieldProblem(field: "", problem: "the body must be a JSON object, not \(document.typeName)")]
         }
-        var problems: [FieldProblem] = []
-        for key in members.keys.sorted(by: JSON.precedesInBytes) where !owns(key) {
+        // Each group of problems is listed by field name in byte order; the members are read in the
+        // dictionary's order and only the problems found (usually none) are sorted.
+        var unknown: [FieldProblem] = []
+        for key in members.keys where !owns(key) {
             if ProfileSchema.readOnlyFields.contains(where: { $0.utf8.elementsEqual(key.utf8) }) {
-                problems.append(FieldProblem(field: key, problem: "is read-only"))
+                unknown.append(FieldProblem(field: key, problem: "is read-only"))
             } else {
-                problems.append(FieldProblem(field: key, problem: "is not a field of the schema v\(rawValue) profile"))
+                unknown.append(FieldProblem(field: key, problem: "is not a field of the schema v\(rawValue) profile"))
             }
         }
+        var problems = Self.inFieldOrder(unknown)
         if requireAll {
             for field in requiredFields where members[field] == nil || members[field] == .null {
                 problems.append(FieldProblem(field: field, problem: "is required"))
             }
         }
-        for (key, value) in members.sorted(by: { JSON.precedesInBytes($0.key, $1.key) }) where checkValues && owns(key) {
+        var invalid: [FieldProblem] = []
+        for (key, value) in members where checkValues && owns(key) {
             if value == .null, !requiredFields.contains(key) { continue }
             if let problem = Self.check(field: key, value: value) {
-                problems.append(FieldProblem(field: key, problem: problem))
+                invalid.append(FieldProblem(field: key, problem: problem))
             }
         }
-        return problems
+        return problems + Self.inFieldOrder(invalid)
+    }
+
+    private static func inFieldOrder(_ problems: [FieldProblem]) -> [FieldProblem] {
+        problems.count < 2 ? problems : problems.sorted { JSON.precedesInBytes($0.field, $1.field) }
     }
 
     private static func check(field: String, value: JSON) -> String? {
@@ -141,19 +149,11 @@ public enum ProfileSchema: Int, Sendable, Equatable {
         case "preferences":
             guard let members = value.objectValue else { return "must be an object, not \(value.typeName)" }
             if members.count > 50 { return "has \(members.count) entries; at most 50 are allowed" }
+            // Checked as they come; only a request with a bad entry pays for sorting, so that the
+            // problem reported is the first in byte order of the keys, whatever the document order.
+            guard members.contains(where: { Self.preferenceProblem(key: $0.key, entry: $0.value) != nil }) else { return nil }
             for (key, entry) in members.sorted(by: { JSON.precedesInBytes($0.key, $1.key) }) {
-                guard Validation.isPreferenceKey(key) else {
-                    return "key \"\(key)\" must be 1-64 letters, digits, '.', '_' or '-'"
-                }
-                switch entry {
-                case .string(let text) where text.unicodeScalars.count <= 256: continue
-                case .string: return "value of \"\(key)\" is longer than 256 characters"
-                case .bool: continue
-                // DynamoDB stores magnitudes from 1e-130 to 9.9e125; 1e15 keeps integers exact in JSON.
-                case .number(let number) where number == 0 || (1e-130...1e15).contains(abs(number)): continue
-                case .number: return "value of \"\(key)\" is out of range (0, or 1e-130 to 1e15 in magnitude)"
-                default: return "value of \"\(key)\" must be a string, boolean or number, not \(entry.typeName)"
-                }
+                if let problem = Self.preferenceProblem(key: key, entry: entry) { return problem }
             }
             return nil
         default:
@@ -161,15 +161,39 @@ public enum ProfileSchema: Int, Sendable, Equatable {
         }
     }
 
+    /// What is wrong with one preference, or `nil`.
+    private static func preferenceProblem(key: String, entry: JSON) -> String? {
+        guard Validation.isPreferenceKey(key) else {
+            return "key \"\(key)\" must be 1-64 letters, digits, '.', '_' or '-'"
+        }
+        switch entry {
+        case .string(let text) where !isLonger(text, than: 256): return nil
+        case .string: return "value of \"\(key)\" is longer than 256 characters"
+        case .bool: return nil
+        // DynamoDB stores magnitudes from 1e-130 to 9.9e125; 1e15 keeps integers exact in JSON.
+        case .number(let number) where number == 0 || (1e-130...1e15).contains(abs(number)): return nil
+        case .number: return "value of \"\(key)\" is out of range (0, or 1e-130 to 1e15 in magnitude)"
+        default: return "value of \"\(key)\" must be a string, boolean or number, not \(entry.typeName)"
+        }
+    }
+
     private static func checkText(_ value: JSON, maxLength: Int) -> String? {
         guard let text = value.stringValue else { return "must be a string, not \(value.typeName)" }
-        let trimmed = text.trimmed()
-        if trimmed.isEmpty { return "must not be empty" }
-        if text.unicodeScalars.count > maxLength { return "is longer than \(maxLength) characters" }
-        if text.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) {
-            return "must not contain control characters"
+        // A visible ASCII first byte starts a Character that is not whitespace: no need to trim.
+        if !(text.utf8.first.map { $0 > 0x20 && $0 < 0x7F } ?? false), text.trimmed().isEmpty {
+            return "must not be empty"
         }
-        return nil
+        if isLonger(text, than: maxLength) { return "is longer than \(maxLength) characters" }
+        // Control characters (category Cc): in ASCII text, the bytes below 0x20 and 0x7F.
+        let hasControl = text.utf8.contains { $0 >= 0x80 }
+            ? text.unicodeScalars.contains { $0.properties.generalCategory == .control }
+            : text.utf8.contains { $0 < 0x20 || $0 == 0x7F }
+        return hasControl ? "must not contain control characters" : nil
+    }
+
+    /// Whether `text` has more than `limit` Unicode scalars; counted only when its UTF-8 is longer.
+    private static func isLonger(_ text: String, than limit: Int) -> Bool {
+        text.utf8.count > limit && text.unicodeScalars.count > limit
     }
 }
 
