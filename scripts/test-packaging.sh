@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The packaging suite: the zip is deterministic, runs from /var/task alone, and works behind a
-# Runtime API nobody here wrote (ministack) as provided.al2 and provided.al2023.
+# The packaging suite: the zip is deterministic, runs from /var/task alone, speaks HTTPS (TLS 1.2 and
+# 1.3, its own trimmed OpenSSL) to DynamoDB and AppConfigData, and works behind a Runtime API nobody
+# here wrote (ministack) as provided.al2 and provided.al2023.
 set -euo pipefail
 
 usage() {
@@ -16,6 +17,17 @@ Checks, each counted as passed or failed:
                 chroot holding only /var/task and a private /proc
   control       the same verification rejects a zip whose bootstrap needs the host (the plain C
                 libcurl loop from bench/c-loop, dynamically linked): it must exit 3
+  tls           the zip's own bootstrap (its trimmed static OpenSSL and libcurl) under lambda-local,
+                handler profile with PROFILE_STORE=dynamodb and FLAGS_SOURCE=appconfig, against an
+                HTTPS stand-in for DynamoDB and AppConfigData on https://localhost
+                (scripts/lib/tls_stand_in.py; CAs and certificates made for the run with the openssl
+                CLI, the CA given as SSL_CERT_FILE). Over TLS 1.2 and TLS 1.3 with an RSA and with an
+                ECDSA P-256 certificate, and over TLS 1.2 with ECDHE-RSA-CHACHA20-POLY1305 and with
+                ECDHE-ECDSA-AES128-GCM-SHA256: GET /profiles/user-123 (events/) answers 404 after at
+                least 3 SigV4-signed requests (appconfig and dynamodb) reached the stand-in, all over
+                that protocol and cipher. A server whose certificate comes from a CA the bootstrap
+                does not trust gets no request (the handshake is refused: unknown CA) and the GET
+                answers 503. One case at a time, each bounded (20 s per wait); about 10 s in all.
   ministack     for provided.al2 and provided.al2023, with the real `aws` CLI against ministack on
                 127.0.0.1 (its own Runtime API, its own unpacking into a temporary directory):
                 create-function reports our CodeSha256 and size; echo (three warm invocations);
@@ -25,11 +37,12 @@ Checks, each counted as passed or failed:
                 echo works again afterwards.
 
 Installs what it needs: Debian packages (shellcheck, gcc, libcurl4-openssl-dev, zip, unzip, curl,
-python3-venv) with apt-get; ministack 1.5.33 in the Python virtual environment .venv-ministack and
-awscli 1.45.11 in .venv-release (the release suite's, same pins); builds in .build-lambda (bootstrap), .build (lambda-local)
-and .build/static-openssl, .build/static-curl (OpenSSL, libcurl). Starts ministack and a silent listener on 127.0.0.1 and stops
-them on exit. About 8 minutes on a fresh 2-core machine (libcurl, lambda-local and the release
-build), about 2 minutes afterwards.
+openssl, python3-venv) with apt-get; ministack 1.5.33 in the Python virtual environment
+.venv-ministack and awscli 1.45.11 in .venv-release (the release suite's, same pins); builds in
+.build-lambda (bootstrap), .build (lambda-local) and .build/static-openssl, .build/static-curl
+(OpenSSL, libcurl). Starts ministack, a silent listener, the TLS stand-in and lambda-local on
+127.0.0.1 and stops them on exit. About 8 minutes on a fresh 2-core machine (libcurl, lambda-local
+and the release build), about 2 minutes afterwards.
 
 Options:
   --skip-ministack   run everything but the ministack checks
@@ -65,11 +78,12 @@ fail() { failed=$((failed + 1)); say "FAIL $*"; }
 
 work="$(mktemp -d "${TMPDIR:-/tmp}/test-packaging.XXXXXX")"
 helper_pids=()
+case_pids=()
 cleanup() {
   local pid
   stop_emulators
-  for pid in "${helper_pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-  for pid in "${helper_pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+  for pid in "${helper_pids[@]}" "${case_pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  for pid in "${helper_pids[@]}" "${case_pids[@]}"; do wait "$pid" 2>/dev/null || true; done
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -77,7 +91,7 @@ trap cleanup EXIT
 step "Installing what the suite needs"
 ensure_debian_packages shellcheck:/usr/bin/shellcheck gcc:/usr/bin/gcc \
   libcurl4-openssl-dev:/usr/include/x86_64-linux-gnu/curl/curl.h zip:/usr/bin/zip unzip:/usr/bin/unzip \
-  curl:/usr/bin/curl
+  curl:/usr/bin/curl openssl:/usr/bin/openssl
 
 step "Lint"
 if shellcheck -x scripts/build.sh scripts/package.sh scripts/test-packaging.sh scripts/bench.sh \
@@ -132,6 +146,135 @@ if [ "$status" -eq 3 ]; then
 else
   fail "a dynamically linked C bootstrap was not rejected (exit $status)"
   cat "$work/control.err" >&2
+fi
+
+step "TLS: the shipped bootstrap's HTTPS to DynamoDB and AppConfigData"
+# The zip's own bootstrap (its trimmed static OpenSSL and libcurl) under lambda-local, handler profile,
+# against scripts/lib/tls_stand_in.py on https://localhost:PORT. One stand-in and one lambda-local per
+# case, one case at a time: the flags' first load during init has a budget of 1 s for two HTTPS calls,
+# which parallel cases on a small machine can exhaust.
+tls="$work/tls"
+lambda_local="${LOCAL_SCRATCH:-.build}/debug/lambda-local"
+tls_started=$SECONDS
+
+# tls_certificates: an RSA and an ECDSA P-256 CA, each with a server certificate for localhost, and a
+# rogue RSA CA with one too, in $tls; rsa+ecdsa-ca.pem trusts both good CAs.
+tls_certificates() {
+  local name key
+  for name in rsa ecdsa rogue; do
+    key=(-newkey rsa:2048)
+    [ "$name" = ecdsa ] && key=(-newkey ec -pkeyopt ec_paramgen_curve:P-256)
+    openssl req -x509 -new -nodes "${key[@]}" -keyout "$tls/$name-ca.key" -out "$tls/$name-ca.pem" \
+      -days 2 -subj "/CN=test-packaging $name CA" 2>>"$tls/openssl.err" || return 1
+    openssl req -new -nodes "${key[@]}" -keyout "$tls/$name-server.key" -subj /CN=localhost 2>>"$tls/openssl.err" \
+      | openssl x509 -req -CA "$tls/$name-ca.pem" -CAkey "$tls/$name-ca.key" -set_serial "0x$(openssl rand -hex 8)" \
+          -days 2 -extfile "$tls/server.ext" -out "$tls/$name-server.pem" 2>>"$tls/openssl.err" || return 1
+  done
+  cat "$tls/rsa-ca.pem" "$tls/ecdsa-ca.pem" >"$tls/rsa+ecdsa-ca.pem"
+}
+
+# tls_stop_case: stops the current case's stand-in and lambda-local (which stops its bootstrap).
+tls_stop_case() {
+  local pid
+  for pid in "${case_pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  for pid in "${case_pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+  case_pids=()
+}
+
+# tls_case NAME SERVER TRUST TLS EXPECT [CIPHERS]: the stand-in presents SERVER's certificate (rsa, ecdsa,
+# rogue) with TLS version TLS only (1.2, 1.3, or 1.2-1.3) and, for TLS 1.2, the OpenSSL cipher list
+# CIPHERS; the bootstrap trusts $tls/TRUST-ca.pem (SSL_CERT_FILE). EXPECT is a pattern (grep -E) every
+# request's cipher must match, or `refused`. One GET /profiles/user-123 through the Invoke API; the
+# stand-in's log is polled (at most 5 s) for what must have reached it.
+tls_case() {
+  local name="$1" server="$2" trust="$3" version="$4" expect="$5" ciphers="${6:-}"
+  local log="$tls/$name.jsonl" local_log="$tls/$name.lambda-local.log" stand_in_port local_port
+  local summary status deadline requests signed services protocols used_ciphers alerts want_tls
+  stand_in_port="$(free_port)"
+  python3 scripts/lib/tls_stand_in.py serve --port "$stand_in_port" --cert "$tls/$server-server.pem" \
+    --key "$tls/$server-server.key" --flags config/flags.local.json --log "$log" --min-tls "${version%-*}" \
+    --max-tls "${version#*-}" ${ciphers:+--ciphers "$ciphers"} --max-seconds 120 2>"$tls/$name.stand-in.err" &
+  case_pids+=("$!")
+  if ! wait_for_port "$stand_in_port" 20 2>>"$tls/$name.stand-in.err"; then
+    fail "TLS $name: the stand-in did not start: $(tail -c 300 "$tls/$name.stand-in.err")"
+    tls_stop_case
+    return
+  fi
+  local_port="$(free_port)"
+  "$lambda_local" --bootstrap "$tls/task/bootstrap" --port "$local_port" --handler profile --timeout 10 \
+    --init-timeout 10 --env PROFILE_STORE=dynamodb --env PROFILE_TABLE=profiles --env AWS_REGION=us-east-1 \
+    --env AWS_ACCESS_KEY_ID=AKIDEXAMPLE --env AWS_SECRET_ACCESS_KEY=test-secret --env AWS_SESSION_TOKEN=test-session \
+    --env "AWS_ENDPOINT_URL=https://localhost:$stand_in_port" --env "SSL_CERT_FILE=$tls/$trust-ca.pem" \
+    --env FLAGS_SOURCE=appconfig --env APPCONFIG_APPLICATION=profile-service --env APPCONFIG_ENVIRONMENT=test \
+    --env APPCONFIG_PROFILE=flags >"$local_log" 2>&1 &
+  case_pids+=("$!")
+  if ! wait_for_http "http://127.0.0.1:$local_port/_local/stats" 20; then
+    fail "TLS $name: lambda-local did not start: $(tail -c 300 "$local_log")"
+    tls_stop_case
+    return
+  fi
+  curl -s --max-time 20 -o "$tls/$name.out" -X POST --data-binary @events/http-api-v2-get-profile.json \
+    "http://127.0.0.1:$local_port/2015-03-31/functions/function/invocations" || true
+  status="$(grep -o '"statusCode":[0-9]*' "$tls/$name.out" 2>/dev/null | head -1 | cut -d: -f2 || true)"
+  # Every call the function made has been answered when the invocation returns; the poll covers the
+  # stand-in's log write and is bounded in any case.
+  deadline=$((SECONDS + 5))
+  while :; do
+    summary="$(python3 scripts/lib/tls_stand_in.py summary "$log" || printf '0\t0\t-\t-\t-\t-')"
+    IFS=$'\t' read -r requests signed services protocols used_ciphers alerts <<<"$summary"
+    if [ "$expect" = refused ]; then [ "$alerts" != - ] && break; else [ "$requests" -ge 3 ] && break; fi
+    [ "$SECONDS" -lt "$deadline" ] || break
+    sleep 0.1
+  done
+  tls_stop_case
+
+  local why=()
+  if [ "$expect" = refused ]; then
+    [ "$requests" -eq 0 ] || why+=("$requests requests reached a server whose CA the bootstrap does not trust")
+    [ "$alerts" != - ] || why+=("no handshake was refused with a TLS alert")
+    [ "$status" = 503 ] || why+=("GET answered ${status:-nothing}, expected 503 (store unavailable)")
+    if [ ${#why[@]} -eq 0 ]; then
+      pass "TLS $name: the handshake is refused ($alerts), no request reached the stand-in; GET → 503"
+      return
+    fi
+  else
+    want_tls="TLSv$version"
+    [ "$requests" -ge 3 ] || why+=("$requests requests reached the stand-in, expected at least 3")
+    [ "$signed" -eq "$requests" ] || why+=("only $signed of $requests requests are SigV4-signed")
+    [ "$services" = appconfig,dynamodb ] || why+=("signed for '$services', expected appconfig,dynamodb")
+    [ "$protocols" = "$want_tls" ] || why+=("protocol $protocols, expected $want_tls")
+    [ "$used_ciphers" != - ] && ! tr ',' '\n' <<<"$used_ciphers" | grep -Evq "^($expect)\$" \
+      || why+=("cipher $used_ciphers, expected $expect")
+    [ "$status" = 404 ] || why+=("GET answered ${status:-nothing}, expected 404 (no such profile)")
+    if [ ${#why[@]} -eq 0 ]; then
+      pass "TLS $name: $requests SigV4-signed requests (appconfig, dynamodb) over $protocols $used_ciphers; GET → 404"
+      return
+    fi
+  fi
+  printf -v summary '%s; ' "${why[@]}"
+  fail "TLS $name: ${summary%; }"
+  say "  the function's warnings: $(grep -E 'WARN|ERROR|FATAL' "$local_log" | cut -f3- | cut -c1-300 | head -3 | tr '\n' ' ')"
+}
+
+mkdir -p "$tls/task"
+printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\nbasicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\n' \
+  >"$tls/server.ext"
+if [ ! -f "$zip1" ] || ! unzip -q -o "$zip1" bootstrap -d "$tls/task"; then
+  fail "TLS: no packaged bootstrap to test"
+elif [ ! -x "$lambda_local" ]; then
+  fail "TLS: no $lambda_local (package.sh --verify builds it)"
+elif ! tls_certificates; then
+  fail "TLS: making the test certificates: $(tail -c 300 "$tls/openssl.err")"
+else
+  say "certificates made in $((SECONDS - tls_started))s"
+  tls_case rsa-tls12 rsa rsa 1.2 'ECDHE-RSA-.*'
+  tls_case rsa-tls13 rsa rsa 1.3 'TLS_.*'
+  tls_case ecdsa-tls12 ecdsa ecdsa 1.2 'ECDHE-ECDSA-.*'
+  tls_case ecdsa-tls13 ecdsa ecdsa 1.3 'TLS_.*'
+  tls_case rsa-chacha20-tls12 rsa rsa 1.2 ECDHE-RSA-CHACHA20-POLY1305 ECDHE-RSA-CHACHA20-POLY1305
+  tls_case ecdsa-aes128gcm-tls12 ecdsa ecdsa 1.2 ECDHE-ECDSA-AES128-GCM-SHA256 ECDHE-ECDSA-AES128-GCM-SHA256
+  tls_case rogue-ca rogue rsa+ecdsa 1.2-1.3 refused
+  say "TLS step: $((SECONDS - tls_started))s"
 fi
 
 if [ "$ministack" -eq 1 ] && [ -f "$zip1" ]; then
