@@ -1,30 +1,51 @@
 import LambdaCore
 
+/// RFC 3986's unreserved set, byte by byte: what `String.percentEncodedUnreserved` leaves as is.
+public enum PercentEncoding {
+    /// Whether `byte` is unreserved (`A-Z a-z 0-9 - . _ ~`): the only bytes sent as they are.
+    @inlinable public static func isUnreserved(_ byte: UInt8) -> Bool {
+        ASCII.isAlphanumeric(byte) || byte == UInt8(ascii: "-") || byte == UInt8(ascii: ".") || byte == UInt8(ascii: "_")
+            || byte == UInt8(ascii: "~")
+    }
+
+    /// How many bytes `bytes` take percent-encoded: one for an unreserved byte, three for any other.
+    @inlinable public static func encodedCount(_ bytes: UnsafeBufferPointer<UInt8>) -> Int {
+        var count = 0
+        for byte in bytes { count += isUnreserved(byte) ? 1 : 3 }
+        return count
+    }
+
+    /// Writes `bytes` percent-encoded (uppercase hex) into `buffer` from `offset`, which has room for
+    /// ``encodedCount(_:)`` bytes; returns the offset after the last byte written.
+    @inlinable public static func encode(
+        _ bytes: UnsafeBufferPointer<UInt8>, into buffer: UnsafeMutableBufferPointer<UInt8>, at offset: Int
+    ) -> Int {
+        var end = offset
+        for byte in bytes {
+            if isUnreserved(byte) {
+                buffer[end] = byte
+                end += 1
+            } else {
+                buffer[end] = 0x25
+                buffer[end + 1] = ASCII.hexDigit(byte >> 4, uppercase: true)
+                buffer[end + 2] = ASCII.hexDigit(byte, uppercase: true)
+                end += 3
+            }
+        }
+        return end
+    }
+}
+
 extension String {
     /// The string with every byte outside RFC 3986's unreserved set (`A-Z a-z 0-9 - . _ ~`)
     /// percent-encoded: safe as one path segment or one query value.
     public var percentEncodedUnreserved: String {
-        let isUnreserved: (UInt8) -> Bool = { byte in
-            ASCII.isAlphanumeric(byte) || byte == UInt8(ascii: "-") || byte == UInt8(ascii: ".") || byte == UInt8(ascii: "_")
-                || byte == UInt8(ascii: "~")
-        }
         // A request id usually needs nothing: one loop over the contiguous bytes to find that out.
-        let plain = utf8.withContiguousStorageIfAvailable { bytes in
-            for byte in bytes where !isUnreserved(byte) { return false }
-            return true
+        var text = self
+        return text.withUTF8 { bytes in
+            let count = PercentEncoding.encodedCount(bytes)
+            if count == bytes.count { return self }
+            return String(unsafeUninitializedCapacity: count) { PercentEncoding.encode(bytes, into: $0, at: 0) }
         }
-        if plain ?? utf8.allSatisfy(isUnreserved) { return self }
-        var encoded: [UInt8] = []
-        encoded.reserveCapacity(utf8.count * 3)
-        for byte in utf8 {
-            if isUnreserved(byte) {
-                encoded.append(byte)
-            } else {
-                encoded.append(0x25)
-                encoded.append(ASCII.hexDigit(byte >> 4, uppercase: true))
-                encoded.append(ASCII.hexDigit(byte, uppercase: true))
-            }
-        }
-        return String(decoding: encoded, as: UTF8.self)
     }
 }

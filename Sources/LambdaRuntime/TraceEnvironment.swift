@@ -48,6 +48,8 @@ struct TraceEnvironment: ~Copyable {
         let value: UnsafeMutablePointer<CChar>
         /// The longest value that fits, without its NUL.
         let valueCapacity: Int
+        /// How many bytes the last ``write(_:)`` wrote (0 before the first).
+        private(set) var count = 0
 
         init(valueCapacity: Int) {
             let name = TraceEnvironment.variable.utf8
@@ -62,11 +64,19 @@ struct TraceEnvironment: ~Copyable {
         }
 
         /// Copies `bytes` in as the value; the caller makes sure they fit.
-        func write(_ bytes: UnsafeBufferPointer<UInt8>) {
+        mutating func write(_ bytes: UnsafeBufferPointer<UInt8>) {
+            count = bytes.count
             if let base = bytes.baseAddress, bytes.count > 0 {
                 UnsafeMutableRawPointer(value).copyMemory(from: base, byteCount: bytes.count)
             }
             value[bytes.count] = 0
+        }
+
+        /// Whether the last ``write(_:)`` wrote exactly `bytes`.
+        func holds(_ bytes: UnsafeBufferPointer<UInt8>) -> Bool {
+            guard bytes.count == count else { return false }
+            guard let base = bytes.baseAddress, count > 0 else { return true }
+            return memcmp(value, base, count) == 0
         }
 
         func deallocate() {
@@ -86,11 +96,18 @@ struct TraceEnvironment: ~Copyable {
     }
 
     /// Makes `_X_AMZN_TRACE_ID` read `traceID`, or removes it when `traceID` is `nil`.
+    ///
+    /// Touches `environ` only when the value changes: an absent id that is already absent, or the id
+    /// the installed buffer already shows (and the environment still points at), costs a `getenv`
+    /// instead of `unsetenv`'s or `putenv`'s locked walk over every entry with `strncmp` (1,000
+    /// instructions an invocation). Whoever set or removed the variable since is still overruled.
     mutating func set(_ traceID: String?) {
         guard var traceID else {
-            remove()
+            if getenv(Self.variable) != nil { remove() }
             return
         }
+        let unchanged = traceID.withUTF8 { bytes in installed.holds(bytes) }
+        if unchanged, getenv(Self.variable) == installed.value { return }
         var buffer = spare
         traceID.withUTF8 { bytes in
             if bytes.count > buffer.valueCapacity {

@@ -80,11 +80,32 @@ public struct InvocationMetadata: Sendable, Equatable {
         /// Parses `Lambda-Runtime-Deadline-Ms`: a positive whole number, surrounding ASCII blanks
         /// allowed; `nil` for anything else.
         public static func epochMilliseconds(_ value: String) -> Int64? {
-            var bytes = Substring(value).utf8[...]
-            while let first = bytes.first, first == 0x20 || first == 0x09 { bytes = bytes.dropFirst() }
-            while let last = bytes.last, last == 0x20 || last == 0x09 { bytes = bytes.dropLast() }
-            guard let number = Int64(Substring(bytes)), number > 0 else { return nil }
-            return number
+            var value = value
+            return value.withUTF8(epochMilliseconds(bytes:))
+        }
+
+        /// ``epochMilliseconds(_:)`` over the bytes: the digits read in place, where the trimming
+        /// slices and the generic `Int64(_:)` over a `Substring` cost 600 instructions per invocation.
+        /// Accepts what `Int64(_:)` does (an optional `+`, then decimal digits, no overflow), then only
+        /// a positive number; a test holds the two to the same answers.
+        static func epochMilliseconds(bytes: UnsafeBufferPointer<UInt8>) -> Int64? {
+            var start = 0
+            var end = bytes.count
+            while start < end, bytes[start] == 0x20 || bytes[start] == 0x09 { start += 1 }
+            while end > start, bytes[end - 1] == 0x20 || bytes[end - 1] == 0x09 { end -= 1 }
+            // A `-` sign can only make a number that is not positive.
+            if start < end, bytes[start] == UInt8(ascii: "+") { start += 1 }
+            guard start < end else { return nil }
+            var number: Int64 = 0
+            for index in start..<end {
+                let digit = bytes[index] &- 0x30
+                guard digit < 10 else { return nil }
+                let (scaled, overflowed) = number.multipliedReportingOverflow(by: 10)
+                let (sum, overflowedAgain) = scaled.addingReportingOverflow(Int64(digit))
+                guard !overflowed, !overflowedAgain else { return nil }
+                number = sum
+            }
+            return number > 0 ? number : nil
         }
     }
 

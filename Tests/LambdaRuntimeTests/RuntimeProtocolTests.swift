@@ -75,6 +75,42 @@ import Testing
         #expect(endpoint.initErrorURL == "http://127.0.0.1:9001" + RuntimeAPIRoute.initError.path)
     }
 
+    /// The result URLs are written in one go (no route value, no interpolation): the same as the
+    /// route spells them, whatever the id and the emulator's prefix.
+    @Test(arguments: ["127.0.0.1:9001", "http://localhost:9000/.rt/"])
+    func resultURLsAreTheRoutesPaths(api: String) throws {
+        let endpoint = try RuntimeAPIEndpoint(api)
+        for id in ["", "r1", "8476a536-e9f4-11e8-9739-2dfe598c3fcd", "a b", "../init/error?x#y", "~._-", "é/ü", "%20",
+                   String(repeating: "x", count: 300)] {
+            let encoded = id.percentEncodedUnreserved
+            #expect(endpoint.responseURL(for: id) == endpoint.baseURL + RuntimeAPIRoute.response(requestID: encoded).relativePath)
+            #expect(endpoint.errorURL(for: id) == endpoint.baseURL + RuntimeAPIRoute.error(requestID: encoded).relativePath)
+        }
+        #expect("é/ü".percentEncodedUnreserved == "%C3%A9%2F%C3%BC")
+        #expect("plain-id_1.2~3".percentEncodedUnreserved == "plain-id_1.2~3")
+    }
+
+    /// `Lambda-Runtime-Deadline-Ms` is read from its bytes: the same answers as `Int64(_:)` over the
+    /// trimmed text, then only a positive number.
+    @Test func deadlinesParseAsInt64Did() {
+        func reference(_ value: String) -> Int64? {
+            var bytes = Substring(value).utf8[...]
+            while let first = bytes.first, first == 0x20 || first == 0x09 { bytes = bytes.dropFirst() }
+            while let last = bytes.last, last == 0x20 || last == 0x09 { bytes = bytes.dropLast() }
+            guard let number = Int64(Substring(bytes)), number > 0 else { return nil }
+            return number
+        }
+        let values = ["", " ", "\t", "+", "-", "0", "-0", "+0", "1", "+1", "-1", " 1700000000000 ", "\t17\t", "1 2", "1\n",
+                      "9223372036854775807", "9223372036854775808", "-9223372036854775808", "99999999999999999999",
+                      "00012", "1e3", "0x10", "١٢", "12a", "+-1", "++1", " +5", "+ 5", "5 ", "1.5", "１２"]
+        for value in values {
+            #expect(InvocationMetadata.Parser.epochMilliseconds(value) == reference(value), "\(value.debugDescription)")
+        }
+        #expect(InvocationMetadata.Parser.epochMilliseconds(" 1700000000000 ") == 1_700_000_000_000)
+        #expect(InvocationMetadata.Parser.epochMilliseconds("9223372036854775807") == Int64.max)
+        #expect(InvocationMetadata.Parser.epochMilliseconds("9223372036854775808") == nil)
+    }
+
     @Test func postStatusesFollowOneRule() {
         #expect(RuntimeAPIStatus.answer(toPost: 202) == .accepted)
         #expect(RuntimeAPIStatus.answer(toPost: 200) == .accepted)

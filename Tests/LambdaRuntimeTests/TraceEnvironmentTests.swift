@@ -135,6 +135,70 @@ extension RuntimeLoopTests {
             unsetenv(TraceEnvironment.variable)
         }
 
+        /// An id that stays the same is left where it is (no `putenv`), an absent one that stays absent
+        /// is not removed again (no `unsetenv`), and still whatever someone else set in between is
+        /// overruled: the environment always reads the invocation's id, or nothing.
+        @Test func aRepeatedIDOrAbsenceLeavesTheEnvironmentButNotSomeoneElsesValue() {
+            var trace = TraceEnvironment()
+            trace.set(traceID(8))
+            let first = getenv(TraceEnvironment.variable)
+            trace.set(traceID(8))
+            #expect(getenv(TraceEnvironment.variable) == first, "the same id stays in the same buffer")
+            #expect(traceVariable() == traceID(8))
+            trace.set(traceID(8) + "0")
+            #expect(traceVariable() == traceID(8) + "0", "a longer id with the same start is another id")
+            trace.set(traceID(8))
+            #expect(traceVariable() == traceID(8), "and back")
+            trace.set(String(traceID(8).dropLast()))
+            #expect(traceVariable() == String(traceID(8).dropLast()), "a shorter one too")
+            setenv(TraceEnvironment.variable, "set-by-the-handler", 1)
+            trace.set(String(traceID(8).dropLast()))
+            #expect(traceVariable() == String(traceID(8).dropLast()), "the same id again replaces another's value")
+            unsetenv(TraceEnvironment.variable)
+            trace.set(String(traceID(8).dropLast()))
+            #expect(traceVariable() == String(traceID(8).dropLast()), "and puts back a removed one")
+            let owned = trace.ownsEnvironmentEntry
+            #expect(owned)
+            trace.set(nil)
+            #expect(traceVariable() == nil)
+            trace.set(nil)
+            #expect(traceVariable() == nil)
+            setenv(TraceEnvironment.variable, "set-by-the-handler", 1)
+            trace.set(nil)
+            #expect(traceVariable() == nil, "no id removes another's value")
+            trace.set("")
+            #expect(traceVariable() == "")
+            trace.set("")
+            #expect(traceVariable() == "")
+            trace.set(nil)
+            #expect(traceVariable() == nil)
+        }
+
+        /// Through the loop, with ids that repeat and absences that repeat: each handler still reads
+        /// its own invocation's id in `_X_AMZN_TRACE_ID`, or none.
+        @Test func handlersSeeTheirIDWhenItRepeatsOrStaysAbsent() async throws {
+            let server = try FakeRuntimeAPI(recordBodies: false)
+            defer { server.stop() }
+            let ids: [String?] = [traceID(1), traceID(1), nil, nil, traceID(2), traceID(2), traceID(1), nil, traceID(3), traceID(3)]
+            for (n, id) in ids.enumerated() {
+                server.enqueue(.init(requestID: "r\(n)", body: [], headers: id.map { [("Lambda-Runtime-Trace-Id", $0)] } ?? []))
+            }
+            let seen = Recorder<String?>()
+            let exit = try await runLoop(against: server) { _ in
+                ClosureHandler { event, context in
+                    seen.append(getenv(TraceEnvironment.variable).map { String(cString: $0) })
+                    // A handler that changes the variable does not change what the next one reads.
+                    if ["r1", "r3", "r6"].contains(context.requestID) {
+                        setenv(TraceEnvironment.variable, "set-by-the-handler", 1)
+                    }
+                    return event
+                }
+            }
+            #expect(isFinished(exit))
+            #expect(seen.all == ids)
+            unsetenv(TraceEnvironment.variable)
+        }
+
         /// Through the loop: a handler reading the environment sees its own invocation's id, or none,
         /// and every id it sees lives in the same two buffers.
         @Test func handlersSeeTheirInvocationsIDFromTwoBuffers() async throws {
