@@ -681,12 +681,13 @@ final class ResponseSink {
         headers.add(name, String(decoding: valueBytes, as: UTF8.self))
     }
 
-    private static let contentLength = Array("content-length".utf8)
-
-    /// Whether `name` is `Content-Length`, in any ASCII case.
+    /// Whether `name` is `Content-Length`, in any ASCII case. Against static bytes: the global
+    /// array it was compared with cost a lazy-initialization check, a retain and a release per call.
     private static func isContentLength(_ name: UnsafeBufferPointer<UInt8>) -> Bool {
-        guard name.count == contentLength.count else { return false }
-        for index in 0..<name.count where name[index].asciiLowercased != contentLength[index] {
+        let contentLength: StaticString = "content-length"
+        guard name.count == contentLength.utf8CodeUnitCount else { return false }
+        let expected = contentLength.utf8Start
+        for index in 0..<name.count where name[index].asciiLowercased != expected[index] {
             return false
         }
         return true
