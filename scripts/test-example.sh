@@ -127,49 +127,45 @@ else
     done
   }
 
-  step "sam build (samconfig.toml: in place): the bootstrap is scripts/build.sh's, byte for byte"
-  built=.build/sam/build
-  time {
+  # sam_build_matches DIR BUILD_DIR ZIP FUNCTION...: a bare `sam build` in DIR (its samconfig.toml: in
+  # place) into BUILD_DIR; each FUNCTION's bootstrap must be byte for byte the one in ZIP, which
+  # package.sh made before (not merely a fresh copy). Returns 1 when sam build itself failed.
+  sam_build_matches() {
+    local dir="$1" built="$2" zip="$3" function log="$work/sam-build-${1//\//-}.log"
+    shift 3
     rm -rf "$built"
-    # What package.sh zipped before: sam build's copy must be these bytes, not merely a fresh copy.
-    shipped="$work/bootstrap-from-the-zip"
+    unzip -p "$zip" bootstrap >"$work/expected-bootstrap" 2>/dev/null || : >"$work/expected-bootstrap"
+    if ! (cd "$dir" && sam build --build-dir "$built") >"$log" 2>&1; then
+      cat "$log" >&2
+      fail "sam build in $dir"
+      return 1
+    fi
+    for function in "$@"; do
+      if cmp -s "$built/$function/bootstrap" "$work/expected-bootstrap" && [ -x "$built/$function/bootstrap" ] \
+         && [ -s "$work/expected-bootstrap" ]; then
+        pass "sam build's $function/bootstrap is byte-identical to the one in $zip"
+      else
+        fail "sam build's $function/bootstrap differs from the one in $zip (or one is missing)"
+      fi
+    done
+  }
+
+  step "sam build (samconfig.toml: in place): the bootstrap is scripts/build.sh's, byte for byte"
+  time {
+    built="$PWD/.build/sam/build"
     [ -f .build/lambda/function.zip ] || scripts/package.sh >/dev/null || true
-    unzip -p .build/lambda/function.zip bootstrap >"$shipped" 2>/dev/null || : >"$shipped"
-    if sam build --build-dir "$built" >"$work/sam-build.log" 2>&1; then
-      for function in ProfileFunction PreTrafficHookFunction; do
-        if cmp -s "$built/$function/bootstrap" "$shipped" && [ -x "$built/$function/bootstrap" ]; then
-          pass "sam build's $function/bootstrap is byte-identical to the one in package.sh's .build/lambda/function.zip"
-        else
-          fail "sam build's $function/bootstrap differs from the one in .build/lambda/function.zip (or one is missing)"
-        fi
-      done
+    if sam_build_matches . "$built" .build/lambda/function.zip ProfileFunction PreTrafficHookFunction; then
       if grep -q 'CodeUri: ProfileFunction' "$built/template.yaml"; then
         pass "the built template (what sam deploy uploads) points ProfileFunction at that build"
       else
         fail "the built template's ProfileFunction CodeUri: $(grep -m1 'CodeUri' "$built/template.yaml")"
       fi
-    else
-      cat "$work/sam-build.log" >&2
-      fail "sam build"
     fi
   }
 
   step "sam build of $example (its Makefile, in place): the bootstrap is package.sh's, byte for byte"
   time {
-    example_built="$PWD/.build/sam/example-build"
-    rm -rf "$example_built"
-    unzip -p "$zip1" bootstrap >"$work/example-bootstrap" 2>/dev/null || : >"$work/example-bootstrap"
-    if (cd "$example" && sam build --build-dir "$example_built") >"$work/example-sam-build.log" 2>&1; then
-      if cmp -s "$example_built/HelloWorldFunction/bootstrap" "$work/example-bootstrap" \
-         && [ -x "$example_built/HelloWorldFunction/bootstrap" ] && [ -s "$work/example-bootstrap" ]; then
-        pass "sam build's HelloWorldFunction/bootstrap is byte-identical to the one in the example's package.sh zip"
-      else
-        fail "sam build's HelloWorldFunction/bootstrap differs from the one in the example's zip (or one is missing)"
-      fi
-    else
-      cat "$work/example-sam-build.log" >&2
-      fail "sam build in $example"
-    fi
+    sam_build_matches "$example" "$PWD/.build/sam/example-build" "$zip1" HelloWorldFunction || true
   }
 fi
 
