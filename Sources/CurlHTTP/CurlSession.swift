@@ -1,3 +1,8 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
 import CCurl
 
 /// One libcurl easy handle, reused for every request so the connection stays alive between calls.
@@ -47,7 +52,9 @@ public final class CurlSession: @unchecked Sendable {
     /// Set while a ``CurlStreamingUpload`` owns the handle.
     var uploadInProgress = false
     /// What the handle keeps from the last request when the next may skip `curl_easy_reset`.
-    private var kept: KeptOptions?
+    /// Updated in place (not an optional struct made, copied and destroyed per request: its strings
+    /// cost a retain or a release at each step). Never used by two requests at once.
+    @exclusivity(unchecked) private var kept = KeptOptions()
     /// `User-Agent` (unless the configuration's is empty), `Accept:`: what every unsigned request
     /// without a body sends first.
     private let defaultFields: KeptHeaderList?
@@ -122,15 +129,15 @@ public final class CurlSession: @unchecked Sendable {
     /// Sends `request` and waits for the complete response.
     ///
     /// Any status code is a response; only a transfer that produced no response throws.
-    public func perform(_ request: HTTPRequest) throws(CurlError) -> HTTPResponse {
+    public func perform(_ request: borrowing HTTPRequest) throws(CurlError) -> HTTPResponse {
         let sendsBody = request.method.sendsBody
         // Asked once: every `request.signing == nil` copies and destroys the optional's five
         // strings (about 140 instructions, four times per request).
         let signed = request.signing != nil
-        let reusable = signed ? nil : kept
-        kept = nil
+        let reusing = !signed && kept.isValid
+        kept.isValid = false
         let headers = try configure(
-            handle, for: request, sendsBody: sendsBody, streaming: false, signed: signed, reusing: reusable)
+            handle, for: request, sendsBody: sendsBody, streaming: false, signed: signed, reusing: reusing)
         defer { headers.release() }
 
         let result: CURLcode = request.body.withUnsafeBytes { bytes in
@@ -151,9 +158,10 @@ public final class CurlSession: @unchecked Sendable {
         var connections = 0
         if result == CURLE_OK, !signed,
            ccurl_getinfo_long(handle, CURLINFO_NUM_CONNECTS, &connections) == CURLE_OK, connections == 0 {
-            kept = KeptOptions(
-                url: request.url, customMethod: Self.customMethod(of: request.method),
-                timeoutMilliseconds: request.timeout?.milliseconds ?? 0)
+            kept.isValid = true
+            if !Self.sameBytes(kept.url, request.url) { kept.url = request.url }
+            kept.customMethod = Self.customMethod(of: request.method)
+            kept.timeoutMilliseconds = request.timeout?.milliseconds ?? 0
         }
         return try response(of: handle, for: result, limit: request.maxResponseBodySize)
     }
@@ -188,7 +196,7 @@ public final class CurlSession: @unchecked Sendable {
         do throws(CurlError) {
             // Made for this request alone (never the session's kept lists): the upload frees it.
             headerList = try configure(
-                streamHandle, for: request, sendsBody: true, streaming: true, signed: request.signing != nil, reusing: nil).head
+                streamHandle, for: request, sendsBody: true, streaming: true, signed: request.signing != nil, reusing: false).head
         } catch {
             curl_easy_cleanup(streamHandle)
             throw error
@@ -216,13 +224,14 @@ public final class CurlSession: @unchecked Sendable {
     /// Applies `request`'s URL, method, timeout, signing and headers; returns the header list, which
     /// must live until the transfer ends.
     ///
-    /// With `reusing` (an unsigned request after a clean transfer of the session's own handle) the
+    /// With `reusing` (an unsigned request after a clean transfer of the session's own handle, whose
+    /// settings ``kept`` describes) the
     /// handle keeps its settings and only what differs is set: the URL when it changed (libcurl
     /// copies it at every set), the method, the timeout, the headers. Otherwise the handle is reset
     /// (`curl_easy_reset`) and configured in full: the session's fixed settings first.
     private func configure(
         _ handle: UnsafeMutableRawPointer, for request: HTTPRequest, sendsBody: Bool, streaming: Bool, signed: Bool,
-        reusing: KeptOptions?
+        reusing: Bool
     ) throws(CurlError) -> RequestHeaderList {
         guard !uploadInProgress else {
             throw CurlError(code: 0, message: "the session is still streaming a request body", kind: .invalidRequest)
@@ -233,11 +242,11 @@ public final class CurlSession: @unchecked Sendable {
 
         var headers = RequestHeaderList()
         do throws(CurlError) {
-            if let reusing {
-                if !Self.sameBytes(reusing.url, request.url) {
+            if reusing {
+                if !Self.sameBytes(kept.url, request.url) {
                     try check(Self.setURL(handle, request.url))
                 }
-                if reusing.customMethod != nil, Self.customMethod(of: request.method) == nil {
+                if kept.customMethod != nil, Self.customMethod(of: request.method) == nil {
                     try check(ccurl_setopt_string(handle, CURLOPT_CUSTOMREQUEST, nil))
                 }
             } else {
@@ -268,7 +277,7 @@ public final class CurlSession: @unchecked Sendable {
                 try check(ccurl_setopt_pointer(handle, CURLOPT_HEADERDATA, sinkPointer))
             }
             let timeout = request.timeout?.milliseconds ?? 0
-            if reusing?.timeoutMilliseconds != timeout {
+            if !reusing || kept.timeoutMilliseconds != timeout {
                 try check(ccurl_setopt_long(handle, CURLOPT_TIMEOUT_MS, timeout))
             }
 
@@ -283,13 +292,13 @@ public final class CurlSession: @unchecked Sendable {
                 try check(ccurl_setopt_long(handle, CURLOPT_POST, 1))
             default:
                 try check(ccurl_setopt_long(handle, CURLOPT_POST, 1))
-                if reusing?.customMethod.map({ $0 != request.method }) ?? true {
+                if !reusing || kept.customMethod != request.method {
                     try check(ccurl_setopt_string(handle, CURLOPT_CUSTOMREQUEST, request.method.rawValue))
                 }
             }
 
             headers = try headerList(for: request, sendsBody: sendsBody, streaming: streaming, signed: signed)
-            if headers.head != nil || reusing != nil {
+            if headers.head != nil || reusing {
                 try check(ccurl_setopt_slist(handle, CURLOPT_HTTPHEADER, headers.head))
             }
         } catch {
@@ -467,7 +476,9 @@ public final class CurlSession: @unchecked Sendable {
         }
         var status = 0
         _ = ccurl_getinfo_long(handle, CURLINFO_RESPONSE_CODE, &status)
-        return HTTPResponse(status: status, headers: sink.takeHeaders(), body: sink.takeBody())
+        var response = HTTPResponse(status: status, headers: sink.takeHeaders(), body: sink.takeBody())
+        response.selectedNames = sink.selectedNames
+        return response
     }
 
     @inline(__always)
@@ -505,10 +516,14 @@ public final class CurlSession: @unchecked Sendable {
         let ones: UInt64 = 0x0101_0101_0101_0101
         // Exactly when some byte of `word` is zero (the borrow can only mark bytes above a zero one).
         func hasZeroByte(_ word: UInt64) -> Bool { (word &- ones) & ~word & (ones &* 0x80) != 0 }
+        // Exactly when some byte is below 0x0E (the same argument): a word without one holds no CR
+        // (0x0D), LF or NUL, and needs no other test. Text seldom has one (a tab does).
+        func hasByteBelow0E(_ word: UInt64) -> Bool { (word &- ones &* 0x0E) & ~word & (ones &* 0x80) != 0 }
         var offset = 0
         while offset + 8 <= bytes.count {
             let word = bytes.loadUnaligned(fromByteOffset: offset, as: UInt64.self)
-            if hasZeroByte(word) || hasZeroByte(word ^ (ones &* 0x0A)) || hasZeroByte(word ^ (ones &* 0x0D)) {
+            if hasByteBelow0E(word),
+               hasZeroByte(word) || hasZeroByte(word ^ (ones &* 0x0A)) || hasZeroByte(word ^ (ones &* 0x0D)) {
                 return false
             }
             offset += 8
@@ -524,12 +539,15 @@ public final class CurlSession: @unchecked Sendable {
 
 /// The settings a handle keeps from a request, for the next to compare with.
 private struct KeptOptions {
+    /// Whether the handle still has these settings: the last transfer was clean, on a connection
+    /// that was already open, and no reset came since.
+    var isValid = false
     /// The URL last set.
-    var url: String
+    var url = ""
     /// The `CURLOPT_CUSTOMREQUEST` method last set, if one is.
     var customMethod: HTTPMethod?
     /// The `CURLOPT_TIMEOUT_MS` last set.
-    var timeoutMilliseconds: Int
+    var timeoutMilliseconds = 0
 }
 
 /// A header list the session keeps for its lifetime; a request's own fields are linked behind its
@@ -605,25 +623,39 @@ extension HTTPMethod {
 /// accesses per response field).
 final class ResponseSink {
     @exclusivity(unchecked) private(set) var headers = HTTPHeaders()
+    /// The selection's index of each kept field's name.
+    @exclusivity(unchecked) private(set) var selectedNames = SelectedNameIndices()
     @exclusivity(unchecked) private(set) var body: [UInt8] = []
     @exclusivity(unchecked) private var limit: Int?
+    /// The request's selection, held for the transfer; read through ``selected``.
     @exclusivity(unchecked) private var selection = ResponseHeaderSelection.all
+    /// ``selection``'s storage without a reference count: a strong load per header line was a
+    /// retain and a release each (``selection`` keeps it alive).
+    @exclusivity(unchecked) private unowned(unsafe) var selected = ResponseHeaderSelection.all.storage
+    @exclusivity(unchecked) private var keepsAll = true
+    @exclusivity(unchecked) private var keepsNone = false
     @exclusivity(unchecked) private(set) var exceededLimit = false
 
     func reset(limit: Int?, selection: ResponseHeaderSelection = .all) {
         self.limit = limit
         self.selection = selection
+        selected = selection.storage
+        keepsAll = selected.names == nil
+        keepsNone = selected.keepsNone
         exceededLimit = false
-        headers.removeAll(keepingCapacity: true)
+        // Emptied in place (`removeAll` costs 250 instructions even on an empty list).
+        if headers.count > 0 { headers.removeAll(keepingCapacity: true) }
+        selectedNames.removeAll()
         // Room for the fields this response may keep (a Runtime API response's at most), so that
         // they do not grow the array from empty; none for a request that keeps none.
-        let room = selection.names.map { min($0.count, 8) } ?? 8
-        if room > 0 { headers.reserveCapacity(room) }
+        if !keepsNone { headers.reserveCapacity(min(selected.names?.count ?? 8, 8)) }
     }
 
+    /// The fields kept. The sink keeps its own reference to them until the next ``reset(limit:selection:)``:
+    /// once the caller has let go of them, that reset empties the same storage instead of
+    /// allocating new storage for the next response (a `malloc` and a `free` per response).
     func takeHeaders() -> HTTPHeaders {
-        defer { headers = HTTPHeaders() }
-        return headers
+        headers
     }
 
     func takeBody() -> [UInt8] {
@@ -654,31 +686,51 @@ final class ResponseSink {
            base[3] == UInt8(ascii: "P"), base[4] == UInt8(ascii: "/") {
             // A new status line: an interim (100) or redirected response's headers do not count.
             headers.removeAll(keepingCapacity: true)
+            selectedNames.removeAll()
             body.removeAll(keepingCapacity: true)
             return
         }
-        var colon = 0
-        while colon < end, base[colon] != 0x3A { colon += 1 }
-        guard colon < end else { return }
+        let contentLengthColon = 14
+        if keepsNone {
+            // Nothing is kept: only a `Content-Length` field matters (for the body's room), and
+            // only a line with its colon where that name's would be can be one.
+            if end > contentLengthColon, base[contentLengthColon] == 0x3A {
+                reserveBody(forLength: base, colon: contentLengthColon, end: end)
+            }
+            return
+        }
+        // `memchr` compares 16 or 32 bytes at a time; a name is 10 to 40.
+        guard let found = memchr(base, 0x3A, end) else { return }
+        let colon = UnsafeRawPointer(found) - UnsafeRawPointer(base)
+        if colon == contentLengthColon { reserveBody(forLength: base, colon: colon, end: end) }
+        let name: String
+        if keepsAll {
+            name = String(decoding: UnsafeBufferPointer(start: base, count: colon), as: UTF8.self)
+        } else if let index = selected.index(of: UnsafeBufferPointer(start: base, count: colon)), let names = selected.names {
+            // The selection's own string: shared, not a new one per field.
+            name = names[index]
+            selectedNames.record(field: headers.count, nameIndex: index)
+        } else {
+            return
+        }
+        headers.add(name, String(decoding: Self.value(of: base, colon: colon, end: end), as: UTF8.self))
+    }
+
+    /// The value of the field whose colon is at `colon`, without the blanks around it.
+    private static func value(of base: UnsafePointer<UInt8>, colon: Int, end: Int) -> UnsafeBufferPointer<UInt8> {
         var valueStart = colon + 1
         while valueStart < end, base[valueStart] == 0x20 || base[valueStart] == 0x09 { valueStart += 1 }
         var valueEnd = end
         while valueEnd > valueStart, base[valueEnd - 1] == 0x20 || base[valueEnd - 1] == 0x09 { valueEnd -= 1 }
-        let nameBytes = UnsafeBufferPointer(start: base, count: colon)
-        let valueBytes = UnsafeBufferPointer(start: base + valueStart, count: valueEnd - valueStart)
-        if colon == 14, Self.isContentLength(nameBytes), let length = Self.decimal(valueBytes), length > 0 {
-            body.reserveCapacity(min(length, limit ?? length))
-        }
-        let name: String
-        if selection.keepsAll {
-            name = String(decoding: nameBytes, as: UTF8.self)
-        } else if let index = selection.index(of: nameBytes), let names = selection.names {
-            // The selection's own string: shared, not a new one per field.
-            name = names[index]
-        } else {
-            return
-        }
-        headers.add(name, String(decoding: valueBytes, as: UTF8.self))
+        return UnsafeBufferPointer(start: base + valueStart, count: valueEnd - valueStart)
+    }
+
+    /// Makes room for the body a `Content-Length` field announces (up to the limit), when the line
+    /// (colon at `colon`) is one.
+    private func reserveBody(forLength base: UnsafePointer<UInt8>, colon: Int, end: Int) {
+        guard Self.isContentLength(UnsafeBufferPointer(start: base, count: colon)),
+              let length = Self.decimal(Self.value(of: base, colon: colon, end: end)), length > 0 else { return }
+        body.reserveCapacity(min(length, limit ?? length))
     }
 
     /// Whether `name` is `Content-Length`, in any ASCII case. Against static bytes: the global
@@ -707,17 +759,20 @@ final class ResponseSink {
 
 private let curlWriteBody: ccurl_data_callback = { data, size, count, userdata in
     guard let userdata else { return 0 }
-    let sink = Unmanaged<ResponseSink>.fromOpaque(userdata).takeUnretainedValue()
     let total = size * count
-    guard sink.appendBody(UnsafeRawBufferPointer(start: data, count: total)) else { return 0 }
-    return total
+    // The session holds the sink for the transfer: no retain and release around each call.
+    let appended = Unmanaged<ResponseSink>.fromOpaque(userdata)._withUnsafeGuaranteedRef {
+        $0.appendBody(UnsafeRawBufferPointer(start: data, count: total))
+    }
+    return appended ? total : 0
 }
 
 private let curlWriteHeader: ccurl_data_callback = { data, size, count, userdata in
     guard let userdata else { return 0 }
-    let sink = Unmanaged<ResponseSink>.fromOpaque(userdata).takeUnretainedValue()
     let total = size * count
-    sink.appendHeaderLine(UnsafeRawBufferPointer(start: data, count: total))
+    Unmanaged<ResponseSink>.fromOpaque(userdata)._withUnsafeGuaranteedRef {
+        $0.appendHeaderLine(UnsafeRawBufferPointer(start: data, count: total))
+    }
     return total
 }
 

@@ -101,6 +101,9 @@ public struct HTTPResponse: Sendable {
     public var headers: HTTPHeaders
     /// The body bytes.
     public var body: [UInt8]
+    /// Which of the request's ``HTTPRequest/responseHeaders`` names each kept field has, as the
+    /// session matched it: a reader of the fields need not match the names again.
+    package var selectedNames = SelectedNameIndices()
 
     /// Creates a response.
     public init(status: Int, headers: HTTPHeaders = [:], body: [UInt8] = []) {
@@ -111,4 +114,32 @@ public struct HTTPResponse: Sendable {
 
     /// The body as UTF-8 text, with invalid bytes replaced; for logs and error messages.
     public var bodyText: String { String(decoding: body, as: UTF8.self) }
+}
+
+/// For each of a response's first 16 kept fields, the index of its name among the selection's
+/// (when below 15): one word, no allocation.
+package struct SelectedNameIndices: Sendable, Equatable {
+    /// Four bits per field, from the lowest: its name's index plus one; 0 when not recorded.
+    private var packed: UInt64 = 0
+
+    package init() {}
+
+    /// The index among the selection's names of the field at `position`, if it was recorded.
+    package func nameIndex(ofField position: Int) -> Int? {
+        guard position >= 0, position < 16 else { return nil }
+        let nibble = Int(packed >> UInt64(4 * position) & 0xF)
+        return nibble == 0 ? nil : nibble - 1
+    }
+
+    /// Records that the field at `position` has the name at `nameIndex`; ignored past the 16th
+    /// field or from name 15 on (those are then matched by name).
+    mutating func record(field position: Int, nameIndex: Int) {
+        guard position >= 0, position < 16, nameIndex >= 0, nameIndex < 15 else { return }
+        packed |= UInt64(nameIndex + 1) << UInt64(4 * position)
+    }
+
+    /// Forgets every field (a new status line started the header again).
+    mutating func removeAll() {
+        packed = 0
+    }
 }

@@ -4,8 +4,13 @@ import LambdaCore
 public enum PercentEncoding {
     /// Whether `byte` is unreserved (`A-Z a-z 0-9 - . _ ~`): the only bytes sent as they are.
     @inlinable public static func isUnreserved(_ byte: UInt8) -> Bool {
-        ASCII.isAlphanumeric(byte) || byte == UInt8(ascii: "-") || byte == UInt8(ascii: ".") || byte == UInt8(ascii: "_")
-            || byte == UInt8(ascii: "~")
+        // One bit per ASCII byte, set for the unreserved ones: a shift and a mask, where five
+        // comparisons cost about 12 instructions a byte (a request id is 36 bytes, twice per
+        // invocation). Bytes 0-63: `-` `.` `0`-`9`; 64-127: `A`-`Z` `_` `a`-`z` `~`.
+        let low: UInt64 = 1 << 45 | 1 << 46 | 0x3FF << 48
+        let high: UInt64 = 0x3FF_FFFF << 1 | 1 << 31 | 0x3FF_FFFF << 33 | 1 << 62
+        if byte < 64 { return (low >> UInt64(byte)) & 1 != 0 }
+        return byte < 128 && (high >> UInt64(byte &- 64)) & 1 != 0
     }
 
     /// How many bytes `bytes` take percent-encoded: one for an unreserved byte, three for any other.

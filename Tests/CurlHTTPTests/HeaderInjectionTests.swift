@@ -40,6 +40,18 @@ import Testing
                 }
             }
         }
+        // Each safe byte value filling a whole word (the quick test for bytes below 0x0E passes some
+        // of them on to the exact tests), alone and beside each forbidden byte.
+        for safe in safeBytes {
+            #expect([UInt8](repeating: safe, count: 8).withUnsafeBytes { CurlSession.isLineSafe($0) }, "byte \(safe)")
+            for position in 0..<8 {
+                for forbidden: UInt8 in [0x0D, 0x0A, 0x00] {
+                    var word = [UInt8](repeating: safe, count: 8)
+                    word[position] = forbidden
+                    #expect(!word.withUnsafeBytes { CurlSession.isLineSafe($0) }, "\(forbidden) at \(position) among \(safe)")
+                }
+            }
+        }
         #expect(CurlSession.isLineSafe("caf\u{E9} \u{1F600} \u{85}\u{2028}"))
         #expect(!CurlSession.isLineSafe("http://127.0.0.1:9001/2018-06-01/runtime/invocation/a\rb/response"))
     }

@@ -133,4 +133,25 @@ import Testing
         #expect(ResponseHeaderSelection.none.names == [])
         #expect(ResponseHeaderSelection.all.names == nil)
     }
+
+    /// Names the length table cannot hold (64 bytes or longer, more than 64 names) are matched by
+    /// trying every name; the first of equal names wins either way.
+    @Test func longNamesAndManyNamesAreMatchedToo() {
+        let long = String(repeating: "Long-Name-", count: 7)
+        let withLong = ResponseHeaderSelection.only(["X-Short", long, "x-short"])
+        #expect(withLong.index(ofName: long.uppercased()) == 1)
+        #expect(withLong.index(ofName: "X-SHORT") == 0)
+        #expect(withLong.index(ofName: long + "x") == nil)
+        let many = (0..<70).map { "X-Field-\($0)" }
+        let selection = ResponseHeaderSelection.only(many + ["x-field-3"])
+        for (index, name) in many.enumerated() {
+            #expect(selection.index(ofName: name.lowercased()) == index)
+        }
+        #expect(selection.index(ofName: "X-Field-70") == nil)
+        let few = ResponseHeaderSelection.only(["A", "bb", "a"])
+        #expect(few.index(ofName: "a") == 0)
+        #expect(few.index(ofName: "BB") == 1)
+        #expect(few.index(ofName: "") == nil)
+        #expect(few.index(ofName: String(repeating: "a", count: 200)) == nil)
+    }
 }
