@@ -1,32 +1,62 @@
+import LambdaRuntimeProtocol
 import Logging
 import Synchronization
 
 /// What a function knows about itself, from the environment Lambda sets once per sandbox.
 public struct FunctionMetadata: Sendable, Equatable {
+    /// The fields, shared by every copy until one is changed: every invocation's context carries
+    /// the function, and a copy of its six fields was ten reference counts to change.
+    private var fields: CopyOnWrite<Fields>
+
+    /// The stored fields.
+    private struct Fields: Sendable, Equatable {
+        var name: String
+        var version: String
+        var memorySizeMB: Int?
+        var logGroupName: String?
+        var logStreamName: String?
+        var region: String?
+    }
+
     /// `AWS_LAMBDA_FUNCTION_NAME`
-    public var name: String
+    public var name: String {
+        get { fields.value.name }
+        set { fields.value.name = newValue }
+    }
     /// `AWS_LAMBDA_FUNCTION_VERSION`, for example `$LATEST` or `7`.
-    public var version: String
+    public var version: String {
+        get { fields.value.version }
+        set { fields.value.version = newValue }
+    }
     /// `AWS_LAMBDA_FUNCTION_MEMORY_SIZE`, in MB.
-    public var memorySizeMB: Int?
+    public var memorySizeMB: Int? {
+        get { fields.value.memorySizeMB }
+        set { fields.value.memorySizeMB = newValue }
+    }
     /// `AWS_LAMBDA_LOG_GROUP_NAME`
-    public var logGroupName: String?
+    public var logGroupName: String? {
+        get { fields.value.logGroupName }
+        set { fields.value.logGroupName = newValue }
+    }
     /// `AWS_LAMBDA_LOG_STREAM_NAME`
-    public var logStreamName: String?
+    public var logStreamName: String? {
+        get { fields.value.logStreamName }
+        set { fields.value.logStreamName = newValue }
+    }
     /// `AWS_REGION`
-    public var region: String?
+    public var region: String? {
+        get { fields.value.region }
+        set { fields.value.region = newValue }
+    }
 
     /// Creates function metadata.
     public init(
         name: String, version: String = "$LATEST", memorySizeMB: Int? = nil, logGroupName: String? = nil,
         logStreamName: String? = nil, region: String? = nil
     ) {
-        self.name = name
-        self.version = version
-        self.memorySizeMB = memorySizeMB
-        self.logGroupName = logGroupName
-        self.logStreamName = logStreamName
-        self.region = region
+        fields = CopyOnWrite(Fields(
+            name: name, version: version, memorySizeMB: memorySizeMB, logGroupName: logGroupName,
+            logStreamName: logStreamName, region: region))
     }
 
     /// Reads the metadata from Lambda's reserved environment variables; missing values get

@@ -61,10 +61,13 @@ public struct RuntimeAPIEndpoint: Sendable, Equatable, CustomStringConvertible {
         return prefix.withUTF8 { prefix in
             requestID.withUTF8 { id in
                 let suffix = UnsafeBufferPointer(start: suffix.utf8Start, count: suffix.utf8CodeUnitCount)
-                let count = prefix.count + PercentEncoding.encodedCount(id) + suffix.count
+                let encodedCount = PercentEncoding.encodedCount(id)
+                let count = prefix.count + encodedCount + suffix.count
                 return String(unsafeUninitializedCapacity: count) { url in
                     var end = url.initialize(fromContentsOf: prefix)
-                    end = PercentEncoding.encode(id, into: url, at: end)
+                    // A request id (a UUID) needs no encoding: copied whole.
+                    end = encodedCount == id.count
+                        ? url[end...].initialize(fromContentsOf: id) : PercentEncoding.encode(id, into: url, at: end)
                     return url[end...].initialize(fromContentsOf: suffix)
                 }
             }

@@ -48,7 +48,13 @@ public final class RuntimeClient {
         // request's header through its printf (about 75 instructions a byte): a 50-byte field cost
         // 9,500 instructions per invocation (RFC 9110 10.1.5: "unless specifically configured not to").
         self.session = try CurlSession(configuration: .init(connectTimeout: .seconds(1), userAgent: ""))
+        self.nextRequest = HTTPRequest(
+            method: .get, url: endpoint.nextInvocationURL, timeout: nil, responseHeaders: Self.invocationHeaders)
     }
+
+    /// `GET /invocation/next`, made once: the same request every time, lent to the session (a
+    /// request made per call was copied and destroyed whole, about 600 instructions).
+    private let nextRequest: HTTPRequest
 
     /// The fields of a `/next` answer an invocation is read from (the fields of `InvocationMetadata`),
     /// in the order ``invocation(from:)`` reads them by index; the others (`Content-Type`, `Date`, …)
@@ -64,27 +70,30 @@ public final class RuntimeClient {
     /// the parser matched every name against its eight again, with an array made per field (4,700
     /// instructions per invocation). A test holds the two to the same answers.
     static func invocation(from response: HTTPResponse) throws(InvocationHeaderError) -> Invocation {
-        // Indexed as `invocationHeaders`.
-        var values: (String?, String?, String?, String?, String?, String?, String?, String?)
-        for field in response.headers where !field.value.isEmpty {
-            switch invocationHeaders.index(ofName: field.name) {
-            case 0: if values.0 == nil { values.0 = field.value }
-            case 1: if values.1 == nil { values.1 = field.value }
-            case 2: if values.2 == nil { values.2 = field.value }
-            case 3: if values.3 == nil { values.3 = field.value }
-            case 4: if values.4 == nil { values.4 = field.value }
-            case 5: if values.5 == nil { values.5 = field.value }
-            case 6: if values.6 == nil { values.6 = field.value }
-            case 7: if values.7 == nil { values.7 = field.value }
+        // One local per field of `invocationHeaders`, in its order: not a tuple of eight optionals,
+        // which the generic runtime destroyed field by field (`tuple_destroy`, 700 instructions).
+        var requestID: String?, deadline: String?, arn: String?, traceID: String?
+        var clientContext: String?, cognitoIdentity: String?, tenantID: String?, invocationID: String?
+        for (position, field) in response.headers.fields.enumerated() where !field.value.isEmpty {
+            // The session recorded which name each field has; matched again only past its record.
+            switch response.selectedNames.nameIndex(ofField: position) ?? invocationHeaders.index(ofName: field.name) {
+            case 0: if requestID == nil { requestID = field.value }
+            case 1: if deadline == nil { deadline = field.value }
+            case 2: if arn == nil { arn = field.value }
+            case 3: if traceID == nil { traceID = field.value }
+            case 4: if clientContext == nil { clientContext = field.value }
+            case 5: if cognitoIdentity == nil { cognitoIdentity = field.value }
+            case 6: if tenantID == nil { tenantID = field.value }
+            case 7: if invocationID == nil { invocationID = field.value }
             default: continue
             }
         }
-        guard let requestID = values.0 else { throw .missingRequestID }
+        guard let requestID else { throw .missingRequestID }
         return Invocation(
             metadata: InvocationMetadata(
-                requestID: requestID, deadlineEpochMilliseconds: values.1.flatMap(InvocationMetadata.Parser.epochMilliseconds),
-                invokedFunctionARN: values.2, traceID: values.3, clientContext: values.4, cognitoIdentity: values.5,
-                tenantID: values.6, invocationID: values.7),
+                requestID: requestID, deadlineEpochMilliseconds: deadline.flatMap(InvocationMetadata.Parser.epochMilliseconds),
+                invokedFunctionARN: arn, traceID: traceID, clientContext: clientContext, cognitoIdentity: cognitoIdentity,
+                tenantID: tenantID, invocationID: invocationID),
             event: response.body)
     }
 
@@ -100,8 +109,7 @@ public final class RuntimeClient {
             attempt += 1
             let failure: RuntimeClientError
             do {
-                let response = try session.perform(
-                    HTTPRequest(method: .get, url: url, timeout: nil, responseHeaders: Self.invocationHeaders))
+                let response = try session.perform(nextRequest)
                 switch response.status {
                 case RuntimeAPIStatus.event:
                     do {
@@ -207,7 +215,12 @@ public final class RuntimeClient {
 
     /// A post is tried twice when the connection breaks (a kept-alive connection may have been
     /// closed while the sandbox was frozen); any HTTP answer is final.
-    private func post(url: String, headers: HTTPHeaders, body: [UInt8]) throws(RuntimeClientError) -> PostOutcome {
+    ///
+    /// The URL, fields and body are moved into the request, not copied (a retain each, and a release
+    /// each when the copies went).
+    private func post(
+        url: consuming String, headers: consuming HTTPHeaders, body: consuming [UInt8]
+    ) throws(RuntimeClientError) -> PostOutcome {
         // Only the status and the body of the answer are read.
         let request = HTTPRequest(method: .post, url: url, headers: headers, body: body, timeout: nil, responseHeaders: .none)
         var attempt = 0
@@ -220,9 +233,9 @@ public final class RuntimeClient {
                 if attempt < 2, error.kind == .connectionLost || error.kind == .couldNotConnect {
                     continue
                 }
-                throw .unreachable(url: url, attempts: attempt, cause: error)
+                throw .unreachable(url: request.url, attempts: attempt, cause: error)
             }
-            return try outcome(of: response, url: url)
+            return try outcome(of: response, url: request.url)
         }
     }
 

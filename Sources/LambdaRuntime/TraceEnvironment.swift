@@ -16,7 +16,7 @@ import Musl
 /// What instead: two buffers owned here, each `_X_AMZN_TRACE_ID=` followed by room for the value. An
 /// invocation's id is written into the buffer that is not in the environment, and that buffer is
 /// handed to `putenv`, which installs the pointer itself (no copy): replacing the entry rewrites one
-/// pointer in `environ`. When an invocation has no trace id the entry is removed with `unsetenv` (a
+/// pointer in `environ` (after the first, the runtime rewrites that pointer itself, found by address). When an invocation has no trace id the entry is removed with `unsetenv` (a
 /// stale id must never reach the next invocation); putting it back later re-uses the slot glibc's
 /// `environ` array already has (a `realloc` to the size it had). So nothing grows, whatever the
 /// mix of ids. The buffer in the environment is never written, so `getenv` on another thread sees
@@ -117,7 +117,13 @@ struct TraceEnvironment: ~Copyable {
             }
             buffer.write(bytes)
         }
-        if putenv(buffer.entry) == 0 {
+        if let slot = Self.slot(holding: installed.entry) {
+            // The entry is ours: point its slot at the other buffer, as `putenv` would, without
+            // its locked walk comparing every entry's name (1,000 instructions an invocation).
+            slot.pointee = buffer.entry
+            spare = installed
+            installed = buffer
+        } else if putenv(buffer.entry) == 0 {
             spare = installed
             installed = buffer
         } else {
@@ -125,6 +131,22 @@ struct TraceEnvironment: ~Copyable {
             spare = buffer
             remove()
         }
+    }
+
+    /// The `environ` slot that points at `entry`, if one does: a walk comparing pointers, not names.
+    ///
+    /// Writing the slot is what `putenv` does once it has found it (one aligned pointer store, which
+    /// `getenv` on another thread sees whole). Like `putenv`, it must not race a `setenv` or
+    /// `putenv` on another thread, which may move `environ` (glibc's environment functions are
+    /// not safe to call concurrently with each other anyway).
+    static func slot(holding entry: UnsafeMutablePointer<CChar>) -> UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>? {
+        let array: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>? = environ
+        guard var slot = array else { return nil }
+        while let current = slot.pointee {
+            if current == entry { return slot }
+            slot += 1
+        }
+        return nil
     }
 
     /// Removes `_X_AMZN_TRACE_ID` from the environment (whoever set it).

@@ -1,24 +1,66 @@
 /// Everything `/next` says about an invocation besides the event: its header fields, parsed once.
 ///
-/// The runtime's `Invocation` and `LambdaContext` wrap this value; nothing is copied field by field.
+/// The runtime's `Invocation` and `LambdaContext` wrap this value; nothing is copied field by field
+/// (copies share one storage until one of them is changed).
 public struct InvocationMetadata: Sendable, Equatable {
+    /// The fields, shared by every copy until one is changed: the runtime hands an invocation's
+    /// metadata to its context and through the loop, and a copy of eight strings was sixteen
+    /// reference counts to change, where this is one.
+    private var fields: CopyOnWrite<Fields>
+
+    /// The stored fields.
+    private struct Fields: Sendable, Equatable {
+        var requestID: String
+        var deadlineEpochMilliseconds: Int64?
+        var invokedFunctionARN: String?
+        var traceID: String?
+        var clientContext: String?
+        var cognitoIdentity: String?
+        var tenantID: String?
+        var invocationID: String?
+    }
+
     /// `Lambda-Runtime-Aws-Request-Id`: the only mandatory field.
-    public var requestID: String
+    public var requestID: String {
+        get { fields.value.requestID }
+        set { fields.value.requestID = newValue }
+    }
     /// `Lambda-Runtime-Deadline-Ms`: when Lambda stops the invocation, Unix epoch milliseconds;
     /// `nil` when missing or not a positive whole number.
-    public var deadlineEpochMilliseconds: Int64?
+    public var deadlineEpochMilliseconds: Int64? {
+        get { fields.value.deadlineEpochMilliseconds }
+        set { fields.value.deadlineEpochMilliseconds = newValue }
+    }
     /// `Lambda-Runtime-Invoked-Function-Arn`: the ARN the caller invoked (function, version or alias).
-    public var invokedFunctionARN: String?
+    public var invokedFunctionARN: String? {
+        get { fields.value.invokedFunctionARN }
+        set { fields.value.invokedFunctionARN = newValue }
+    }
     /// `Lambda-Runtime-Trace-Id`: the X-Ray trace header, for example `Root=1-…;Parent=…;Sampled=1`.
-    public var traceID: String?
+    public var traceID: String? {
+        get { fields.value.traceID }
+        set { fields.value.traceID = newValue }
+    }
     /// `Lambda-Runtime-Client-Context`: the Mobile SDK client context (JSON text).
-    public var clientContext: String?
+    public var clientContext: String? {
+        get { fields.value.clientContext }
+        set { fields.value.clientContext = newValue }
+    }
     /// `Lambda-Runtime-Cognito-Identity`: the Mobile SDK Cognito identity (JSON text).
-    public var cognitoIdentity: String?
+    public var cognitoIdentity: String? {
+        get { fields.value.cognitoIdentity }
+        set { fields.value.cognitoIdentity = newValue }
+    }
     /// `Lambda-Runtime-Aws-Tenant-Id`: the tenant of a tenant-isolated function.
-    public var tenantID: String?
+    public var tenantID: String? {
+        get { fields.value.tenantID }
+        set { fields.value.tenantID = newValue }
+    }
     /// `Lambda-Runtime-Invocation-Id`: this attempt's id, echoed on the result when present.
-    public var invocationID: String?
+    public var invocationID: String? {
+        get { fields.value.invocationID }
+        set { fields.value.invocationID = newValue }
+    }
 
     /// Creates metadata.
     public init(
@@ -26,14 +68,10 @@ public struct InvocationMetadata: Sendable, Equatable {
         traceID: String? = nil, clientContext: String? = nil, cognitoIdentity: String? = nil,
         tenantID: String? = nil, invocationID: String? = nil
     ) {
-        self.requestID = requestID
-        self.deadlineEpochMilliseconds = deadlineEpochMilliseconds
-        self.invokedFunctionARN = invokedFunctionARN
-        self.traceID = traceID
-        self.clientContext = clientContext
-        self.cognitoIdentity = cognitoIdentity
-        self.tenantID = tenantID
-        self.invocationID = invocationID
+        fields = CopyOnWrite(Fields(
+            requestID: requestID, deadlineEpochMilliseconds: deadlineEpochMilliseconds,
+            invokedFunctionARN: invokedFunctionARN, traceID: traceID, clientContext: clientContext,
+            cognitoIdentity: cognitoIdentity, tenantID: tenantID, invocationID: invocationID))
     }
 
     /// Reads the metadata from `(name, value)` header fields.
@@ -80,8 +118,15 @@ public struct InvocationMetadata: Sendable, Equatable {
         /// Parses `Lambda-Runtime-Deadline-Ms`: a positive whole number, surrounding ASCII blanks
         /// allowed; `nil` for anything else.
         public static func epochMilliseconds(_ value: String) -> Int64? {
-            var value = value
-            return value.withUTF8(epochMilliseconds(bytes:))
+            // Read where the bytes are: a 13-digit value is a small string, stored inline, whose
+            // bytes `withUTF8` would first copy out of a `var` made for it.
+            value.utf8.withContiguousStorageIfAvailable(epochMilliseconds(bytes:))
+                ?? epochMilliseconds(bytes: Array(value.utf8))
+        }
+
+        /// ``epochMilliseconds(bytes:)`` over an array's bytes.
+        private static func epochMilliseconds(bytes: [UInt8]) -> Int64? {
+            bytes.withUnsafeBufferPointer(epochMilliseconds(bytes:))
         }
 
         /// ``epochMilliseconds(_:)`` over the bytes: the digits read in place, where the trimming

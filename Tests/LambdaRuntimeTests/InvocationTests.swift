@@ -3,6 +3,44 @@ import LambdaRuntime
 import Testing
 
 @Suite struct InvocationTests {
+    /// Metadata is shared by copies (copy on write), but still a value: changing a copy, field by
+    /// field, changes nothing else, and equality compares the fields.
+    @Test func copiesOfMetadataAreIndependentValues() {
+        let original = InvocationMetadata(requestID: "r", deadlineEpochMilliseconds: 5, traceID: "t")
+        var copy = original
+        #expect(copy == original)
+        copy.requestID = "r2"
+        copy.deadlineEpochMilliseconds = nil
+        copy.invokedFunctionARN = "arn"
+        copy.traceID = nil
+        copy.clientContext = "{}"
+        copy.cognitoIdentity = "{}"
+        copy.tenantID = "tenant"
+        copy.invocationID = "i"
+        #expect(original == InvocationMetadata(requestID: "r", deadlineEpochMilliseconds: 5, traceID: "t"))
+        #expect(copy == InvocationMetadata(
+            requestID: "r2", invokedFunctionARN: "arn", clientContext: "{}", cognitoIdentity: "{}", tenantID: "tenant",
+            invocationID: "i"))
+        #expect(copy != original)
+        let context = LambdaContext(
+            invocation: Invocation(metadata: original), function: FunctionMetadata(name: "f"), logger: .init(label: "t"))
+        var invocation = Invocation(metadata: original)
+        invocation.metadata.requestID = "changed"
+        #expect(context.requestID == "r")
+        #expect(invocation.requestID == "changed")
+
+        let function = FunctionMetadata(name: "f", memorySizeMB: 128, region: "eu-west-1")
+        var other = function
+        other.name = "g"
+        other.version = "7"
+        other.memorySizeMB = nil
+        other.logGroupName = "group"
+        other.logStreamName = "stream"
+        other.region = nil
+        #expect(function == FunctionMetadata(name: "f", memorySizeMB: 128, region: "eu-west-1"))
+        #expect(other == FunctionMetadata(name: "g", version: "7", logGroupName: "group", logStreamName: "stream"))
+    }
+
     @Test func everyHeaderIsRead() throws {
         let headers: HTTPHeaders = [
             "lambda-runtime-aws-request-id": "8476a536-e9f4-11e8-9739-2dfe598c3fcd",

@@ -1,4 +1,4 @@
-import CurlHTTP
+@testable import CurlHTTP
 import FakeRuntimeAPI
 @testable import LambdaRuntime
 @testable import LambdaRuntimeProtocol
@@ -36,6 +36,26 @@ import Testing
         let read = Result { () throws(InvocationHeaderError) in
             try RuntimeClient.invocation(from: HTTPResponse(status: 200, headers: headers, body: [7]))
         }
+        expectSame(parsed, read)
+
+        // The same fields as the session keeps them (the selection's index of each name recorded,
+        // values trimmed): the client reads them by those indices, and must still agree.
+        let sink = ResponseSink()
+        sink.reset(limit: nil, selection: RuntimeClient.invocationHeaders)
+        for (name, value) in [("HTTP/1.1", "200 OK")] + fields {
+            let line = name == "HTTP/1.1" ? "HTTP/1.1 200 OK\r\n" : "\(name): \(value)\r\n"
+            Array(line.utf8).withUnsafeBytes { sink.appendHeaderLine($0) }
+        }
+        var response = HTTPResponse(status: 200, headers: sink.takeHeaders(), body: [7])
+        response.selectedNames = sink.selectedNames
+        let keptParsed = Result { () throws(InvocationHeaderError) in try Invocation(headers: response.headers, event: [7]) }
+        let keptRead = Result { () throws(InvocationHeaderError) in try RuntimeClient.invocation(from: response) }
+        expectSame(keptParsed, keptRead)
+    }
+
+    private func expectSame(
+        _ parsed: Result<Invocation, InvocationHeaderError>, _ read: Result<Invocation, InvocationHeaderError>
+    ) {
         switch (parsed, read) {
         case (.success(let parsed), .success(let read)):
             #expect(read == parsed)
@@ -45,6 +65,19 @@ import Testing
         default:
             Issue.record("parser: \(parsed), client: \(read)")
         }
+    }
+
+    /// The session records, for each kept field, its name's index in the selection.
+    @Test func theSessionRecordsEachKeptFieldsNameIndex() {
+        let sink = ResponseSink()
+        sink.reset(limit: nil, selection: RuntimeClient.invocationHeaders)
+        for line in ["HTTP/1.1 200 OK", "Content-Type: a", "lambda-runtime-trace-id: t", "Lambda-Runtime-Aws-Request-Id: r",
+                     "X: y", "Lambda-Runtime-Invocation-Id: i"] {
+            Array("\(line)\r\n".utf8).withUnsafeBytes { sink.appendHeaderLine($0) }
+        }
+        let names = RuntimeClient.invocationHeaders.names ?? []
+        #expect(sink.takeHeaders().fields.map(\.name) == [names[3], names[0], names[7]])
+        #expect((0..<4).map { sink.selectedNames.nameIndex(ofField: $0) } == [3, 0, 7, nil])
     }
 
     @Test func everyFieldArrivesThroughTheClientInAnyCase() throws {
