@@ -123,7 +123,7 @@ let package = Package(
         .testTarget(name: "LambdaCoreTests", dependencies: ["LambdaCore"]),
         .testTarget(
             name: "FeatureFlagsTests",
-            dependencies: ["FeatureFlags", "FakeRuntimeAPI", "LeanJSON", "AWSClients", .product(name: "Logging", package: "swift-log")]
+            dependencies: ["FeatureFlags", "FakeRuntimeAPI", "LambdaCore", "LeanJSON", "AWSClients", .product(name: "Logging", package: "swift-log")]
         ),
         .testTarget(name: "AWSClientsTests", dependencies: ["AWSClients", "CurlHTTP", "FakeRuntimeAPI", "LambdaCore", "LeanJSON"]),
         .testTarget(

@@ -19,13 +19,26 @@ public final class FlagCache: FlagEvaluating {
     public let source: any FlagSource
     private let logger: Logger
     private let fetchTimeout: Duration
+    private let firstLoadTimeout: Duration
     private let state: Mutex<State>
 
-    /// Creates an empty cache (every flag `DEFAULT` until the first fetch).
-    public init(source: any FlagSource, logger: Logger, fetchTimeout: Duration = .seconds(1)) {
+    /// The default budget of the first load (``load()``), during init.
+    ///
+    /// Longer than a refresh's: the first AppConfigData load is two calls over new TLS connections
+    /// in a sandbox that is still starting, and a budget of one second ran out on a loaded machine.
+    /// A cache that starts empty serves every flag off (the old schema) until the next refresh.
+    public static let defaultFirstLoadTimeout: Duration = .seconds(2)
+
+    /// Creates an empty cache (every flag `DEFAULT` until the first fetch). A refresh may take
+    /// `fetchTimeout`, the first load (``load()``) `firstLoadTimeout`.
+    public init(
+        source: any FlagSource, logger: Logger, fetchTimeout: Duration = .seconds(1),
+        firstLoadTimeout: Duration = FlagCache.defaultFirstLoadTimeout
+    ) {
         self.source = source
         self.logger = logger
         self.fetchTimeout = fetchTimeout
+        self.firstLoadTimeout = firstLoadTimeout
         self.state = Mutex(State(nextPollAt: .now))
     }
 
@@ -54,9 +67,10 @@ public final class FlagCache: FlagEvaluating {
         }
     }
 
-    /// The first load, during init: waits at most `fetchTimeout`; on failure the cache starts empty.
+    /// The first load, during init: waits at most `firstLoadTimeout`; on failure the cache starts
+    /// empty.
     public func load() async {
-        await refresh()
+        await refresh(timeout: firstLoadTimeout)
     }
 
     /// Refreshes when the poll interval has passed; otherwise returns at once.
@@ -67,13 +81,13 @@ public final class FlagCache: FlagEvaluating {
             return true
         }
         guard due else { return }
-        await refresh()
+        await refresh(timeout: fetchTimeout)
     }
 
-    private func refresh() async {
+    private func refresh(timeout: Duration) async {
         let result: Result<FlagFetch, FlagSourceError>
         do {
-            result = .success(try await source.fetch(timeout: fetchTimeout))
+            result = .success(try await source.fetch(timeout: timeout))
         } catch {
             result = .failure(error)
         }

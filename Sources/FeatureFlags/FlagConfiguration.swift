@@ -10,7 +10,14 @@ import Logging
 /// | `file` | a JSON file, re-read every 2 s | `FLAGS_FILE` |
 /// | `agent` | the AppConfig agent extension on `localhost:${AWS_APPCONFIG_EXTENSION_HTTP_PORT:-2772}` | `APPCONFIG_APPLICATION`, `APPCONFIG_ENVIRONMENT`, `APPCONFIG_PROFILE` |
 /// | `appconfig` | AppConfigData directly (SigV4 `appconfig`; `AWS_ENDPOINT_URL_APPCONFIGDATA` overrides) | the same three, `AWS_REGION`, credentials |
+///
+/// With a source, `FLAGS_FIRST_LOAD_TIMEOUT_MS` (1 to 9,000; default 2,000) bounds the first load,
+/// during init.
 public enum FlagConfiguration {
+    /// The longest first load `FLAGS_FIRST_LOAD_TIMEOUT_MS` may ask for: Lambda ends an init phase
+    /// after 10 s.
+    public static let maxFirstLoadMilliseconds = 9000
+
     /// The evaluator and, when it has a source, the cache to refresh after each response.
     public static func make(
         environment: ProcessEnvironment, logger: Logger
@@ -50,8 +57,21 @@ public enum FlagConfiguration {
         case let other?:
             throw .invalid("FLAGS_SOURCE", "\(other) is not one of none, file, agent, appconfig")
         }
-        let cache = FlagCache(source: source, logger: logger)
+        let cache = FlagCache(
+            source: source, logger: logger,
+            firstLoadTimeout: try firstLoadTimeout(environment["FLAGS_FIRST_LOAD_TIMEOUT_MS"]))
         return (cache, cache)
+    }
+
+    /// Parses `FLAGS_FIRST_LOAD_TIMEOUT_MS`: unset or empty is the default; anything but a whole
+    /// number of milliseconds from 1 to ``maxFirstLoadMilliseconds`` is refused, not guessed at.
+    static func firstLoadTimeout(_ value: String?) throws(FlagConfigurationError) -> Duration {
+        guard let value, !value.isEmpty else { return FlagCache.defaultFirstLoadTimeout }
+        guard let milliseconds = Int(value), milliseconds >= 1, milliseconds <= maxFirstLoadMilliseconds else {
+            throw .invalid(
+                "FLAGS_FIRST_LOAD_TIMEOUT_MS", "\(value) is not a whole number of milliseconds from 1 to \(maxFirstLoadMilliseconds)")
+        }
+        return .milliseconds(milliseconds)
     }
 }
 

@@ -1,4 +1,5 @@
-import FeatureFlags
+@testable import FeatureFlags
+import LambdaCore
 import Logging
 import Synchronization
 import Testing
@@ -95,5 +96,46 @@ final class Lines: LogHandler, @unchecked Sendable {
         await cache.load()
         await cache.refreshIfDue()
         #expect(lines.captured.withLock { $0 }.contains { $0.contains("enableNewProfileSchema=on@10.0%") && $0.contains("enableNewProfileSchema=on@50.0%") })
+    }
+}
+
+/// The first load, during init, has a budget of its own (`FLAGS_FIRST_LOAD_TIMEOUT_MS`), longer by
+/// default than a refresh's.
+@Suite struct FlagFirstLoadTimeoutTests {
+    /// A source that records the budget each fetch was given.
+    final class RecordingSource: FlagSource {
+        let timeouts = Mutex<[Duration]>([])
+        var name: String { "recording" }
+        func fetch(timeout: Duration) async throws(FlagSourceError) -> FlagFetch {
+            timeouts.withLock { $0.append(timeout) }
+            return .unchanged(nextPollAfter: .zero)
+        }
+    }
+
+    @Test func theFirstLoadAndTheRefreshesGetTheirOwnBudgets() async {
+        let source = RecordingSource()
+        let cache = FlagCache(
+            source: source, logger: Logger(label: "flags") { _ in SwiftLogNoOpLogHandler() }, fetchTimeout: .milliseconds(700),
+            firstLoadTimeout: .milliseconds(2500))
+        await cache.load()
+        await cache.refreshIfDue()
+        #expect(source.timeouts.withLock { $0 } == [.milliseconds(2500), .milliseconds(700)])
+        let byDefault = RecordingSource()
+        await FlagCache(source: byDefault, logger: Logger(label: "flags") { _ in SwiftLogNoOpLogHandler() }).load()
+        #expect(byDefault.timeouts.withLock { $0 } == [.seconds(2)])
+    }
+
+    @Test(arguments: [(nil, 2000), ("", 2000), ("1", 1), ("2500", 2500), ("9000", 9000)] as [(String?, Int)])
+    func aWholeNumberOfMillisecondsUpToNineSecondsIsTaken(_ value: String?, _ milliseconds: Int) throws {
+        #expect(try FlagConfiguration.firstLoadTimeout(value) == .milliseconds(milliseconds))
+    }
+
+    @Test(arguments: ["0", "-5", "9001", "1.5", " 100", "2s", "99999999999999999999"])
+    func anythingElseIsAConfigurationError(_ value: String) {
+        #expect(throws: FlagConfigurationError.self) { try FlagConfiguration.firstLoadTimeout(value) }
+        let environment = ProcessEnvironment(["FLAGS_SOURCE": "file", "FLAGS_FILE": "/nonexistent", "FLAGS_FIRST_LOAD_TIMEOUT_MS": value])
+        #expect(throws: FlagConfigurationError.self) {
+            try FlagConfiguration.make(environment: environment, logger: Logger(label: "flags") { _ in SwiftLogNoOpLogHandler() })
+        }
     }
 }
