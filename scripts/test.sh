@@ -216,9 +216,6 @@ fi
 [ "$(nio_symbols "$shipped_bin")" -eq 0 ] || { echo "test.sh: $shipped_bin has SwiftNIO symbols; it must not" >&2; exit 1; }
 echo "shipped bootstrap: $(stat -c %s .build/lambda/bootstrap) bytes stripped, no SwiftNIO" >&2
 
-step "Documentation: DocC for LambdaRuntime and LambdaLocal, without a warning (scripts/docs.sh)"
-scripts/docs.sh
-
 step "Your own function, started in the background: Examples/HelloWorld's test and zip (empty root), sam build and sam validate --lint"
 # About 150 s of CPU the first time (the example's debug and static release builds compile the runtime's
 # targets again in its own scratch paths; pip installs aws-sam-cli into .venv-sam), spent beside the
@@ -228,8 +225,16 @@ step "Your own function, started in the background: Examples/HelloWorld's test a
 # taken before the release rehearsal, whose traffic is timed. Its output is shown when it ends.
 start_suite scripts/test-example.sh
 
+step "Documentation, started in the background: DocC for LambdaRuntime and LambdaLocal, without a warning (scripts/docs.sh)"
+# Beside the fuzzing below, which runs one libFuzzer process for a fixed time per target: DocC takes
+# the other core. It builds in .build, as the benchmark's driver does (SwiftPM serializes the two).
+start_suite scripts/docs.sh
+
 step "Fuzzing: LeanJSON, the API Gateway event parser, the profile handler (libFuzzer + ASan, FUZZ_SECONDS each)"
 FUZZ_SECONDS="${FUZZ_SECONDS:-20}" scripts/fuzz.sh
+
+step "Documentation: the result (scripts/docs.sh)"
+suite_result scripts/docs.sh
 
 step "Benchmark smoke run (the packaged bootstrap vs a plain C libcurl loop)"
 scripts/bench.sh --quick

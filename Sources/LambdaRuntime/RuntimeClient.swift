@@ -210,7 +210,8 @@ public final class RuntimeClient {
     private lazy var workingDirectory: String = {
         var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
         guard getcwd(&buffer, buffer.count) != nil else { return "/" }
-        return String(cString: buffer)
+        let path = buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }
+        return String(decoding: path, as: UTF8.self)
     }()
 
     /// A post is tried twice when the connection breaks (a kept-alive connection may have been
