@@ -21,13 +21,20 @@ Builds one executable product only (default: this repository's `bootstrap`), for
      configuration whose deb-src entries are made from this machine's own Debian sources. Cached in
      .build/static-curl/ (about 80 s the first time, nothing afterwards).
   3. `swift build -c release --product NAME --static-swift-stdlib -static-executable` in its own
-     scratch path DIR/.build-lambda/, linked against that libcurl and OpenSSL and Debian's glibc.
+     scratch path DIR/.build-lambda/, linked against that libcurl and OpenSSL and Debian's glibc,
+     by lld (the toolchain's), with the functions and variables of scripts/lib/link-order.txt first
+     in their sections: what a cold start runs and touches sits together, so it maps fewer pages (a
+     read fault maps a 64 KB window of code, a written variable costs a fault per page): the
+     bootstrap's cold start takes about 130 page faults instead of 195, and 1.3 MB less RSS.
+     scripts/link-order.sh regenerates the list (see its --help for when); names the link does not
+     define are ignored, so any product can use it.
   4. a fast unwinder lookup (scripts/lib/static-exe.sh): an .eh_frame_hdr table instead of libgcc's
      frame registry, which would sort every FDE at start-up (Swift's async main ends the main thread
      with pthread_exit, a forced unwind): about 130 million instructions saved per cold start.
   5. strip, then check the result: a static executable with no program interpreter (PT_INTERP), no
-     shared-library dependencies (DT_NEEDED), a PT_GNU_EH_FRAME table, and our libcurl.a,
-     libssl.a and libcrypto.a (no other) in the link map.
+     shared-library dependencies (DT_NEEDED), a PT_GNU_EH_FRAME table, our libcurl.a, libssl.a
+     and libcrypto.a (no other) in the link map, and the functions of the link order first in .text
+     (it was applied).
 
 Why one static executable: it runs unchanged on glibc 2.26 (provided.al2), on provided.al2023, in an
 empty root file system and wherever an emulator unpacks the zip (ministack: a temporary directory),
@@ -55,7 +62,8 @@ Environment:
   STATIC_OPENSSL_DIR  OpenSSL cache (default .build/static-openssl in this repository)
   STATIC_CURL_DIR     libcurl cache (default .build/static-curl in this repository)
 
-Exit status: 0 built; 1 a build step failed; 2 the result is not self-contained; 64 bad arguments.
+Exit status: 0 built; 1 a build step failed; 2 the result is not self-contained (or the link order
+was not applied); 64 bad arguments.
 USAGE
 }
 
@@ -130,15 +138,21 @@ mkdir -p "$scratch"
 mapfile -t unwind_args < <(build_unwind_lookup_support "$scratch/static-exe")
 [ ${#unwind_args[@]} -gt 0 ] || { echo "build.sh: could not compile the unwind lookup support" >&2; exit 1; }
 # Our OpenSSL's headers and archives come before the system's (libssl-dev's, if installed): CCrypto
-# includes <openssl/sha.h> and links libcrypto without pkg-config.
+# includes <openssl/sha.h> and links libcrypto without pkg-config. lld rather than gold (swiftc's
+# default) because gold orders input sections by section name only: it cannot pick the hot ones out of
+# the many sections named plain .text (glibc's, our modules'), lld orders them by symbol. Its map keeps
+# the symbols mangled (--no-demangle), as the list has them, for the check below.
+link_order="$PWD/scripts/lib/link-order.txt"
+[ -s "$link_order" ] || { echo "build.sh: $link_order is missing (scripts/link-order.sh writes it)" >&2; exit 1; }
 swift_args=(-c release ${package_path:+--package-path "$package_path"} --product "$product" --static-swift-stdlib --scratch-path "$scratch"
-  -Xswiftc -static-executable -Xcc -I"$openssl_prefix/include" -Xlinker -L"$prefix/lib"
-  -Xlinker -L"$openssl_prefix/lib" -Xlinker -Map="$map" "${unwind_args[@]}")
+  -Xswiftc -static-executable -Xswiftc -use-ld=lld -Xcc -I"$openssl_prefix/include" -Xlinker -L"$prefix/lib"
+  -Xlinker -L"$openssl_prefix/lib" -Xlinker -Map="$map" -Xlinker --symbol-ordering-file="$link_order"
+  -Xlinker --no-warn-symbol-ordering -Xlinker --no-demangle "${unwind_args[@]}")
 bin="$(swift build "${swift_args[@]}" --show-bin-path)/$product"
 archives=("$prefix/lib/libcurl.a" "$openssl_prefix/lib/libssl.a" "$openssl_prefix/lib/libcrypto.a")
-# SwiftPM does not count these archives as inputs of the link: after a rebuilt libcurl or OpenSSL it
-# would keep the old executable.
-for archive in "${archives[@]}"; do
+# SwiftPM does not count these archives (nor the link order) as inputs of the link: after a rebuilt
+# libcurl or OpenSSL, or a new link order, it would keep the old executable.
+for archive in "${archives[@]}" "$link_order"; do
   if [ "$archive" -nt "$bin" ]; then rm -f "$bin"; fi
 done
 if ! PKG_CONFIG_PATH="$prefix/lib/pkgconfig" swift build "${swift_args[@]}" >&2; then
@@ -160,10 +174,24 @@ if ! readelf -lW "$out" | grep -q 'GNU_EH_FRAME'; then problems+=("it has no PT_
 for archive in "${archives[@]}"; do
   if ! grep -qF "$archive(" "$map"; then problems+=("it was not linked against $archive"); fi
 done
+# lld's map lists .text's input sections in link order, each followed by its symbols (deeper indented):
+# with the order applied, the sections that hold a listed function are the first ones, none after an
+# unlisted one. Prints how many hold one, and where the last of them is.
+read -r listed_sections last_listed < <(awk '
+  NR == FNR { if ($0 !~ /^#/ && $0 != "") listed[$0] = 1; next }
+  { rest = $0; sub(/^ *[0-9a-f]+ +[0-9a-f]+ +[0-9a-f]+ +[0-9]+ /, "", rest) }
+  rest ~ /^[^ ]/ { if (in_text) exit; in_text = (rest == ".text"); next }
+  in_text && rest ~ /^        [^ ]/ { n++; next }
+  in_text && rest ~ /^                [^ ]/ { sub(/^ +/, "", rest); if ((rest in listed) && !hit[n]++) { count++; last = n } }
+  END { print count + 0, last + 0 }
+' "$link_order" "$map")
+if grep -qv '^#' "$link_order" && { [ "$listed_sections" -eq 0 ] || [ "$last_listed" -ne "$listed_sections" ]; }; then
+  problems+=("the functions of $link_order are not first in .text (was the link order applied?)")
+fi
 other_openssl="$(grep -oE '[^ ()]*/lib(ssl|crypto)\.a\(' "$map" | grep -vF "$openssl_prefix/lib/" | sort -u | tr -d '(' | tr '\n' ' ' || true)"
 if [ -n "$other_openssl" ]; then problems+=("it links another OpenSSL too: $other_openssl"); fi
 if [ ${#problems[@]} -gt 0 ]; then
-  printf 'build.sh: %s is not self-contained: %s\n' "$out" "${problems[*]}" >&2
+  printf 'build.sh: %s failed its checks: %s\n' "$out" "${problems[*]}" >&2
   exit 2
 fi
 echo "build.sh: $out: $(stat -c %s "$out") bytes, static, stripped; $(head -1 "$prefix/BUILD-INFO"), $(head -1 "$openssl_prefix/BUILD-INFO")" >&2
