@@ -42,7 +42,7 @@ struct Options: ParsableCommand {
         discussion: """
             The last --binary is the baseline. Warm runs are sequential invocations on one process: latency is from the event leaving /next to its response arriving (p50, p99 over all rounds), invocations/s is the count over the wall time. --callgrind N also counts instructions with valgrind: for start-up to the first /next, and per invocation over N invocations. --trace-ids gives every warm and valgrind event a new Lambda-Runtime-Trace-Id, as Lambda does (by default events carry only the request id). --size records an artifact size (the zip) per binary. --json writes every number and ratio to PATH.
 
-            The soak: one process of the (first) binary serves N sequential invocations, each with a new trace id, deadline and ARN as Lambda sends them, and its VmRSS and VmHWM are read after each checkpoint K (default 10,000 and N) while it waits in /next. --handler sets _HANDLER (echo); --env sets more variables; --event-file is the event (default: the --event-bytes echo event); --setup-event-file is sent once first, uncounted; --expect is text the first counted response must contain. Any /error post fails the run, unless --allow-errors (a soak of the error path). --max-growth-kb fails it (exit 1) when VmRSS or VmHWM grew by more than KB between the first and the last checkpoint.
+            The soak: one process of the (first) binary serves N sequential invocations, each with a new trace id, deadline and ARN as Lambda sends them, and its VmRSS, VmHWM and page faults so far are read after each checkpoint K (default 10,000 and N) while it waits in /next; K = 0 reads them before the first counted invocation (at the first /next: start-up alone, without --setup-event-file). --handler sets _HANDLER (echo); --env sets more variables; --event-file is the event (default: the --event-bytes echo event); --setup-event-file is sent once first, uncounted; --expect is text the first counted response must contain. Any /error post fails the run, unless --allow-errors (a soak of the error path). --max-growth-kb fails it (exit 1) when VmRSS or VmHWM grew by more than KB between the first and the last checkpoint.
 
             Lambda Managed Instances throughput (issue 15): for each loop count in LOOPS (for example 1,8) one process of the (first) binary runs the profile handler with AWS_LAMBDA_MAX_CONCURRENCY set to it, against a DynamoDB stand-in on loopback that answers every call after MS ms (20), and serves 40 GET /profiles/user-123 per loop (--event-file, default the sample event). Prints invocations/s per loop count (first result to last) and whether they grew ≥ 6x.
 
@@ -79,7 +79,7 @@ struct Options: ParsableCommand {
     @Option(name: .customLong("soak"), help: ArgumentHelp("Run the soak: N sequential invocations on one process.", valueName: "N"))
     var soakInvocations = 0
 
-    @Option(name: .customLong("checkpoint"), help: ArgumentHelp("Read memory after K invocations (repeatable).", valueName: "K"))
+    @Option(name: .customLong("checkpoint"), help: ArgumentHelp("Read memory and page faults after K invocations (repeatable; 0: before the first).", valueName: "K"))
     var checkpoints: [Int] = []
 
     @Option(help: ArgumentHelp("_HANDLER for the soak.", valueName: "NAME"))
@@ -111,7 +111,7 @@ struct Options: ParsableCommand {
 
     func validate() throws {
         if binaries.isEmpty { throw ValidationError("give at least one --binary NAME=PATH") }
-        if checkpoints.contains(where: { $0 <= 0 }) { throw ValidationError("--checkpoint takes a positive count") }
+        if checkpoints.contains(where: { $0 < 0 }) { throw ValidationError("--checkpoint takes a count (0 or more)") }
         if sizeArguments.contains(where: { Int($0.value) == nil }) { throw ValidationError("--size takes NAME=BYTES") }
     }
 

@@ -25,11 +25,13 @@ struct SoakPlan {
     var checkpoints: [Int]
 }
 
-/// Memory of the bootstrap after a number of invocations, from `/proc/PID/status`.
+/// Memory of the bootstrap after a number of invocations, from `/proc/PID/status`, and the page
+/// faults it took to get there (`/proc/PID/stat`).
 struct SoakSample {
     var invocations: Int
     var rssKB: Int
     var peakKB: Int
+    var pageFaults: Int
     var seconds: Double
 }
 
@@ -113,7 +115,7 @@ enum Soak {
             let pid = process.processIdentifier
             samples.append(SoakSample(
                 invocations: checkpoint, rssKB: residentKilobytes(pid, field: "VmRSS"),
-                peakKB: residentKilobytes(pid, field: "VmHWM"), seconds: seconds))
+                peakKB: residentKilobytes(pid, field: "VmHWM"), pageFaults: pageFaults(pid), seconds: seconds))
             if index + 1 < plan.checkpoints.count {
                 handedOut.withLock { $0.limit = setup + plan.checkpoints[index + 1] }
                 server.notifyEventsAvailable()
@@ -192,10 +194,10 @@ func runSoak(_ options: Options, echoEvent: [UInt8]) -> Int32 {
     guard let first = samples.first, let last = samples.last else { return 1 }
     let rate = Double(last.invocations - first.invocations) / max(last.seconds - first.seconds, 1e-9)
     print("soak \(plan.name): \(grouped(last.invocations)) sequential invocations, a new trace id each, \(event.count)-byte event; \(grouped(Int(rate))) invocations/s\(errors > 0 ? "; \(grouped(errors)) posted to /error" : "")")
-    print("| invocations | VmRSS kB | VmHWM (peak) kB | s |")
-    print("|---:|---:|---:|---:|")
+    print("| invocations | VmRSS kB | VmHWM (peak) kB | page faults | s |")
+    print("|---:|---:|---:|---:|---:|")
     for sample in samples {
-        print("| \(grouped(sample.invocations)) | \(grouped(sample.rssKB)) | \(grouped(sample.peakKB)) | \(String(format: "%.1f", sample.seconds)) |")
+        print("| \(grouped(sample.invocations)) | \(grouped(sample.rssKB)) | \(grouped(sample.peakKB)) | \(grouped(sample.pageFaults)) | \(String(format: "%.1f", sample.seconds)) |")
     }
     let rssGrowth = last.rssKB - first.rssKB
     let peakGrowth = last.peakKB - first.peakKB
@@ -210,7 +212,7 @@ func runSoak(_ options: Options, echoEvent: [UInt8]) -> Int32 {
     print("growth \(grouped(first.invocations)) → \(grouped(last.invocations)): VmRSS \(rssGrowth >= 0 ? "+" : "")\(grouped(rssGrowth)) kB, VmHWM \(peakGrowth >= 0 ? "+" : "")\(grouped(peakGrowth)) kB, \(String(format: "%.1f", perInvocation)) bytes per invocation\(verdict)")
     if let jsonPath = options.jsonPath {
         let rows = samples.map {
-            "{\"invocations\": \($0.invocations), \"rss_kb\": \($0.rssKB), \"peak_rss_kb\": \($0.peakKB), \"seconds\": \(String(format: "%.3f", $0.seconds))}"
+            "{\"invocations\": \($0.invocations), \"rss_kb\": \($0.rssKB), \"peak_rss_kb\": \($0.peakKB), \"page_faults\": \($0.pageFaults), \"seconds\": \(String(format: "%.3f", $0.seconds))}"
         }
         let json = "{\"soak\": \"\(options.handler)\", \"binary\": \"\(binary.path)\", \"samples\": [\(rows.joined(separator: ", "))], \"rss_growth_kb\": \(rssGrowth), \"peak_rss_growth_kb\": \(peakGrowth)}\n"
         do {

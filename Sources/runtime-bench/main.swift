@@ -31,6 +31,18 @@ func residentKilobytes(_ pid: Int32, field: String) -> Int {
     return Int(line.split(separator: " ", omittingEmptySubsequences: true)[1]) ?? 0
 }
 
+/// Page faults the process has taken so far, all its threads (minor and major, `/proc/PID/stat`).
+func pageFaults(_ pid: Int32) -> Int {
+    // The fields after the command name, which is in parentheses and may hold spaces: state, ppid,
+    // pgrp, session, tty_nr, tpgid, flags, minflt, cminflt, majflt.
+    guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+          let close = stat.lastIndex(of: ")")
+    else { return 0 }
+    let fields = stat[stat.index(after: close)...].split(separator: " ")
+    guard fields.count > 9, let minor = Int(fields[7]), let major = Int(fields[9]) else { return 0 }
+    return minor + major
+}
+
 /// Polls instead of waiting on the server's condition: a waiter woken on every result would
 /// compete for the two cores with the loop being measured.
 func poll(_ server: FakeRuntimeAPI, timeout: Duration, until predicate: (FakeRuntimeAPI.State) -> Bool) -> Bool {
