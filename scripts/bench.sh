@@ -32,7 +32,7 @@ Options:
   --quick       a short run for CI (5 cold starts, 1 x 2,000 warm invocations, 300 under valgrind)
   --instructions  instead of the benchmark, issue 16's table: instructions counted with callgrind
                 (exact, unlike wall-clock time on this shared machine) for 200 and 1,200 invocations of
-                one process, each run twice and the smaller count kept (a loaded machine only adds
+                one process, each run three times and the smallest count kept (a loaded machine only adds
                 libcurl poll rounds), so that start-up cancels out: per invocation = (I(1,200) - I(200)) / 1,000,
                 start-up = I(200) - 200 x per invocation. Rows: `echo` (49-byte event) against the C loop
                 over Debian's libcurl and over our minimal static libcurl and trimmed OpenSSL (.build/static-curl,
@@ -43,7 +43,7 @@ Options:
                 stopped at its first /next), spawn to first /next
                 against the C loop (wall clock, median of 20), the page faults from spawn to the
                 first /next (median of 5), peak RSS after 10,000 `echo` invocations, and the zip's
-                size; each with its target, met or not. About 5 minutes.
+                size; each with its target, met or not. About 7 minutes.
   --soak        instead of the benchmark, the memory soak (issue 11): one packaged bootstrap process
                 serves 200,000 sequential invocations of `echo` (the 49-byte event), then another
                 200,000 of the profile handler's `GET /profiles/{id}` (events/http-api-v2-get-profile.json
@@ -121,12 +121,12 @@ instructions_table() {
     printf '#!/bin/sh\nexec valgrind --tool=callgrind --callgrind-out-file=%s/%s.$CALLGRIND_COUNT.out %s\n' \
       "$PWD/$cg" "$name" "$(readlink -f "$binary")" >"$cg/$name.sh"
     chmod +x "$cg/$name.sh"
-    # Each count twice, the smaller total kept: libcurl spends more instructions waiting (another
+    # Each count three times, the smallest total kept: libcurl spends more instructions waiting (another
     # poll round) when the server answers late, so a busy machine only ever adds to a count.
     local total best
     for n in 200 1200; do
       best=""
-      for _ in 1 2; do
+      for _ in 1 2 3; do
         "$driver" --soak "$n" --checkpoint "$n" --binary "$name=$cg/$name.sh" --env "CALLGRIND_COUNT=$n" "$@" \
           >"$cg/$name.$n.log" 2>&1 || { echo "bench.sh: $name under callgrind failed (see $cg/$name.$n.log)" >&2; return 1; }
         total="$(sed -n 's/^summary: //p' "$cg/$name.$n.out")"

@@ -283,14 +283,14 @@ public final class CurlSession: @unchecked Sendable {
 
             // Each sets the method and clears HEAD's no-body flag, as after a reset; POSTFIELDS
             // (set by `perform`) then keeps POST, with CUSTOMREQUEST naming another method.
-            switch request.method {
+            switch request.method.known {
             case .get:
                 try check(ccurl_setopt_long(handle, CURLOPT_HTTPGET, 1))
             case .head:
                 try check(ccurl_setopt_long(handle, CURLOPT_NOBODY, 1))
             case .post:
                 try check(ccurl_setopt_long(handle, CURLOPT_POST, 1))
-            default:
+            case .other:
                 try check(ccurl_setopt_long(handle, CURLOPT_POST, 1))
                 if !reusing || kept.customMethod != request.method {
                     try check(ccurl_setopt_string(handle, CURLOPT_CUSTOMREQUEST, request.method.rawValue))
@@ -396,7 +396,7 @@ public final class CurlSession: @unchecked Sendable {
 
     /// The method's name for `CURLOPT_CUSTOMREQUEST`; `nil` for the methods libcurl names itself.
     private static func customMethod(of method: HTTPMethod) -> HTTPMethod? {
-        method == .get || method == .head || method == .post ? nil : method
+        method.known == .other ? method : nil
     }
 
     /// Whether two strings hold the same bytes.
@@ -613,7 +613,7 @@ private struct RequestHeaderList {
 
 extension HTTPMethod {
     /// Whether requests of this method carry a body (all but `GET` and `HEAD`).
-    var sendsBody: Bool { self != .get && self != .head }
+    var sendsBody: Bool { known != .get && known != .head }
 }
 
 /// Collects one response's headers and body from libcurl's callbacks.

@@ -2,9 +2,36 @@
 public struct HTTPMethod: RawRepresentable, Sendable, Equatable, Hashable, CustomStringConvertible {
     /// The method token as sent on the wire, for example `GET`.
     public let rawValue: String
+    /// Which of the methods libcurl names itself this is, found once: the session asks on every
+    /// request (body or not, which option sets it), and each question was a string comparison.
+    let known: Known
+
+    /// The methods libcurl names itself, and any other.
+    enum Known: UInt8 {
+        case get, head, post, other
+    }
 
     /// Creates a method from its token.
-    public init(rawValue: String) { self.rawValue = rawValue }
+    public init(rawValue: String) {
+        self.rawValue = rawValue
+        // Tokens are case-sensitive (RFC 9110 9.1): compared byte for byte.
+        let token = rawValue.utf8
+        if token.elementsEqual("GET".utf8) {
+            known = .get
+        } else if token.elementsEqual("HEAD".utf8) {
+            known = .head
+        } else if token.elementsEqual("POST".utf8) {
+            known = .post
+        } else {
+            known = .other
+        }
+    }
+
+    /// Methods are equal when their tokens are.
+    public static func == (lhs: HTTPMethod, rhs: HTTPMethod) -> Bool { lhs.rawValue == rhs.rawValue }
+
+    /// Hashes the token.
+    public func hash(into hasher: inout Hasher) { hasher.combine(rawValue) }
 
     /// `GET`
     public static let get = HTTPMethod(rawValue: "GET")

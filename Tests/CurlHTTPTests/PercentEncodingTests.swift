@@ -1,4 +1,4 @@
-import CurlHTTP
+@testable import CurlHTTP
 import Testing
 
 /// The unreserved set is RFC 3986's, for every byte value, and encoding follows it.
@@ -21,5 +21,25 @@ import Testing
         }
         #expect(encoded == expected)
         #expect(bytes.withUnsafeBufferPointer { PercentEncoding.encodedCount($0) } == 66 + 3 * 190)
+    }
+}
+
+/// The session knows GET, HEAD and POST by their exact tokens; every other token is a custom method.
+@Suite struct HTTPMethodTests {
+    @Test func onlyTheExactTokensAreTheMethodsLibcurlNames() {
+        #expect(HTTPMethod.get.sendsBody == false)
+        #expect(HTTPMethod.head.sendsBody == false)
+        #expect(HTTPMethod.post.sendsBody)
+        #expect(HTTPMethod.put.sendsBody)
+        for token in ["get", "Get", "GET ", "HEAD\u{0}", "POS", "PUT", "DELETE", "", "G\u{45}T\u{301}"] {
+            let method = HTTPMethod(rawValue: token)
+            #expect(method.known == .other, "\(token.debugDescription)")
+            #expect(method.sendsBody)
+        }
+        #expect(HTTPMethod(rawValue: "GET").known == .get)
+        #expect(HTTPMethod(rawValue: "HEAD").known == .head)
+        #expect(HTTPMethod(rawValue: "POST").known == .post)
+        #expect(HTTPMethod(rawValue: "POST") == .post)
+        #expect(Set([HTTPMethod.get, HTTPMethod(rawValue: "GET"), .post]).count == 2)
     }
 }
