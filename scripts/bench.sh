@@ -43,7 +43,7 @@ Options:
                 stopped at its first /next), spawn to first /next
                 against the C loop (wall clock, median of 20), the page faults from spawn to the
                 first /next (median of 5), peak RSS after 10,000 `echo` invocations, and the zip's
-                size; each with its target, met or not. About 7 minutes.
+                size; each with its target, met or not. About 2 minutes.
   --soak        instead of the benchmark, the memory soak (issue 11): one packaged bootstrap process
                 serves 200,000 sequential invocations of `echo` (the 49-byte event), then another
                 200,000 of the profile handler's `GET /profiles/{id}` (events/http-api-v2-get-profile.json
