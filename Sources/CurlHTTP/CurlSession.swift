@@ -640,7 +640,7 @@ final class ResponseSink {
         self.limit = limit
         self.selection = selection
         selected = selection.storage
-        keepsAll = selected.names == nil
+        keepsAll = selection.keepsAll
         keepsNone = selected.keepsNone
         exceededLimit = false
         // Emptied in place (`removeAll` costs 250 instructions even on an empty list).
