@@ -33,6 +33,8 @@ let package = Package(
         ),
         // SHA-1 from OpenSSL's libcrypto (already loaded by libcurl) for flag bucketing.
         .systemLibrary(name: "CCrypto", providers: [.apt(["libssl-dev"])]),
+        // libdispatch's main-queue hooks (and eventfd), for a runtime that runs on the main thread.
+        .systemLibrary(name: "CDispatchMainQueue", path: "Sources/CDispatchMainQueue"),
         // A small, safe face over one reusable libcurl easy handle.
         .target(name: "CurlHTTP", dependencies: ["CCurl", "LambdaCore"]),
         // A JSON value, parser and writer without Foundation (FoundationEssentials costs ~7.5 MB and cold start).
@@ -47,8 +49,10 @@ let package = Package(
         // LambdaCore and LambdaRuntimeProtocol, whose types its handler API uses.
         .target(
             name: "LambdaRuntime",
-            dependencies: ["CurlHTTP", "LeanJSON", "LambdaCore", "LambdaRuntimeProtocol",
-                           .product(name: "Logging", package: "swift-log")]
+            dependencies: ["CDispatchMainQueue", "CurlHTTP", "LeanJSON", "LambdaCore", "LambdaRuntimeProtocol",
+                           .product(name: "Logging", package: "swift-log")],
+            // libdispatch, which Swift concurrency already loads, for CDispatchMainQueue's two hooks.
+            linkerSettings: [.linkedLibrary("dispatch")]
         ),
         // Signed JSON calls to AWS (DynamoDB, AppConfigData): credentials, endpoints, errors, retries.
         .target(name: "AWSClients", dependencies: ["CurlHTTP", "LambdaCore", "LeanJSON"]),
@@ -134,7 +138,10 @@ let package = Package(
             name: "LambdaRuntimeTests",
             dependencies: ["LambdaRuntime", "CurlHTTP", "FakeRuntimeAPI", "RuntimeAPIConformanceRunner", .product(name: "Logging", package: "swift-log")]
         ),
-        .testTarget(name: "BootstrapTests", dependencies: ["bootstrap", "FakeRuntimeAPI"]),
+        .testTarget(name: "BootstrapTests", dependencies: ["bootstrap", "main-thread-fixture", "FakeRuntimeAPI"]),
+        // A function on LambdaRuntime.mainOnCurrentThread whose handler awaits the main actor, a timer
+        // or a detached task (BootstrapTests' MainThreadRuntimeTests start it).
+        .executableTarget(name: "main-thread-fixture", dependencies: ["LambdaRuntime"], path: "Tests/MainThreadFixture"),
         .testTarget(
             name: "ReleaseHooksTests",
             dependencies: ["ReleaseHooks", "AWSClients", "FakeRuntimeAPI", "LambdaRuntime", "LeanJSON", "ProfileService", "FeatureFlags",

@@ -337,8 +337,17 @@ public struct LambdaRuntime: Sendable {
     /// at once, with one log line. The runtime buffers nothing (every log and metrics line is one
     /// `write(2)` as it happens), so there is nothing to flush; the handler is async-signal-safe
     /// (`write` of a static line, then `_exit`).
+    ///
+    /// SIGTERM is also unblocked on the calling thread: a process inherits its signal mask from the
+    /// thread that started it, and a parent that spawns from a thread blocking SIGTERM (libdispatch's
+    /// workers block it) would otherwise leave the signal pending for ever when no thread of ours
+    /// unblocks it.
     public static func exitOnSIGTERM(logFormat: LambdaLogFormat) {
         sigtermWritesJSON.store(logFormat == .json, ordering: .relaxed)
+        var terminate = sigset_t()
+        sigemptyset(&terminate)
+        sigaddset(&terminate, SIGTERM)
+        pthread_sigmask(SIG_UNBLOCK, &terminate, nil)
         signal(SIGTERM) { _ in
             let line: StaticString = sigtermWritesJSON.load(ordering: .relaxed)
                 ? "{\"level\":\"INFO\",\"message\":\"SIGTERM: the sandbox is shutting down; exiting\",\"logger\":\"LambdaRuntime\"}\n"

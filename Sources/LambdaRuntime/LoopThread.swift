@@ -3,9 +3,11 @@ import Glibc
 #elseif canImport(Musl)
 import Musl
 #endif
+import CDispatchMainQueue
 
 /// One thread of its own for one concurrent loop, which is also the executor that loop's task runs
-/// on (`Task(executorPreference:)`).
+/// on (`Task(executorPreference:)`); or, for the whole runtime, the process's main thread
+/// (``runOnCurrentThread()``).
 ///
 /// Why a thread per loop: libcurl calls block their thread (`/next` waits for as long as Lambda has
 /// nothing to send), and Swift's cooperative pool has as many threads as cores. N loops blocking on
@@ -16,12 +18,20 @@ import Musl
 ///
 /// Jobs are kept in an array under a pthread mutex and condition; the thread sleeps while there is
 /// none. ``stop()`` lets the thread end once the jobs enqueued so far have run.
+///
+/// On the main thread (``runOnCurrentThread()``) it also stands in for `dispatch_main()`: while it
+/// has no job it sleeps in `poll` on an eventfd of its own and on the main dispatch queue's, and runs
+/// what the main queue holds (main-actor jobs) when that one wakes it.
 final class LoopThread: TaskExecutor, @unchecked Sendable {
-    // `jobs` and `stopping` are guarded by `mutex`.
+    // `jobs`, `stopping`, `idleWake` and `sleepsOnWake` are guarded by `mutex`.
     private let mutex: UnsafeMutablePointer<pthread_mutex_t>
     private let condition: UnsafeMutablePointer<pthread_cond_t>
     private var jobs: [UnownedJob] = []
     private var stopping = false
+    /// Main thread only: made the first time the thread has nothing to do (most cold starts never do).
+    private var idleWake: MainThreadWake?
+    /// The main thread sleeps in `idleWake.wait()`, not on `condition`: enqueue must write the eventfd.
+    private var sleepsOnWake = false
 
     /// Creates the executor; the thread starts with ``start()``.
     init() {
@@ -70,17 +80,49 @@ final class LoopThread: TaskExecutor, @unchecked Sendable {
         let job = UnownedJob(job)
         pthread_mutex_lock(mutex)
         jobs.append(job)
-        pthread_cond_signal(condition)
+        if sleepsOnWake {
+            sleepsOnWake = false
+            idleWake?.signal()
+        } else {
+            pthread_cond_signal(condition)
+        }
         pthread_mutex_unlock(mutex)
     }
 
-    private func runJobs() {
+    /// Runs this executor's jobs on the calling thread, which must be the process's main thread, for
+    /// as long as the process lives (`LambdaRuntime.mainOnCurrentThread`; the runtime ends the process
+    /// itself). Main-actor jobs run here too, whenever no job of this executor is ready.
+    func runOnCurrentThread() -> Never {
+        runJobs(drainingMainQueue: true)
+        preconditionFailure("the executor of the main thread was stopped")
+    }
+
+    private func runJobs(drainingMainQueue: Bool = false) {
         let executor = asUnownedTaskExecutor()
         var batch: [UnownedJob] = []
         while true {
             pthread_mutex_lock(mutex)
             while jobs.isEmpty, !stopping {
-                pthread_cond_wait(condition, mutex)
+                guard drainingMainQueue else {
+                    pthread_cond_wait(condition, mutex)
+                    continue
+                }
+                if idleWake == nil { idleWake = MainThreadWake() }
+                guard let wake = idleWake else {
+                    // No eventfd (out of descriptors): wait for jobs only, as a loop thread does.
+                    pthread_cond_wait(condition, mutex)
+                    continue
+                }
+                sleepsOnWake = true
+                pthread_mutex_unlock(mutex)
+                wake.waitThenRunMainQueue {
+                    // A job enqueued from here on (a main-actor job returning to this executor) needs no wake.
+                    pthread_mutex_lock(mutex)
+                    sleepsOnWake = false
+                    pthread_mutex_unlock(mutex)
+                }
+                pthread_mutex_lock(mutex)
+                sleepsOnWake = false
             }
             if jobs.isEmpty {
                 pthread_mutex_unlock(mutex)
@@ -92,6 +134,47 @@ final class LoopThread: TaskExecutor, @unchecked Sendable {
                 job.runSynchronously(on: executor)
             }
             batch.removeAll(keepingCapacity: true)
+        }
+    }
+}
+
+/// How the main thread sleeps while it has no job: in `poll` on an eventfd that ``signal()`` writes
+/// and on the main dispatch queue's handle, the two things that can give it work.
+private struct MainThreadWake {
+    private let eventFD: Int32
+    private let mainQueueFD: Int32
+
+    /// `nil` when no eventfd can be made.
+    init?() {
+        let made = eventfd(0, Int32(EFD_CLOEXEC) | Int32(EFD_NONBLOCK))
+        guard made >= 0 else { return nil }
+        eventFD = made
+        mainQueueFD = _dispatch_get_main_queue_handle_4CF()
+    }
+
+    /// Wakes the thread sleeping in ``waitThenRunMainQueue(beforeRunning:)``.
+    func signal() {
+        var one: UInt64 = 1
+        _ = write(eventFD, &one, MemoryLayout<UInt64>.size)
+    }
+
+    /// Sleeps until ``signal()`` or the main queue has work; runs the main queue's work (after
+    /// `beforeRunning`) when it has.
+    func waitThenRunMainQueue(beforeRunning: () -> Void) {
+        var watched = (
+            pollfd(fd: eventFD, events: Int16(POLLIN), revents: 0),
+            pollfd(fd: mainQueueFD, events: Int16(POLLIN), revents: 0))
+        let ready = withUnsafeMutableBytes(of: &watched) { bytes in
+            poll(bytes.baseAddress!.assumingMemoryBound(to: pollfd.self), 2, -1)
+        }
+        guard ready > 0 else { return }  // EINTR: the caller looks at its jobs and comes back
+        var count: UInt64 = 0
+        if watched.0.revents != 0 { _ = read(eventFD, &count, MemoryLayout<UInt64>.size) }
+        if watched.1.revents != 0 {
+            // Cleared before draining: work queued while the queue drains pokes it again.
+            _ = read(mainQueueFD, &count, MemoryLayout<UInt64>.size)
+            beforeRunning()
+            _dispatch_main_queue_callback_4CF(nil)
         }
     }
 }

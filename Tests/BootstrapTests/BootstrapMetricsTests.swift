@@ -114,6 +114,48 @@ import Testing
         #expect(took < .milliseconds(300), "exited in \(took)")
     }
 
+    /// A parent may start the runtime from a thread that blocks SIGTERM (libdispatch's workers do):
+    /// the child inherits that mask, and the runtime must unblock the signal, not leave it pending.
+    @Test func evenWhenTheParentStartedItWithSIGTERMBlocked() throws {
+        let server = try FakeRuntimeAPI()
+        defer { server.stop() }
+        var attributes = posix_spawnattr_t()
+        posix_spawnattr_init(&attributes)
+        defer { posix_spawnattr_destroy(&attributes) }
+        var blocked = sigset_t()
+        sigemptyset(&blocked)
+        sigaddset(&blocked, SIGTERM)
+        posix_spawnattr_setsigmask(&attributes, &blocked)
+        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK))
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0)
+        let path = BootstrapProcessTests.executable.path
+        let arguments = [path]
+        let environment = [
+            "AWS_LAMBDA_RUNTIME_API=\(server.runtimeAPI)", "AWS_LAMBDA_FUNCTION_NAME=f", "AWS_REGION=us-east-1", "_HANDLER=echo",
+        ]
+        func cStrings(_ strings: [String]) -> [UnsafeMutablePointer<CChar>?] { strings.map { strdup($0) } + [nil] }
+        let argv = cStrings(arguments), envp = cStrings(environment)
+        defer { (argv + envp).forEach { free($0) } }
+        var pid = pid_t()
+        #expect(posix_spawn(&pid, path, &actions, &attributes, argv, envp) == 0)
+        #expect(server.wait(timeout: .seconds(10)) { $0.waitingForEvent == 1 })
+        let sent = ContinuousClock.now
+        kill(pid, SIGTERM)
+        var status: Int32 = 0
+        while waitpid(pid, &status, WNOHANG) == 0, ContinuousClock.now - sent < .seconds(5) { usleep(2_000) }
+        let took = ContinuousClock.now - sent
+        if took >= .seconds(5) {
+            kill(pid, SIGKILL)
+            waitpid(pid, &status, 0)
+        }
+        #expect(took < .milliseconds(300), "exited in \(took)")
+        #expect(status == 0, "exit status word \(status)")
+    }
+
     @Test func inTheMiddleOfAnInvocation() throws {
         // The profile store is a server that takes 5 s to answer: the invocation is busy when SIGTERM comes.
         let slowStore = try FakeRuntimeAPI()

@@ -53,7 +53,7 @@ import Testing
             : try await runLoop(against: server, logs: logs) { _ in EchoHandler() }
         #expect(isFinished(exit))
         #expect(server.outcome(for: next) == .response(Array("2".utf8)))
-        let warnings = logs.all.compactMap(jsonObject).filter { ($0["message"] as? String)?.contains("410") == true }
+        let warnings = logs.all.compactMap(jsonObject).filter { ($0["message"] as? String)?.contains("timed out (410)") == true }
         #expect(warnings.count == 1)
         #expect(warnings.first?["level"] as? String == "WARN")
         #expect(warnings.first?["requestId"] as? String == late)
