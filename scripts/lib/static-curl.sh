@@ -38,9 +38,13 @@ STATIC_CURL_BUILD_DEPS=(
 # static_curl_flags_id OPENSSL_PREFIX: one line that names the build recipe, the OpenSSL it is built
 # against included; a cached build with another is rebuilt.
 static_curl_flags_id() {
-  printf 'recipe=4 cflags=%s flags=%s openssl=%s\n' "$(static_curl_cflags)" "${STATIC_CURL_CONFIGURE_FLAGS[*]}" \
-    "$1 $(sha256sum <"$1/BUILD-INFO" | cut -c1-16)"
+  printf 'recipe=5 cflags=%s flags=%s openssl=%s patch=%s\n' "$(static_curl_cflags)" "${STATIC_CURL_CONFIGURE_FLAGS[*]}" \
+    "$1 $(sha256sum <"$1/BUILD-INFO" | cut -c1-16)" "$(sha256sum <"$STATIC_CURL_PATCH" | cut -c1-16)"
 }
+
+# Our one change to libcurl: OpenSSL initialized at the first TLS use, not in curl_global_init (see
+# the patch's comment, and CCurl's shim.h, which the patched curlver.h tells with CURL_OPENSSL_INIT_IS_LAZY).
+STATIC_CURL_PATCH="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/curl-openssl-lazy-init.patch"
 
 static_curl_cflags() {
   printf '%s' "-O2 -g0 -fPIC -ffunction-sections -fdata-sections"
@@ -188,6 +192,7 @@ static_curl_compile() {
     # rename the library for the GnuTLS and NSS flavours), then regenerate the build system.
     patch -R -p1 -s <debian/patches/99_nss.patch &&
     patch -R -p1 -s <debian/patches/90_gnutls.patch &&
+    patch -p1 -s <"$STATIC_CURL_PATCH" &&
     autoreconf -fi &&
     CFLAGS="$(static_curl_cflags) -ffile-prefix-map=$PWD=curl" \
       ./configure --prefix="$prefix" "${STATIC_CURL_CONFIGURE_FLAGS[@]/#--with-openssl/--with-openssl=$openssl}" &&
