@@ -63,13 +63,17 @@ static inline CURLcode ccurl_getinfo_long(CURL *handle, CURLINFO info, long *val
 /// file, as the bootstrap's libcurl is built (--disable-openssl-auto-load-config): the first call
 /// decides. Once declined, OpenSSL ignores later requests to load either (OPENSSL_init_crypto(3)).
 ///
-/// The bootstrap's static libcurl (CURL_OPENSSL_INIT_IS_LAZY, which the patch defines in curlver.h) initializes
-/// OpenSSL at its first TLS use instead of in curl_global_init (scripts/lib/curl-openssl-lazy-init.patch),
-/// declining the SSL strings itself; here only libcrypto's strings and configuration are declined, in
-/// case a digest (CCrypto) comes before the first TLS connection. That skips OpenSSL's algorithm tables
-/// (about 220,000 instructions) in every cold start that speaks no TLS before its first /next.
+/// The bootstrap's static libcurl (CURL_OPENSSL_INIT_IS_LAZY, which its patch defines in curlver.h)
+/// initializes OpenSSL at its first TLS use instead, declining the strings and the configuration file
+/// itself (scripts/lib/curl-openssl-lazy-init.patch): that skips OpenSSL's algorithm tables (about
+/// 220,000 instructions) and, with the static OpenSSL's CPU probe moved out of .init, about 20 CPUID
+/// traps, in every cold start that speaks no TLS before its first /next. A digest (CCrypto) may come
+/// before the first TLS connection: with that OpenSSL (no-err, no-autoload-config) it has neither
+/// strings nor configuration to load, so nothing is called here; with another, libcrypto's are declined.
 static inline CURLcode ccurl_global_init_without_tls_error_strings(long flags) {
-#ifdef CURL_OPENSSL_INIT_IS_LAZY
+#if defined(CURL_OPENSSL_INIT_IS_LAZY) && defined(OPENSSL_NO_ERR) && defined(OPENSSL_NO_AUTOLOAD_CONFIG)
+    // Nothing to decline before libcurl's own first-use initialization.
+#elif defined(CURL_OPENSSL_INIT_IS_LAZY)
     OPENSSL_init_crypto(OPENSSL_INIT_NO_LOAD_CRYPTO_STRINGS | OPENSSL_INIT_NO_LOAD_CONFIG, NULL);
 #else
     OPENSSL_init_ssl(OPENSSL_INIT_NO_LOAD_SSL_STRINGS | OPENSSL_INIT_NO_LOAD_CRYPTO_STRINGS

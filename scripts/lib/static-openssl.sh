@@ -42,7 +42,7 @@ STATIC_OPENSSL_BUILD_DEPS=(
 
 # static_openssl_flags_id: one line that names the build recipe; a cached build with another is rebuilt.
 static_openssl_flags_id() {
-  printf 'recipe=1 cflags=%s flags=%s\n' "$(static_openssl_cflags)" "${STATIC_OPENSSL_CONFIGURE_FLAGS[*]}"
+  printf 'recipe=2 cflags=%s flags=%s cpuid=at-init\n' "$(static_openssl_cflags)" "${STATIC_OPENSSL_CONFIGURE_FLAGS[*]}"
 }
 
 # Debian's hardening flags (as dpkg-buildflags gives them to its own build), without debug information,
@@ -62,9 +62,21 @@ build_static_openssl() {
 # static_openssl_compile PREFIX: in the unpacked openssl source, builds libcrypto and libssl and
 # installs them with their headers into PREFIX. SOURCE_DATE_EPOCH: the "built on" date OpenSSL bakes
 # in is the changelog's, not the build's, so that two clean builds give the same bytes.
+#
+# One change to the source: x86_64cpuid.pl no longer puts a call of OPENSSL_cpuid_setup into the
+# .init section, which ran it in every process at start-up: about 20 CPUID instructions, each a trap
+# to the hypervisor in a VM (4-5 us here, so about 90 us of every cold start), for a process that may
+# never use OpenSSL. OPENSSL_init_crypto still runs it (ossl_init_base) before anything that reads the
+# CPU capabilities: libcurl initializes OpenSSL at its first TLS use (curl-openssl-lazy-init.patch),
+# and SHA1() is an EVP fetch, which initializes libcrypto.
 static_openssl_compile() {
   SOURCE_DATE_EPOCH="$(dpkg-parsechangelog -STimestamp)" &&
     export SOURCE_DATE_EPOCH &&
+    sed -i '/^\.section[[:space:]]*\.init$/{N;/call[[:space:]]*OPENSSL_cpuid_setup/d}' crypto/x86_64cpuid.pl &&
+    if grep -n 'section[[:space:]]*\.init' crypto/x86_64cpuid.pl; then
+      echo "x86_64cpuid.pl still calls OPENSSL_cpuid_setup from .init" >&2
+      false
+    fi &&
     CFLAGS="$(static_openssl_cflags) -ffile-prefix-map=$PWD=openssl" \
       ./Configure "debian-$(dpkg --print-architecture)" --prefix="$1" --libdir=lib \
       --openssldir=/usr/lib/ssl "${STATIC_OPENSSL_CONFIGURE_FLAGS[@]}" &&
