@@ -344,10 +344,6 @@ public struct LambdaRuntime: Sendable {
     /// unblocks it.
     public static func exitOnSIGTERM(logFormat: LambdaLogFormat) {
         sigtermWritesJSON.store(logFormat == .json, ordering: .relaxed)
-        var terminate = sigset_t()
-        sigemptyset(&terminate)
-        sigaddset(&terminate, SIGTERM)
-        pthread_sigmask(SIG_UNBLOCK, &terminate, nil)
         signal(SIGTERM) { _ in
             let line: StaticString = sigtermWritesJSON.load(ordering: .relaxed)
                 ? "{\"level\":\"INFO\",\"message\":\"SIGTERM: the sandbox is shutting down; exiting\",\"logger\":\"LambdaRuntime\"}\n"
@@ -355,6 +351,11 @@ public struct LambdaRuntime: Sendable {
             _ = write(2, line.utf8Start, line.utf8CodeUnitCount)
             _exit(0)
         }
+        // After the handler is in place: a SIGTERM pending while blocked is delivered at once, to it.
+        var terminate = sigset_t()
+        sigemptyset(&terminate)
+        sigaddset(&terminate, SIGTERM)
+        pthread_sigmask(SIG_UNBLOCK, &terminate, nil)
     }
 
     static func responseTooLarge(size: Int, limit: Int) -> LambdaErrorReport {
