@@ -68,9 +68,10 @@ public final class FlagCache: FlagEvaluating {
     }
 
     /// The first load, during init: waits at most `firstLoadTimeout`; on failure the cache starts
-    /// empty.
+    /// empty. Then ``RolloutBucket/prepare()``, so the first request does not initialize libcrypto.
     public func load() async {
         await refresh(timeout: firstLoadTimeout)
+        RolloutBucket.prepare()
     }
 
     /// Refreshes when the poll interval has passed; otherwise returns at once.

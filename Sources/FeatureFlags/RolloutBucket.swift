@@ -6,6 +6,13 @@ import CCrypto
 public enum RolloutBucket {
     private static let scale = Double(0xFFF_FFFF_FFFF_FFFF as UInt64)
 
+    /// Computes one digest, so that libcrypto's first-use initialization (its algorithm tables and
+    /// CPU probe, about 0.2 M instructions in the static bootstrap) happens now, during init, rather
+    /// than in the first request that evaluates a rollout.
+    public static func prepare() {
+        _ = bucket(flagKey: "", salt: "", userID: "")
+    }
+
     /// The bucket in [0, 1) for a user.
     public static func bucket(flagKey: String, salt: String, userID: String) -> Double {
         var flagKey = flagKey
