@@ -139,7 +139,7 @@ let package = Package(
             dependencies: ["LambdaRuntime", "CurlHTTP", "FakeRuntimeAPI", "RuntimeAPIConformanceRunner", .product(name: "Logging", package: "swift-log")]
         ),
         .testTarget(name: "BootstrapTests", dependencies: ["bootstrap", "main-thread-fixture", "FakeRuntimeAPI"]),
-        // A function on LambdaRuntime.mainOnCurrentThread whose handler awaits the main actor, a timer
+        // A function on LambdaRuntime.mainOnMainThread whose handler awaits the main actor, a timer
         // or a detached task (BootstrapTests' MainThreadRuntimeTests start it).
         .executableTarget(name: "main-thread-fixture", dependencies: ["LambdaRuntime"], path: "Tests/MainThreadFixture"),
         .testTarget(

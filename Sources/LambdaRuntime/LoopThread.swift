@@ -23,14 +23,18 @@ import CDispatchMainQueue
 /// has no job it sleeps in `poll` on an eventfd of its own and on the main dispatch queue's, and runs
 /// what the main queue holds (main-actor jobs) when that one wakes it.
 final class LoopThread: TaskExecutor, @unchecked Sendable {
-    // `jobs`, `stopping`, `idleWake` and `sleepsOnWake` are guarded by `mutex`.
+    // `jobs`, `stopping`, `drainsMainQueue`, `idleWake` and `sleepsOnWake` are guarded by `mutex`.
     private let mutex: UnsafeMutablePointer<pthread_mutex_t>
     private let condition: UnsafeMutablePointer<pthread_cond_t>
     private var jobs: [UnownedJob] = []
     private var stopping = false
-    /// Main thread only: made the first time the thread has nothing to do (most cold starts never do).
+    /// Set by ``runOnCurrentThread()``: this is the main thread's executor, which drains the main queue.
+    private var drainsMainQueue = false
+    /// Main thread only: what it sleeps on when idle, made the first time it is (a cold start that
+    /// never waits for another thread before its first `/next` makes none).
     private var idleWake: MainThreadWake?
-    /// The main thread sleeps in `idleWake.wait()`, not on `condition`: enqueue must write the eventfd.
+    /// The main thread sleeps in `idleWake.waitThenRunMainQueue`, not on `condition`: enqueue must
+    /// write the eventfd.
     private var sleepsOnWake = false
 
     /// Creates the executor; the thread starts with ``start()``.
@@ -90,29 +94,28 @@ final class LoopThread: TaskExecutor, @unchecked Sendable {
     }
 
     /// Runs this executor's jobs on the calling thread, which must be the process's main thread, for
-    /// as long as the process lives (`LambdaRuntime.mainOnCurrentThread`; the runtime ends the process
+    /// as long as the process lives (`LambdaRuntime.mainOnMainThread`; the runtime ends the process
     /// itself). Main-actor jobs run here too, whenever no job of this executor is ready.
     func runOnCurrentThread() -> Never {
-        runJobs(drainingMainQueue: true)
+        pthread_mutex_lock(mutex)
+        drainsMainQueue = true
+        pthread_mutex_unlock(mutex)
+        runJobs()
         preconditionFailure("the executor of the main thread was stopped")
     }
 
-    private func runJobs(drainingMainQueue: Bool = false) {
+    private func runJobs() {
         let executor = asUnownedTaskExecutor()
         var batch: [UnownedJob] = []
         while true {
             pthread_mutex_lock(mutex)
             while jobs.isEmpty, !stopping {
-                guard drainingMainQueue else {
+                guard drainsMainQueue else {
                     pthread_cond_wait(condition, mutex)
                     continue
                 }
-                if idleWake == nil { idleWake = MainThreadWake() }
-                guard let wake = idleWake else {
-                    // No eventfd (out of descriptors): wait for jobs only, as a loop thread does.
-                    pthread_cond_wait(condition, mutex)
-                    continue
-                }
+                let wake = idleWake ?? MainThreadWake.make()
+                idleWake = wake
                 sleepsOnWake = true
                 pthread_mutex_unlock(mutex)
                 wake.waitThenRunMainQueue {
@@ -144,12 +147,14 @@ private struct MainThreadWake {
     private let eventFD: Int32
     private let mainQueueFD: Int32
 
-    /// `nil` when no eventfd can be made.
-    init?() {
+    /// Makes the eventfd, or stops the process: without it the main queue could never be drained,
+    /// and main-actor work would wait for ever (out of file descriptors at start-up, in practice never).
+    static func make() -> MainThreadWake {
         let made = eventfd(0, Int32(EFD_CLOEXEC) | Int32(EFD_NONBLOCK))
-        guard made >= 0 else { return nil }
-        eventFD = made
-        mainQueueFD = _dispatch_get_main_queue_handle_4CF()
+        guard made >= 0 else {
+            fatalError("LambdaRuntime.mainOnMainThread: no eventfd for the main thread's executor (errno \(errno)); LambdaRuntime.main needs none")
+        }
+        return MainThreadWake(eventFD: made, mainQueueFD: _dispatch_get_main_queue_handle_4CF())
     }
 
     /// Wakes the thread sleeping in ``waitThenRunMainQueue(beforeRunning:)``.

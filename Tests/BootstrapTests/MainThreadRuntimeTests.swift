@@ -2,7 +2,7 @@ import FakeRuntimeAPI
 import Foundation
 import Testing
 
-/// `LambdaRuntime.mainOnCurrentThread`, as the real `bootstrap` and a function of a user's run it: the
+/// `LambdaRuntime.mainOnMainThread`, as the real `bootstrap` and a function of a user's run it: the
 /// runtime on the process's main thread, no other thread before the first `/next`, and a handler that
 /// leaves that thread (for the main actor, a timer, a detached task) comes back to it.
 @Suite struct MainThreadRuntimeTests {
@@ -32,7 +32,7 @@ import Testing
         (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(process.processIdentifier)/task").count) ?? -1
     }
 
-    @Test(arguments: [("main-actor", "main"), ("sleep", "main"), ("detached", "other")])
+    @Test(arguments: [("main-actor", "main"), ("main-actor-task", "main"), ("sleep", "main"), ("detached", "other")])
     func aHandlerThatLeavesTheRuntimesThreadComesBack(_ what: String, expectedThread: String) throws {
         let server = try FakeRuntimeAPI()
         defer { server.stop() }
@@ -47,7 +47,7 @@ import Testing
         #expect(process.terminationStatus == 2, "a 500 from /next ends the process with status 2; stderr: \(log)")
     }
 
-    @Test(arguments: ["main-actor", "sleep", "detached"])
+    @Test(arguments: ["main-actor", "main-actor-task", "sleep", "detached"])
     func concurrentLoopsAwaitTheMainActorAndTheGlobalExecutor(_ what: String) throws {
         let server = try FakeRuntimeAPI()
         defer { server.stop() }
@@ -59,10 +59,21 @@ import Testing
         let log = String(decoding: stderr.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         process.waitUntilExit()
         // Each loop has a thread of its own; only the main actor's work runs on the main thread.
-        let thread = what == "main-actor" ? "main" : "other"
+        let thread = what.hasPrefix("main-actor") ? "main" : "other"
         for (index, id) in ids.enumerated() {
             #expect(server.outcome(for: id)?.text == "\(what):\(thread):event-\(index)", "stderr: \(log)")
         }
+    }
+
+    @Test func calledOnAnotherThreadItStopsWithAMessage() throws {
+        let server = try FakeRuntimeAPI()
+        defer { server.stop() }
+        let (process, stderr) = try start(Self.fixture, server: server, environment: ["_HANDLER": "sleep", "FIXTURE_FROM_ANOTHER_THREAD": "1"])
+        let log = String(decoding: stderr.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        #expect(process.terminationReason == .uncaughtSignal, "status \(process.terminationStatus); stderr: \(log)")
+        #expect(log.contains("must be called on the main thread"), "stderr: \(log)")
+        #expect(server.snapshot.nextRequests == 0)
     }
 
     @Test(arguments: [BootstrapProcessTests.executable, fixture])
