@@ -44,7 +44,7 @@ let package = Package(
         .target(name: "LambdaCore"),
         // The Runtime API protocol in one dependency-free place: header names, paths, status rules,
         // `/next` metadata; used by the runtime and by the Runtime API servers, so they cannot drift.
-        .target(name: "LambdaRuntimeProtocol"),
+        .target(name: "LambdaRuntimeProtocol", dependencies: ["LambdaCore"]),
         // The Runtime API client, the invocation loop, the handler API and Lambda-style logs; re-exports
         // LambdaCore and LambdaRuntimeProtocol, whose types its handler API uses.
         .target(
@@ -122,7 +122,7 @@ let package = Package(
             path: "Fuzz/fuzz-respond"
         ),
 
-        .testTarget(name: "CurlHTTPTests", dependencies: ["CurlHTTP", "FakeRuntimeAPI"]),
+        .testTarget(name: "CurlHTTPTests", dependencies: ["CurlHTTP", "FakeRuntimeAPI", "LambdaCore"]),
         .testTarget(name: "LeanJSONTests", dependencies: ["LeanJSON"]),
         .testTarget(name: "LambdaCoreTests", dependencies: ["LambdaCore"]),
         .testTarget(

@@ -4,6 +4,7 @@ import Glibc
 import Musl
 #endif
 import CCurl
+import LambdaCore
 
 /// One libcurl easy handle, reused for every request so the connection stays alive between calls.
 ///
@@ -159,7 +160,7 @@ public final class CurlSession: @unchecked Sendable {
         if result == CURLE_OK, !signed,
            ccurl_getinfo_long(handle, CURLINFO_NUM_CONNECTS, &connections) == CURLE_OK, connections == 0 {
             kept.isValid = true
-            if !Self.sameBytes(kept.url, request.url) { kept.url = request.url }
+            kept.url = request.url
             kept.customMethod = Self.customMethod(of: request.method)
             kept.timeoutMilliseconds = request.timeout?.milliseconds ?? 0
         }
@@ -345,7 +346,7 @@ public final class CurlSession: @unchecked Sendable {
             }
         }
         for field in request.headers {
-            if streaming, field.name.equalsIgnoringASCIICase("Transfer-Encoding") { continue }
+            if streaming, ASCII.equalsIgnoringCase(field.name, "Transfer-Encoding") { continue }
             do throws(CurlError) {
                 owned = try Self.append(field.name, field.value, to: owned)
             } catch {
@@ -739,7 +740,7 @@ final class ResponseSink {
         let contentLength: StaticString = "content-length"
         guard name.count == contentLength.utf8CodeUnitCount else { return false }
         let expected = contentLength.utf8Start
-        for index in 0..<name.count where name[index].asciiLowercased != expected[index] {
+        for index in 0..<name.count where ASCII.lowercased(name[index]) != expected[index] {
             return false
         }
         return true

@@ -1,3 +1,5 @@
+import LambdaCore
+
 /// One HTTP header field as it was sent or received.
 public struct HTTPHeader: Sendable, Equatable {
     /// The field name, in the case it was written.
@@ -29,12 +31,12 @@ public struct HTTPHeaders: Sendable, Equatable, Sequence, ExpressibleByDictionar
 
     /// The value of the first field named `name` (ASCII case-insensitive), or `nil`.
     public subscript(name: String) -> String? {
-        fields.first { $0.name.equalsIgnoringASCIICase(name) }?.value
+        fields.first { ASCII.equalsIgnoringCase($0.name, name) }?.value
     }
 
     /// Every value of the fields named `name`, in order.
     public func values(for name: String) -> [String] {
-        fields.filter { $0.name.equalsIgnoringASCIICase(name) }.map(\.value)
+        fields.filter { ASCII.equalsIgnoringCase($0.name, name) }.map(\.value)
     }
 
     /// Appends a field; earlier fields with the same name stay.
@@ -44,7 +46,7 @@ public struct HTTPHeaders: Sendable, Equatable, Sequence, ExpressibleByDictionar
 
     /// Replaces every field named `name` with one field.
     public mutating func set(_ name: String, _ value: String) {
-        fields.removeAll { $0.name.equalsIgnoringASCIICase(name) }
+        fields.removeAll { ASCII.equalsIgnoringCase($0.name, name) }
         fields.append(HTTPHeader(name, value))
     }
 
@@ -65,29 +67,4 @@ public struct HTTPHeaders: Sendable, Equatable, Sequence, ExpressibleByDictionar
 
     /// The number of fields.
     public var count: Int { fields.count }
-}
-
-extension String {
-    /// Compares two strings byte by byte, folding only ASCII letters: the rule for HTTP field names.
-    public func equalsIgnoringASCIICase(_ other: String) -> Bool {
-        guard utf8.count == other.utf8.count else { return false }
-        let fast = utf8.withContiguousStorageIfAvailable { lhs in
-            other.utf8.withContiguousStorageIfAvailable { rhs in
-                for index in 0..<lhs.count where lhs[index] != rhs[index] {
-                    guard lhs[index].asciiLowercased == rhs[index].asciiLowercased else { return false }
-                }
-                return true
-            }
-        }
-        if let fast, let result = fast { return result }
-        for (a, b) in zip(utf8, other.utf8) where a != b {
-            guard a.asciiLowercased == b.asciiLowercased else { return false }
-        }
-        return true
-    }
-}
-
-extension UInt8 {
-    @inline(__always)
-    var asciiLowercased: UInt8 { (self >= 0x41 && self <= 0x5A) ? self | 0x20 : self }
 }

@@ -1,3 +1,5 @@
+import LambdaCore
+
 /// Which fields of a response's header ``CurlSession`` keeps in ``HTTPResponse/headers``.
 ///
 /// Every field kept is two new strings; a caller that reads a few known fields (the Runtime API
@@ -81,7 +83,7 @@ public struct ResponseHeaderSelection: Sendable {
             for (index, name) in list.enumerated() {
                 (spans + index).initialize(to: (offset, name.utf8.count))
                 for byte in name.utf8 {
-                    let lower = byte.asciiLowercased
+                    let lower = ASCII.lowercased(byte)
                     (lowercased + offset).initialize(to: lower)
                     (caseBits + offset).initialize(to: lower >= 0x61 && lower <= 0x7A ? 0x20 : 0)
                     offset += 1

@@ -37,6 +37,39 @@ public enum ASCII {
         return lower &- UInt8(ascii: "a") < 6 ? lower &- UInt8(ascii: "a") &+ 10 : nil
     }
 
+    /// `byte` with A–Z folded to a–z; every other byte unchanged (the rule for HTTP field names).
+    @inlinable public static func lowercased(_ byte: UInt8) -> UInt8 {
+        (byte >= 0x41 && byte <= 0x5A) ? byte | 0x20 : byte
+    }
+
+    /// Whether `bytes`, ASCII-lowercased, are exactly `lowercased`.
+    @inlinable public static func equalsLowercased(_ bytes: UnsafeBufferPointer<UInt8>, _ lowercased: UnsafeBufferPointer<UInt8>) -> Bool {
+        guard bytes.count == lowercased.count else { return false }
+        for index in 0..<bytes.count where Self.lowercased(bytes[index]) != lowercased[index] {
+            return false
+        }
+        return true
+    }
+
+    /// Whether two strings hold the same bytes once ASCII letters are folded: HTTP field names.
+    /// Never Unicode equivalence (`"\u{212A}"`, the Kelvin sign, is not `"k"`).
+    public static func equalsIgnoringCase(_ lhs: String, _ rhs: String) -> Bool {
+        guard lhs.utf8.count == rhs.utf8.count else { return false }
+        let fast = lhs.utf8.withContiguousStorageIfAvailable { left in
+            rhs.utf8.withContiguousStorageIfAvailable { right in
+                for index in 0..<left.count where left[index] != right[index] {
+                    guard lowercased(left[index]) == lowercased(right[index]) else { return false }
+                }
+                return true
+            }
+        }
+        if let fast, let result = fast { return result }
+        for (a, b) in zip(lhs.utf8, rhs.utf8) where a != b {
+            guard lowercased(a) == lowercased(b) else { return false }
+        }
+        return true
+    }
+
     /// `value` in lowercase hex, exactly `digits` long: zero-padded, or its low digits when longer.
     public static func hex(_ value: UInt64, digits: Int) -> String {
         let count = max(0, digits)

@@ -1,3 +1,5 @@
+import LambdaCore
+
 /// Everything `/next` says about an invocation besides the event: its header fields, parsed once.
 ///
 /// The runtime's `Invocation` and `LambdaContext` wrap this value; nothing is copied field by field
@@ -206,28 +208,4 @@ public struct InvocationMetadata: Sendable, Equatable {
 public enum InvocationHeaderError: Error, Sendable, Equatable {
     /// `Lambda-Runtime-Aws-Request-Id` is missing or empty: there is nowhere to send a result.
     case missingRequestID
-}
-
-/// The one comparison HTTP field names need.
-public enum ASCII {
-    /// `byte` with A–Z folded to a–z; every other byte unchanged.
-    @inline(__always)
-    public static func lowercased(_ byte: UInt8) -> UInt8 {
-        (byte >= 0x41 && byte <= 0x5A) ? byte | 0x20 : byte
-    }
-
-    /// Whether `bytes`, ASCII-lowercased, are exactly `lowercased`.
-    public static func equalsLowercased(_ bytes: UnsafeBufferPointer<UInt8>, _ lowercased: UnsafeBufferPointer<UInt8>) -> Bool {
-        guard bytes.count == lowercased.count else { return false }
-        for index in 0..<bytes.count where Self.lowercased(bytes[index]) != lowercased[index] {
-            return false
-        }
-        return true
-    }
-
-    /// Whether two names are equal ignoring ASCII case, byte by byte.
-    public static func equalsIgnoringCase(_ lhs: String, _ rhs: String) -> Bool {
-        guard lhs.utf8.count == rhs.utf8.count else { return false }
-        return zip(lhs.utf8, rhs.utf8).allSatisfy { lowercased($0) == lowercased($1) }
-    }
 }

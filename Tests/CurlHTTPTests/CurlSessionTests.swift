@@ -1,4 +1,5 @@
 import CurlHTTP
+import LambdaCore
 import FakeRuntimeAPI
 import Testing
 
@@ -202,6 +203,6 @@ import Testing
         headers.set("X-A", "3")
         #expect(headers.values(for: "x-a") == ["3"])
         #expect(headers["missing"] == nil)
-        #expect(!"Content-Type".equalsIgnoringASCIICase("Content-Typf"))
+        #expect(!ASCII.equalsIgnoringCase("Content-Type", "Content-Typf"))
     }
 }

@@ -45,4 +45,36 @@ import Testing
         #expect(ASCII.hex(.max, digits: 18) == "00ffffffffffffffff")
         #expect(ASCII.hex(7, digits: 0) == "")
     }
+
+    @Test func lowercasingFoldsOnlyTheTwentySixLetters() {
+        for value in 0...255 {
+            let byte = UInt8(value)
+            #expect(ASCII.lowercased(byte) == ((0x41...0x5A).contains(value) ? byte + 0x20 : byte), "\(value)")
+        }
+    }
+
+    @Test func fieldNamesCompareByBytesIgnoringOnlyASCIICase() {
+        #expect(ASCII.equalsIgnoringCase("Content-Type", "content-TYPE"))
+        #expect(!ASCII.equalsIgnoringCase("Content-Type", "Content-Typf"))
+        #expect(!ASCII.equalsIgnoringCase("Content-Type", "Content-Types"))
+        // The Kelvin sign is canonically equivalent to K for String ==, never for a field name.
+        #expect(!ASCII.equalsIgnoringCase("\u{212A}ey", "Key"))
+        #expect(!ASCII.equalsIgnoringCase("caf\u{E9}", "cafe\u{301}"))
+        #expect(ASCII.equalsIgnoringCase("", ""))
+        // A byte outside A–Z is not folded: '[' (0x5B) and '{' (0x7B) differ by 0x20 too.
+        #expect(!ASCII.equalsIgnoringCase("a[", "a{"))
+    }
+
+    @Test func lowercasedBytesMatchOnlyTheirLowercaseForm() {
+        let expected = Array("lambda-runtime-aws-request-id".utf8)
+        func matches(_ text: String) -> Bool {
+            Array(text.utf8).withUnsafeBufferPointer { bytes in
+                expected.withUnsafeBufferPointer { ASCII.equalsLowercased(bytes, $0) }
+            }
+        }
+        #expect(matches("Lambda-Runtime-Aws-Request-Id"))
+        #expect(matches("LAMBDA-RUNTIME-AWS-REQUEST-ID"))
+        #expect(!matches("Lambda-Runtime-Aws-Request-I"))
+        #expect(!matches("Lambda_Runtime-Aws-Request-Id"))
+    }
 }
