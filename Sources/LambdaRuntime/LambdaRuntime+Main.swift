@@ -41,8 +41,8 @@ extension LambdaRuntime {
     /// ``main(label:makeHandler:)-86vd1`` from a synchronous `main`, on the main thread: the runtime's
     /// task runs there instead of on Swift's global executor, whose libdispatch threads (two workers
     /// and a manager, each with a stack and a malloc arena) would otherwise start before the first
-    /// `/next`. A cold start is about 5% shorter (measured: 4–8% in interleaved runs). Configuration, loops, exit statuses and
-    /// SIGTERM are as with ``main(label:makeHandler:)-86vd1``.
+    /// `/next`. A cold start is about 5% shorter (4–8% in interleaved runs). Configuration, loops,
+    /// exit statuses and SIGTERM are as with ``main(label:makeHandler:)-86vd1``.
     ///
     /// ```swift
     /// @main
@@ -71,7 +71,7 @@ extension LambdaRuntime {
         runOnMainThread { await main(label: label, makeHandler: makeHandler) }
     }
 
-    /// The buffered `mainOnMainThread(label:makeHandler:)` above, for a handler that streams its responses.
+    /// `mainOnMainThread(label:makeHandler:)`, as above, for a handler that streams its responses.
     public static func mainOnMainThread<Handler: ConcurrentStreamingLambdaHandler>(
         label: String = "bootstrap",
         makeHandler: @escaping @Sendable (LambdaInitContext) async throws -> Handler
