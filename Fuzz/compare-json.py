@@ -123,9 +123,14 @@ def main() -> int:
     for start in range(0, len(files), 500):
         output = subprocess.run([binary, "--verdicts", *files[start:start + 500]], check=True, capture_output=True).stdout
         for line in output.decode("utf-8").split("\n"):
-            if line:
-                verdict, path, detail = line.split("\t", 2)
-                verdicts[path] = (verdict, detail)
+            if not line:
+                continue
+            fields = line.split("\t", 2)
+            if len(fields) != 3 or fields[0] not in ("accept", "reject"):
+                print(f"compare-json.py: unreadable verdict line from {binary}: {line[:200]!r}", file=sys.stderr)
+                return 1
+            verdict, path, detail = fields
+            verdicts[path] = (verdict, json.loads(detail) if verdict == "reject" else detail)
     failures, intentional = [], {}
     for path in files:
         data = open(path, "rb").read()

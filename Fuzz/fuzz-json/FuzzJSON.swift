@@ -10,7 +10,7 @@ import Musl
 /// Fuzzes `JSON(parsing:)` and the writer: no crash, no hang, and every accepted text round-trips.
 ///
 /// `fuzz-json --verdicts FILE…` prints one line per file, `accept<TAB>FILE<TAB>compact text` or
-/// `reject<TAB>FILE<TAB>reason`, for the comparison with a reference parser (Fuzz/compare-json.py).
+/// `reject<TAB>FILE<TAB>"reason"` (a JSON string), for the comparison with a reference parser (Fuzz/compare-json.py).
 @main
 enum FuzzJSON {
     static func main() {
@@ -64,7 +64,8 @@ enum FuzzJSON {
                 let value = try JSON(parsing: bytes)
                 print("accept\t\(path)\t\(value.text)")
             } catch {
-                print("reject\t\(path)\t\(error)")
+                // The reason as a JSON string: one line whatever the input held.
+                print("reject\t\(path)\t\(JSON.quoted(error.description))")
             }
         }
         exit(0)

@@ -41,9 +41,9 @@ public struct JSONParseError: Error, Sendable, Equatable, CustomStringConvertibl
         case .invalidNumber: "invalid number at byte \(offset)"
         case .numberOutOfRange: "number out of range at byte \(offset)"
         case .tooDeep(let limit): "nesting deeper than \(limit) levels"
-        case .duplicateKey(let key): "the key \"\(key)\" appears twice"
+        case .duplicateKey(let key): "the key \(JSON.quoted(key)) appears twice"
         case .equivalentKeys(let first, let second):
-            "the keys \"\(first)\" and \"\(second)\" differ in bytes but not as Unicode text (byte \(offset))"
+            "the keys \(JSON.quoted(first)) and \(JSON.quoted(second)) differ in bytes but not as Unicode text (byte \(offset))"
         case .trailingData: "unexpected data after the JSON value at byte \(offset)"
         }
     }

@@ -82,6 +82,14 @@ extension JSON {
         return value.description
     }
 
+    /// `value` as a quoted JSON string: how an error message shows text from a request, so that a
+    /// quote, a newline or another control character in it cannot break the message or a log line.
+    public static func quoted(_ value: String) -> String {
+        var output = ""
+        writeString(value, to: &output)
+        return output
+    }
+
     /// Appends `value` as a quoted JSON string.
     public static func writeString(_ value: String, to output: inout String) {
         let needsEscapes = value.utf8.contains { $0 < 0x20 || $0 == 0x22 || $0 == 0x5C }

@@ -136,7 +136,7 @@ public struct APIRequest: Sendable, Equatable {
             throw InvalidEventError(detail: "the event has none of their fields (it has: \(keys))")
         }
         if !document.droppedEquivalentKeys.isEmpty {
-            eventProblem = "the request has names that differ in bytes but not as Unicode text (\(document.droppedEquivalentKeys.prefix(3).map { "\"\($0)\"" }.joined(separator: ", "))); send each name once, in one form"
+            eventProblem = "the request has names that differ in bytes but not as Unicode text (\(document.droppedEquivalentKeys.prefix(3).map(JSON.quoted).joined(separator: ", "))); send each name once, in one form"
         }
         if let text = object["body"]?.stringValue {
             if object["isBase64Encoded"]?.boolValue == true {

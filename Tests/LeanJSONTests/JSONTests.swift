@@ -57,6 +57,20 @@ import Testing
         #expect { try JSON(parsing: #"{"a":1,"a":2}"#) } throws: { ($0 as? JSONParseError)?.reason == .duplicateKey("a") }
     }
 
+    @Test func errorMessagesQuoteKeysAsJSONSoTheyStayOneLine() {
+        let messages = [#"{"a\nb":1,"a\nb":2}"#, #"{"K\r\"":1,"\u212A\r\"":2}"#].map { (text: String) -> String in
+            do {
+                _ = try JSON(parsing: text)
+                return ""
+            } catch {
+                return "\(error)"
+            }
+        }
+        #expect(messages[0] == #"the key "a\nb" appears twice"#)
+        #expect(messages[1].hasPrefix(#"the keys "K\r\"" and "\#u{212A}\r\"" differ in bytes"#))
+        #expect(messages.allSatisfy { !$0.utf8.contains { $0 < 0x20 } })
+    }
+
     @Test func memberLookupComparesKeyBytes() throws {
         let value = try JSON(parsing: #"{"\u212Aey":1,"e\u0301":2,"sub":3}"#)
         #expect(value["Key"] == nil, "KELVIN SIGN + ey is not Key")
