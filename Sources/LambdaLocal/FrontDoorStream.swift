@@ -6,8 +6,8 @@ import NIOHTTP1
 /// `RESPONSE_STREAM` mode delivers it: with `Content-Type: application/vnd.awslambda.http-integration-response`
 /// the JSON prelude up to 8 NUL bytes gives the status, headers and cookies, and the rest is the body; any
 /// other content type is the body itself, sent as 200 with that type. Bytes reach the client chunk by chunk
-/// as the function writes them.
-final class HTTPIntegrationStream: InvocationStreamObserver {
+/// as the function writes them. Confined to the service's event loop, as its responder is.
+final class HTTPIntegrationStream: InvocationStreamObserver, @unchecked Sendable {
     /// The most prelude bytes read before giving up (API Gateway asks for the prelude in the first 16 KB).
     static let maxPrelude = 16 * 1024
 

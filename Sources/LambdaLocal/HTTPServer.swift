@@ -34,8 +34,11 @@ public struct LocalHTTPRequest: Sendable {
 }
 
 /// Answers one request, now or later (a long-polled `/next` is answered when an event arrives).
-/// Confined to the channel's event loop.
-public final class HTTPResponder {
+///
+/// Confined to the channel's event loop, which is the loop of the whole local service: futures of
+/// ``LocalLambda`` complete there, so a completion handler may answer with it; every method that
+/// writes checks the loop (in debug builds), so a call from another thread is caught in tests.
+public final class HTTPResponder: @unchecked Sendable {
     private let context: ChannelHandlerContext
     private let keepAlive: Bool
     private let head: Bool
@@ -58,6 +61,7 @@ public final class HTTPResponder {
 
     /// Sends a complete response. A second call is ignored.
     func send(status: HTTPResponseStatus, headers: HTTPHeaders = HTTPHeaders(), body: [UInt8] = []) {
+        context.eventLoop.assertInEventLoop()
         guard !answered else { return }
         answered = true
         onClose = nil
@@ -75,15 +79,16 @@ public final class HTTPResponder {
             context.write(NIOAny(HTTPServerResponsePart.body(.byteBuffer(buffer))), promise: nil)
         }
         let keepAlive = self.keepAlive
-        let context = self.context
+        let channel = context.channel
         context.writeAndFlush(NIOAny(HTTPServerResponsePart.end(nil))).whenComplete { _ in
-            if !keepAlive { context.close(promise: nil) }
+            if !keepAlive { channel.close(promise: nil) }
         }
     }
 
     /// Starts a streamed response: the head now (chunked, no `Content-Length`), then ``sendChunk(_:)`` as
     /// bytes come and ``endStream(trailers:)``. A later ``send(status:headers:body:)`` is ignored.
     func startStream(status: HTTPResponseStatus, headers: HTTPHeaders) {
+        context.eventLoop.assertInEventLoop()
         guard !answered else { return }
         answered = true
         onClose = nil
@@ -97,6 +102,7 @@ public final class HTTPResponder {
 
     /// Sends one chunk of a streamed response at once (flushed: the client sees it before the next arrives).
     func sendChunk(_ bytes: ByteBuffer) {
+        context.eventLoop.assertInEventLoop()
         guard streaming, bytes.readableBytes > 0 else { return }
         lastChunkWritten = context.writeAndFlush(NIOAny(HTTPServerResponsePart.body(.byteBuffer(bytes))))
     }
@@ -113,28 +119,31 @@ public final class HTTPResponder {
     /// sent so far reach the client, then the connection closes without the last chunk, so that the client
     /// sees a cut-off body and not a complete one, as from a Function URL whose streaming function fails.
     func abortStream() {
+        context.eventLoop.assertInEventLoop()
         guard streaming else { return }
         streaming = false
-        let context = self.context
+        let channel = context.channel
         (lastChunkWritten ?? context.eventLoop.makeSucceededVoidFuture()).whenComplete { _ in
-            context.close(promise: nil)
+            channel.close(promise: nil)
         }
     }
 
     /// Ends a streamed response.
     func endStream(trailers: HTTPHeaders? = nil) {
+        context.eventLoop.assertInEventLoop()
         guard streaming else { return }
         streaming = false
         let keepAlive = self.keepAlive
-        let context = self.context
+        let channel = context.channel
         context.writeAndFlush(NIOAny(HTTPServerResponsePart.end(trailers))).whenComplete { _ in
-            if !keepAlive { context.close(promise: nil) }
+            if !keepAlive { channel.close(promise: nil) }
         }
     }
 
     /// Whether a streamed response can take more bytes now (the connection's buffer is below NIO's high-water
     /// mark); when not, `resume` runs once it can again, or once the connection closed.
     func whenWritable(_ resume: @escaping () -> Void) -> Bool {
+        context.eventLoop.assertInEventLoop()
         guard streaming, context.channel.isActive, !context.channel.isWritable else { return true }
         onWritable = resume
         return false

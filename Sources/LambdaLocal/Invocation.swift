@@ -34,8 +34,10 @@ public struct InvocationResult: Sendable {
 }
 
 /// Who wants a streamed answer as it comes (InvokeWithResponseStream, the front door). Called on the
-/// service's event loop; the end of the stream is the invocation's result.
-public protocol InvocationStreamObserver: AnyObject {
+/// service's event loop; the end of the stream is the invocation's result. `Sendable` because the caller
+/// makes it on its own thread and hands it to the loop; a class whose state only the loop's calls touch
+/// can say so with `@unchecked Sendable`.
+public protocol InvocationStreamObserver: AnyObject, Sendable {
     /// The function started a streamed response with this content type, from `version`.
     func streamStarted(contentType: String?, executedVersion: String, requestID: String)
     /// The next bytes the function streamed.
@@ -88,8 +90,9 @@ struct InvocationLogTail {
     var tail: [UInt8] { Array(bytes.suffix(Self.limit)) }
 }
 
-/// One invocation on its way through lambda-local.
-final class PendingInvocation {
+/// One invocation on its way through lambda-local. Made by ``LocalLambda/invoke(payload:qualifier:options:observer:)``
+/// on the service's event loop and touched only there.
+final class PendingInvocation: @unchecked Sendable {
     let requestID: String
     let payload: [UInt8]
     let traceID: String

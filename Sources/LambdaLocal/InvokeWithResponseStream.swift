@@ -6,8 +6,9 @@ import NIOHTTP1
 /// function's answer in AWS event-stream framing, a `PayloadChunk` event per chunk as it arrives, then one
 /// `InvokeComplete` event (with `ErrorCode` and `ErrorDetails` when the function failed, before or during the
 /// stream). A buffered answer is one `PayloadChunk`, as Lambda delivers it. Shapes and error codes follow
-/// botocore's Lambda service model (`lambda/2015-03-31/service-2.json`).
-final class EventStreamInvocation: InvocationStreamObserver {
+/// botocore's Lambda service model (`lambda/2015-03-31/service-2.json`). Confined to the service's event
+/// loop, as its responder is.
+final class EventStreamInvocation: InvocationStreamObserver, @unchecked Sendable {
     private let responder: HTTPResponder
     private var headSent = false
 

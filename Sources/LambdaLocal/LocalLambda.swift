@@ -113,7 +113,7 @@ public final class LocalLambda: @unchecked Sendable, InstanceEvents {
             for instance in instances.values.joined() { instance.abandon(LocalInvokeError.shuttingDown) }
             let done = loop.makePromise(of: Void.self)
             let deadline = NIODeadline.now() + .seconds(2)
-            func check() {
+            @Sendable func check() {
                 if instances.values.joined().allSatisfy(\.isDead) || NIODeadline.now() > deadline {
                     done.succeed(())
                 } else {
