@@ -86,15 +86,15 @@ function_name="${FUNCTION_NAME:-profile-service-dev}"
 moto_pid=""
 if [ "$use_moto" -eq 1 ]; then
   echo "run-local.sh: starting moto (DynamoDB) for a store every version shares…" >&2
-  ensure_test_venv .venv-test awslambdaric==4.2.2 'moto[server]==5.2.1' awscli==1.45.11
+  ensure_aws_venv
   moto_port="$(free_port)"
   mkdir -p .build
   # One request at a time: threaded moto applies concurrent conditional updates without a lock.
-  .venv-test/bin/python scripts/lib/moto_serial.py 127.0.0.1 "$moto_port" >.build/run-local-moto.log 2>&1 &
+  .venv-aws/bin/python scripts/lib/moto_serial.py 127.0.0.1 "$moto_port" >.build/run-local-moto.log 2>&1 &
   moto_pid=$!
   trap 'kill "$moto_pid" 2>/dev/null || true' EXIT
   wait_for_port "$moto_port" 30
-  AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test .venv-test/bin/aws --region us-east-1 \
+  AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test .venv-aws/bin/aws --region us-east-1 \
     --endpoint-url "http://127.0.0.1:$moto_port" dynamodb create-table --table-name profiles \
     --attribute-definitions AttributeName=userId,AttributeType=S --key-schema AttributeName=userId,KeyType=HASH \
     --billing-mode PAY_PER_REQUEST >/dev/null

@@ -38,7 +38,7 @@ Checks, each counted as passed or failed:
 
 Installs what it needs: Debian packages (shellcheck, gcc, libcurl4-openssl-dev, zip, unzip, curl,
 openssl, python3-venv) with apt-get; ministack 1.5.33 in the Python virtual environment
-.venv-ministack and awscli 1.45.11 in .venv-release (the release suite's, same pins); builds in
+.venv-ministack and awscli 1.45.11 in .venv-aws (the release suite's, same pins); builds in
 .build-lambda (bootstrap), .build (lambda-local) and .build/static-openssl, .build/static-curl
 (OpenSSL, libcurl). Starts ministack, a silent listener, the TLS stand-in and lambda-local on
 127.0.0.1 and stops them on exit. About 8 minutes on a fresh 2-core machine (libcurl, lambda-local

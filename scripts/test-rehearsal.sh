@@ -8,7 +8,7 @@ usage() {
   cat <<'USAGE'
 Usage: scripts/test-rehearsal.sh [--help]
 
-Runs, with awscli v1 (pinned, in .venv-release) against lambda-local on 127.0.0.1:
+Runs, with awscli v1 (pinned, in .venv-aws) against lambda-local on 127.0.0.1:
   1. a bad release: version 2's store is unreachable (PROFILE_STORE=dynamodb, endpoint on a closed
      port, so it answers 503). Under load.sh traffic, release.sh --steps 10,50,100 --interval 5 must
      roll back at the first step (exit 4); version 2's share of the traffic must be 10% (within four
@@ -47,8 +47,8 @@ check() {  # check DESCRIPTION COMMAND...: runs COMMAND, counts a failure
 }
 
 ensure_debian_packages jq:/usr/bin/jq curl:/usr/bin/curl || setup_failed "Debian packages"
-ensure_release_venv || setup_failed ".venv-release"
-export PATH="$PWD/.venv-release/bin:$PATH"
+ensure_aws_venv || setup_failed ".venv-aws"
+export PATH="$PWD/.venv-aws/bin:$PATH"
 export AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_DEFAULT_REGION=us-east-1
 unset AWS_SESSION_TOKEN AWS_PROFILE AWS_ENDPOINT_URL
 say "$(aws --version 2>&1)"
@@ -246,7 +246,7 @@ check "describe-alarms --state-value ALARM shows it" \
 # CLI with its CloudWatch model switched to query (AWS_DATA_PATH) sends exactly that.
 query_model="$logs/query-model/cloudwatch/2010-08-01"
 mkdir -p "$query_model"
-python3 - "$(.venv-release/bin/python -c 'import botocore, os; print(os.path.dirname(botocore.__file__))')" "$query_model" <<'PY'
+python3 - "$(.venv-aws/bin/python -c 'import botocore, os; print(os.path.dirname(botocore.__file__))')" "$query_model" <<'PY'
 import gzip, json, sys
 with gzip.open(sys.argv[1] + "/data/cloudwatch/2010-08-01/service-2.json.gz") as source:
     model = json.load(source)
@@ -268,7 +268,7 @@ fi
 
 # ------------------------------------------------------------------------------------------------
 say "3. contract: alias errors of lambda-local and moto"
-start_moto .venv-release/bin/moto_server "$logs/moto.log" || setup_failed "moto"
+start_moto .venv-aws/bin/moto_server "$logs/moto.log" || setup_failed "moto"
 moto="$EMULATOR_URL"
 start_local contract
 printf 'bootstrap' >"$logs/bootstrap" && (cd "$logs" && rm -f fn.zip && python3 -c 'import zipfile; zipfile.ZipFile("fn.zip", "w").write("bootstrap")')

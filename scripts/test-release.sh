@@ -9,8 +9,8 @@ Usage: scripts/test-release.sh [--help]
 Tests the release scripts (publish.sh, release.sh, rollback.sh) and template.yaml, with the real aws
 CLI against AWS emulators on 127.0.0.1 (no AWS account, no Docker):
   1. installs what is missing: Debian packages bats, parallel (GNU, for bats --jobs), jq, zip,
-     shellcheck, curl, openssl (apt-get, as root or with sudo); Python virtual environments .venv-release (awscli 1.x, moto
-     server, cfn-lint, aws-sam-translator, all pinned) and .venv-ministack (ministack and the SAM
+     shellcheck, curl, openssl (apt-get, as root or with sudo); Python virtual environments .venv-aws (awscli 1.x, moto
+     server, cfn-lint, aws-sam-translator, awslambdaric, all pinned) and .venv-ministack (ministack and the SAM
      translator it uses for CloudFormation, pinned: ministack
      pins its own botocore, so it cannot share a venv with awscli)
   2. Tests/scripts/unit.bats: command lines, help texts against exit codes, the alias rules checked
@@ -62,11 +62,11 @@ step "Checking system packages"
 ensure_debian_packages make:/usr/bin/make bats:/usr/bin/bats parallel:/usr/bin/parallel jq:/usr/bin/jq zip:/usr/bin/zip shellcheck:/usr/bin/shellcheck \
   curl:/usr/bin/curl openssl:/usr/bin/openssl || setup_failed "Debian packages"
 
-step "Python virtual environments (.venv-release, .venv-ministack)"
-ensure_release_venv || setup_failed ".venv-release"
+step "Python virtual environments (.venv-aws, .venv-ministack)"
+ensure_aws_venv || setup_failed ".venv-aws"
 ensure_test_venv .venv-ministack ministack==1.5.33 aws-sam-translator==1.115.0 || setup_failed ".venv-ministack"
-export PATH="$PWD/.venv-release/bin:$PATH"
-[ "$(command -v aws)" = "$PWD/.venv-release/bin/aws" ] || setup_failed "aws is not the venv's"
+export PATH="$PWD/.venv-aws/bin:$PATH"
+[ "$(command -v aws)" = "$PWD/.venv-aws/bin/aws" ] || setup_failed "aws is not the venv's"
 
 logs=".build-release/test-logs"
 mkdir -p "$logs"
@@ -94,7 +94,7 @@ step "Starting ministack and moto on 127.0.0.1"
 MINISTACK_SERVICES=lambda,cloudwatch,iam,sts,logs,cloudformation,s3,apigateway,dynamodb,appconfig,appconfigdata \
   start_ministack "$PWD/.venv-ministack/bin/ministack" "$logs/ministack.log" || setup_failed "ministack"
 ministack_url="$EMULATOR_URL"
-start_moto "$PWD/.venv-release/bin/moto_server" "$logs/moto.log" || setup_failed "moto"
+start_moto "$PWD/.venv-aws/bin/moto_server" "$logs/moto.log" || setup_failed "moto"
 moto_url="$EMULATOR_URL"
 echo "ministack $ministack_url, moto $moto_url" >&2
 

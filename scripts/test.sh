@@ -7,8 +7,8 @@ usage() {
 Usage: scripts/test.sh [--help]
 
 Installs what the tests need when it is missing (Debian packages: libcurl4-openssl-dev, shellcheck,
-curl; a Python virtual environment .venv-test with AWS's runtime client awslambdaric for the
-lambda-local conformance tests and moto for the DynamoDB store, which runs on 127.0.0.1 with signature
+curl; a Python virtual environment .venv-aws with AWS's runtime client awslambdaric for the
+lambda-local conformance tests, the AWS CLI, cfn-lint, the SAM translator and moto for the DynamoDB store, which runs on 127.0.0.1 with signature
 checking for the duration of the tests, and microburst in front of it for the DynamoDB fault tests),
 lints the shell scripts, packages the static bootstrap that ships (scripts/package.sh; its trimmed
 OpenSSL and minimal libcurl are built from Debian's sources in the background from the start), then runs the
@@ -124,19 +124,19 @@ scripts/build.sh --deps-only >.build/static-deps.log 2>&1 &
 deps_pid=$!
 service_pids+=("$deps_pid")   # stopped if the run ends before it does
 
-step "Python virtual environment for conformance tests (.venv-test: awslambdaric)"
-ensure_test_venv .venv-test awslambdaric==4.2.2 'moto[server]==5.2.1' awscli==1.45.11
-export RIC_PYTHON="$PWD/.venv-test/bin/python"
+step "Python virtual environment for AWS's tools (.venv-aws: awslambdaric, awscli, moto, cfn-lint, SAM translator)"
+ensure_aws_venv
+export RIC_PYTHON="$PWD/.venv-aws/bin/python"
 
 step "moto on 127.0.0.1 with SigV4 checking, for the DynamoDB store tests"
 mkdir -p .build
 moto_port="$(free_port)"
 # One request at a time: threaded moto applies concurrent conditional updates without a lock
 # (see scripts/lib/moto_serial.py); DynamoDB itself is atomic per item.
-INITIAL_NO_AUTH_ACTION_COUNT=6 .venv-test/bin/python scripts/lib/moto_serial.py 127.0.0.1 "$moto_port" >.build/moto.log 2>&1 &
+INITIAL_NO_AUTH_ACTION_COUNT=6 .venv-aws/bin/python scripts/lib/moto_serial.py 127.0.0.1 "$moto_port" >.build/moto.log 2>&1 &
 service_pids+=("$!")
 wait_for_port "$moto_port" 30
-eval "$(.venv-test/bin/python scripts/lib/moto_dynamodb.py "http://127.0.0.1:$moto_port" profiles-test)"
+eval "$(.venv-aws/bin/python scripts/lib/moto_dynamodb.py "http://127.0.0.1:$moto_port" profiles-test)"
 step "ministack (AppConfig, AppConfigData) and microburst in front of it, on 127.0.0.1, for the flag tests"
 # ministack pins its own botocore, so it gets a virtual environment of its own.
 ensure_test_venv .venv-ministack ministack==1.5.33 microburst==0.10.0
@@ -152,7 +152,7 @@ wait_for_port "$ministack_port" 60
 wait_for_port "$fault_port" 30
 export FLAGS_TEST_APPCONFIG_ENDPOINT="http://127.0.0.1:$ministack_port"
 export FLAGS_TEST_FAULT_PROXY="http://127.0.0.1:$fault_port"
-export FLAGS_TEST_AWS_CLI="$PWD/.venv-test/bin/aws"
+export FLAGS_TEST_AWS_CLI="$PWD/.venv-aws/bin/aws"
 
 step "microburst in front of moto, for the DynamoDB fault tests (StoreFaultTests)"
 # microburst rewrites Host, which breaks the client's signature, so it re-signs with the same session

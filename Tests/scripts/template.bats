@@ -2,7 +2,7 @@
 # template.yaml without any endpoint: cfn-lint, and the SAM expansion (aws-sam-translator, offline) in
 # Scripted mode and in every CodeDeploy mode. ministack has no CodeDeploy, so the CodeDeploy-only parts
 # (the PreTraffic hook, the new version's alarms, the CodeDeploy role) are checked here, on the expansion.
-# Needs cfn-lint and the SAM translator on the PATH (.venv-release, made by scripts/test-release.sh).
+# Needs cfn-lint and the SAM translator on the PATH (.venv-aws, made by scripts/test-release.sh).
 
 load helpers
 

@@ -63,10 +63,13 @@ ensure_test_venv() {
   printf '%s\n' "${missing[@]}" >>"$dir/.installed-requirements"
 }
 
-# ensure_release_venv: the release tooling's virtual environment, .venv-release (the AWS CLI v1, moto,
-# cfn-lint, the SAM translator), shared by the release suite and the release rehearsal.
-ensure_release_venv() {
-  ensure_test_venv .venv-release awscli==1.45.11 'moto[server]==5.2.5' cfn-lint==1.58.0 aws-sam-translator==1.115.0
+# ensure_aws_venv: one virtual environment, .venv-aws, for AWS's Python tools: the AWS CLI v1, moto,
+# cfn-lint, the SAM translator and the runtime interface client awslambdaric. The conformance and store
+# tests, the release suite, the rehearsal and `run-local.sh --moto` share it, so each tool has one
+# pinned version and one install (two venvs installed moto and awscli twice, in two versions of moto).
+ensure_aws_venv() {
+  ensure_test_venv .venv-aws awscli==1.45.11 'moto[server]==5.2.5' cfn-lint==1.58.0 aws-sam-translator==1.115.0 \
+    awslambdaric==4.2.2
 }
 
 # free_port: prints a TCP port on 127.0.0.1 that nothing listens on right now.

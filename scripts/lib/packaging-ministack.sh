@@ -15,7 +15,7 @@ PACKAGING_AWSCLI_VERSION=1.45.11
 # packaging_aws ARGS…: the real aws CLI against the running ministack, JSON output.
 packaging_aws() {
   AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_DEFAULT_REGION=us-east-1 AWS_PAGER="" \
-    .venv-release/bin/aws --endpoint-url "$EMULATOR_URL" --output json "$@"
+    .venv-aws/bin/aws --endpoint-url "$EMULATOR_URL" --output json "$@"
 }
 
 # packaging_json FILE EXPRESSION: evaluates a Python expression over the JSON document `d` in FILE.
@@ -48,7 +48,7 @@ run_ministack_conformance() {
   work="$2"
   # The same virtual environments (and pins) as the release suite's, so that a fresh machine makes each once.
   ensure_test_venv .venv-ministack "ministack==$PACKAGING_MINISTACK_VERSION" || { fail "installing ministack"; return; }
-  ensure_test_venv .venv-release "awscli==$PACKAGING_AWSCLI_VERSION" || { fail "installing awscli"; return; }
+  ensure_test_venv .venv-aws "awscli==$PACKAGING_AWSCLI_VERSION" || { fail "installing awscli"; return; }
   MINISTACK_SERVICES=lambda,iam,sts,logs start_ministack .venv-ministack/bin/ministack "$work/ministack.log" \
     || { fail "starting ministack"; return; }
   say "ministack on $EMULATOR_URL (log $work/ministack.log)"
