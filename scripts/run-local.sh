@@ -92,7 +92,8 @@ if [ "$use_moto" -eq 1 ]; then
   # One request at a time: threaded moto applies concurrent conditional updates without a lock.
   .venv-aws/bin/python scripts/lib/moto_serial.py 127.0.0.1 "$moto_port" >.build/run-local-moto.log 2>&1 &
   moto_pid=$!
-  trap 'kill "$moto_pid" 2>/dev/null || true' EXIT
+  # Stopped and waited for, so that when run-local.sh returns its moto is gone, not a zombie.
+  trap 'kill "$moto_pid" 2>/dev/null || true; wait "$moto_pid" 2>/dev/null || true' EXIT
   wait_for_port "$moto_port" 30
   AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test .venv-aws/bin/aws --region us-east-1 \
     --endpoint-url "http://127.0.0.1:$moto_port" dynamodb create-table --table-name profiles \

@@ -20,7 +20,7 @@ static zip run from an empty root, `sam build` and `sam validate --lint`), fuzze
 targets for 20 s each (scripts/fuzz.sh), runs a short benchmark (scripts/bench.sh --quick) so it cannot
 rot, a bounded memory soak of the packaged bootstrap (scripts/bench.sh --soak-check: RSS may not grow by
 more than 1 MB from 20,000 to 100,000 invocations), the packaging suite (scripts/test-packaging.sh), the
-release rehearsal against lambda-local under load (scripts/test-rehearsal.sh), and `swift test` (the
+README's run command as a user runs it (scripts/test-run-local.sh), the release rehearsal against lambda-local under load (scripts/test-rehearsal.sh), and `swift test` (the
 timing-sensitive suites apart, one at a time).
 Each step ends with its wall-clock and CPU seconds; a table of them closes the run.
 
@@ -247,6 +247,9 @@ scripts/test-packaging.sh
 
 step "Your own function: the suite's result (scripts/test-example.sh; its steps' own times are in its output)"
 suite_result scripts/test-example.sh
+
+step "The README's run command: scripts/run-local.sh as shipped and with --versions 2 --moto, stopped by Ctrl-C (scripts/test-run-local.sh)"
+scripts/test-run-local.sh
 
 step "Release rehearsal: release.sh and rollback.sh against lambda-local under load.sh traffic (scripts/test-rehearsal.sh)"
 scripts/test-rehearsal.sh
