@@ -95,6 +95,8 @@ public final class LocalLambda: @unchecked Sendable, InstanceEvents {
                     "waitingNext": instance.waitingNext, "maxConcurrency": configuration.maxConcurrency ?? 1,
                 ]
                 if let pid = instance.processID { entry["pid"] = Int(pid) }
+                // A rebuilt bootstrap's old instance, finishing what it serves before it is killed.
+                if instance.isRetiring { entry["retiring"] = true }
                 return entry
             }
             return ["function": configuration.functionName, "alias": alias, "versions": versions, "instances": running]

@@ -50,14 +50,28 @@ import Testing
     @Test func inFlightInvocationsFinishOnTheOldBuildWhileNewOnesStartTheNewOne() async throws {
         try await LocalFixture.with(LocalFixture.scripted()) { local in
             #expect(try local.invoke(#"{"warm":1}"#).status == 200)
-            let slow = Task { try local.invoke(#"{"sleep":6}"#) }
-            try await Task.sleep(for: .milliseconds(500))
+            // On a thread of its own, and running before the rebuild: as a task after a fixed pause it could
+            // start only once a cooperative thread was free (the suite's other test blocks one in
+            // `swift build`), and then ran wholly after the rebuild, which the test could not tell.
+            let slow = Task { try await onThread { try local.invoke(#"{"sleep":6}"#) } }
+            var running = false
+            for _ in 0..<100 where !running {
+                try await Task.sleep(for: .milliseconds(50))
+                let instances = try local.stats()["instances"] as? [[String: Any]] ?? []
+                running = instances.contains { $0["inFlight"] as? Int == 1 }
+            }
+            try #require(running, "the slow invocation started within 5 s")
             let replaced = try await local.server.lambda.replaceInstances(runningBootstrap: Executables.scripted).get()
             #expect(replaced == 1)
             let quickStarted = ContinuousClock.now
             let quick = try local.invoke(#"{"quick":1}"#)
             #expect(quick.status == 200)
             #expect(ContinuousClock.now - quickStarted < .seconds(4), "a new invocation does not wait for the retired instance")
+            // While the slow one runs, /_local/stats shows both: the old build's instance as retiring.
+            let during = try local.stats()["instances"] as? [[String: Any]] ?? []
+            #expect(during.count == 2, "\(during)")
+            #expect(during.filter { $0["retiring"] as? Bool == true }.count == 1)
+            #expect(during.contains { $0["retiring"] as? Bool == true && $0["inFlight"] as? Int == 1 })
             let slowAnswer = try await slow.value
             #expect(slowAnswer.status == 200)
             #expect(String(decoding: slowAnswer.body, as: UTF8.self).contains("sleep"))
