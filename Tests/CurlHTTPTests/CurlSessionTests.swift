@@ -1,4 +1,5 @@
 import CurlHTTP
+import Foundation
 import LambdaCore
 import FakeRuntimeAPI
 import Testing
@@ -137,13 +138,17 @@ import Testing
         let posted = try session.perform(HTTPRequest(
             method: .post, url: url(server, "/2018-06-01/runtime/invocation/\(first)/response"), body: [1]))
         #expect(posted.status == 202)
-        // The next event comes after the first request's 200 ms: a kept timeout would fail this wait.
-        Task.detached {
-            try? await Task.sleep(for: .milliseconds(600))
+        // The next event comes after the first request's 200 ms: a kept timeout would fail this wait. It
+        // is queued from a thread of its own: as a task it needed a free cooperative thread while this
+        // test holds one in the wait, and with the other held too (a full parallel run) both waited forever.
+        let started = ContinuousClock.now
+        Thread {
+            usleep(600_000)
             _ = server.enqueue("{}")
-        }
+        }.start()
         let waited = try session.perform(HTTPRequest(url: next))
         #expect(waited.status == 200)
+        #expect(ContinuousClock.now - started >= .milliseconds(500), "the request waited past the first one's timeout")
     }
 
     @Test func timeoutEndsAWaitingRequest() throws {

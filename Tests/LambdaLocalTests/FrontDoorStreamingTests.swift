@@ -59,12 +59,16 @@ import Testing
             let (connection, event) = try await runtime.connectAndTakeEvent()
             let bytes = patternBytes(size, seed: UInt32(truncatingIfNeeded: size) | 1)
             let reader = Task { try await onThread { try client.readResponse() } }
-            try Self.startIntegrationStream(connection, event)
-            try connection.sendChunk(Self.prelude)
-            for start in stride(from: 0, to: size, by: 64 * 1024) {
-                try connection.sendChunk(Array(bytes[start..<min(size, start + 64 * 1024)]))
+            // Sent from a thread of its own too: the sends block until the reader reads, and the reader's
+            // task needs a free cooperative thread to start, which a full parallel run may not have.
+            try await onThread {
+                try Self.startIntegrationStream(connection, event)
+                try connection.sendChunk(Self.prelude)
+                for start in stride(from: 0, to: size, by: 64 * 1024) {
+                    try connection.sendChunk(Array(bytes[start..<min(size, start + 64 * 1024)]))
+                }
+                try connection.endChunks()
             }
-            try connection.endChunks()
             #expect(try await connection.response().status == 202)
             let response = try await reader.value
             #expect(response.status == 201)
@@ -155,12 +159,15 @@ import Testing
             let size = 48 * 1024 * 1024
             let bytes = patternBytes(size, seed: 7)
             let finished = Atomic<Bool>(false)
+            let sent = Atomic<Int>(0)
             let function = Task {
                 try await onThread { () -> Int in
                     try FrontDoorStreamingTests.startIntegrationStream(connection, event)
                     try connection.sendChunk(FrontDoorStreamingTests.prelude)
                     for start in stride(from: 0, to: size, by: 256 * 1024) {
-                        try connection.sendChunk(Array(bytes[start..<min(size, start + 256 * 1024)]))
+                        let chunk = Array(bytes[start..<min(size, start + 256 * 1024)])
+                        try connection.sendChunk(chunk)
+                        sent.add(chunk.count, ordering: .relaxed)
                     }
                     try connection.endChunks()
                     let status = try connection.readResponse().status
@@ -168,9 +175,22 @@ import Testing
                     return status
                 }
             }
-            try await Task.sleep(for: .seconds(1))
+            // Held back, not merely slow: it has sent bytes, then sends no more for half a second.
+            var stalledAt = -1
+            var lastChange = ContinuousClock.now
+            let giveUp = ContinuousClock.now + .seconds(60)
+            while ContinuousClock.now < giveUp, !finished.load(ordering: .acquiring) {
+                let now = sent.load(ordering: .relaxed)
+                if now != stalledAt {
+                    (stalledAt, lastChange) = (now, .now)
+                } else if now > 0, ContinuousClock.now - lastChange >= .milliseconds(500) {
+                    break
+                }
+                try await Task.sleep(for: .milliseconds(20))
+            }
             let finishedEarly = finished.load(ordering: .acquiring)
             #expect(!finishedEarly, "the function is held back while the caller reads nothing")
+            #expect(stalledAt > 0 && stalledAt < size, "it stopped after \(stalledAt) of \(size) bytes")
             let response = try await onThread { try client.readResponse() }
             #expect(try await function.value == 202)
             #expect(response.body.count == size)

@@ -175,13 +175,30 @@ import Testing
     @Test func aChildThatDiesWhileLongPollingDoesNotSwallowTheNextEvent() async throws {
         try await LocalFixture.with(LocalFixture.echo()) { local in
             _ = try local.invoke(#"{"warm":true}"#)
-            let pid = try #require(((try local.stats()["instances"] as? [[String: Any]])?.first?["pid"]) as? Int)
+            // The child is long-polling /next when it dies (after the warm answer it may not have asked yet).
+            var polling: [String: Any] = [:]
+            for _ in 0..<250 {
+                polling = (try local.stats()["instances"] as? [[String: Any]])?.first ?? [:]
+                if polling["waitingNext"] as? Int == 1 { break }
+                try await Task.sleep(for: .milliseconds(20))
+            }
+            #expect(polling["waitingNext"] as? Int == 1, "the child is waiting on /next: \(polling)")
+            let pid = try #require(polling["pid"] as? Int)
             kill(pid_t(pid), SIGKILL)
-            try await Task.sleep(for: .milliseconds(200))
+            // Until the child is gone (reaped), not a fixed pause: SIGKILL ends it only once the kernel
+            // runs it, which on a busy machine can be after an invoke sent at once has been handed to it,
+            // and then that invoke rightly fails as Lambda's would (the runtime died during it). The
+            // claim here is the naive server's bug: the next event handed to the dead connection.
+            for _ in 0..<500 where kill(pid_t(pid), 0) == 0 {
+                try await Task.sleep(for: .milliseconds(2))
+            }
+            #expect(kill(pid_t(pid), 0) != 0, "the killed child has been reaped")
             let response = try local.invoke(#"{"after":"crash"}"#)
             #expect(response.status == 200)
             #expect(response.bodyText == #"{"after":"crash"}"#)
             #expect(response.headers["X-Amz-Function-Error"] == nil)
+            let served = (try local.stats()["instances"] as? [[String: Any]])?.compactMap { $0["pid"] as? Int } ?? []
+            #expect(!served.contains(pid), "a new instance served it")
         }
     }
 
@@ -221,9 +238,18 @@ import Testing
         configuration.concurrency = 2
         try await LocalFixture.with(configuration) { local in
             let started = ContinuousClock.now
+            // Each call on a thread of its own: on the cooperative pool (two threads here) the third call
+            // was sent only once one of the first two had returned, so lambda-local never queued it.
             let calls = (0..<3).map { n in
-                Task.detached { try local.invoke(#"{"sleep":1,"n":\#(n)}"#) }
+                Task { try await onThread { try local.invoke(#"{"sleep":1,"n":\#(n)}"#) } }
             }
+            var sideBySide = false
+            for _ in 0..<150 where !sideBySide {
+                let version = (try local.stats()["versions"] as? [String: Any])?["$LATEST"] as? [String: Any]
+                sideBySide = version?["inFlight"] as? Int == 2 && version?["queued"] as? Int == 1
+                if !sideBySide { try await Task.sleep(for: .milliseconds(20)) }
+            }
+            #expect(sideBySide, "two invocations in flight and the third queued, at one moment")
             var bodies: [String] = []
             for call in calls { bodies.append(try await call.value.bodyText) }
             #expect(bodies.sorted() == (0..<3).map { #"{"sleep":1,"n":\#($0)}"# })

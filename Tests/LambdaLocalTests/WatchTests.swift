@@ -45,6 +45,9 @@ import Testing
         #expect(local.standardError.contains("main.swift"))
         #expect(local.standardError.contains("error:"))
         #expect(local.standardError.contains("unterminated string literal"))
+        // Checked again now: a second rebuild for the burst would run after the first (rebuilds take
+        // turns) and could not have logged yet when the answer first changed; before this failed one it has.
+        #expect(local.standardOutput.components(separatedBy: "lambda-local: rebuilt bootstrap in ").count == 2)
     }
 
     @Test func inFlightInvocationsFinishOnTheOldBuildWhileNewOnesStartTheNewOne() async throws {
