@@ -83,7 +83,10 @@ import Testing
         let (status, stderr) = child.finish()
         #expect(status == 1)
         let report = try #require(server.snapshot.initErrors.first)
-        guard case .error(let type, let body) = report else { return }
+        guard case .error(let type, let body) = report else {
+            Issue.record("the init error is not an error report: \(report)")
+            return
+        }
         #expect(type == "Runtime.HandlerNotFound")
         let object = try #require(try JSONSerialization.jsonObject(with: Data(body)) as? [String: Any])
         #expect(object["errorType"] as? String == "Runtime.HandlerNotFound")
@@ -182,7 +185,10 @@ import Testing
         let (status, _) = child.finish()
         #expect(status == 1)
         let report = try #require(server.snapshot.initErrors.first)
-        guard case .error(let type, _) = report else { return }
+        guard case .error(let type, _) = report else {
+            Issue.record("the init error is not an error report: \(report)")
+            return
+        }
         #expect(type == "Runtime.ConfigInvalid")
         #expect(report.text.contains("ECHO_STREAM_CHUNK=16k is not valid"))
         #expect(report.text.contains("from 1 to"))

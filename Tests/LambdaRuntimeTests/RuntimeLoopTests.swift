@@ -142,7 +142,10 @@ private struct Boom: Error, CustomStringConvertible {
         #expect(exit == .initializationFailed(errorType: "Boom"))
         #expect(exit.exitCode != 0)
         let initError = try #require(server.snapshot.initErrors.first)
-        guard case .error(let type, let body) = initError else { return }
+        guard case .error(let type, let body) = initError else {
+            Issue.record("the init error is not an error report: \(initError)")
+            return
+        }
         #expect(type == "Boom")
         #expect(jsonObject(body)?["errorMessage"] as? String == "the store said \"no\"")
         #expect(server.snapshot.nextRequests == 0)
