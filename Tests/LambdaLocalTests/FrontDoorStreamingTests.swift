@@ -58,7 +58,7 @@ import Testing
             try client.send("GET", "/download")
             let (connection, event) = try await runtime.connectAndTakeEvent()
             let bytes = patternBytes(size, seed: UInt32(truncatingIfNeeded: size) | 1)
-            let reader = Task { try await onThread { try client.readResponse() } }
+            let reader = ThreadCall { try client.readResponse() }
             // Sent from a thread of its own too: the sends block until the reader reads, and the reader's
             // task needs a free cooperative thread to start, which a full parallel run may not have.
             try await onThread {
@@ -79,7 +79,7 @@ import Testing
 
     @Test func aStreamWithAnotherContentTypeIsTheBodyAndAMissingPreludeIs500() async throws {
         try await RemoteRuntime.with { local, runtime in
-            let plain = Task { try await onThread { try local.request(.get, "/plain") } }
+            let plain = ThreadCall { try local.request(.get, "/plain") }
             let (connection, event) = try await runtime.connectAndTakeEvent()
             #expect(try await connection.stream(event, contentType: "text/csv", chunks: [Array("a,b\n".utf8), Array("1,2\n".utf8)]) == 202)
             let response = try await plain.value
@@ -87,7 +87,7 @@ import Testing
             #expect(response.headers["Content-Type"] == "text/csv")
             #expect(response.bodyText == "a,b\n1,2\n")
 
-            let broken = Task { try await onThread { try local.request(.get, "/broken") } }
+            let broken = ThreadCall { try local.request(.get, "/broken") }
             let second = try await connection.next()
             let status = try await connection.stream(
                 second, contentType: "application/vnd.awslambda.http-integration-response", chunks: [Array(#"{"statusCode":200}"#.utf8)])
@@ -160,20 +160,18 @@ import Testing
             let bytes = patternBytes(size, seed: 7)
             let finished = Atomic<Bool>(false)
             let sent = Atomic<Int>(0)
-            let function = Task {
-                try await onThread { () -> Int in
-                    try FrontDoorStreamingTests.startIntegrationStream(connection, event)
-                    try connection.sendChunk(FrontDoorStreamingTests.prelude)
-                    for start in stride(from: 0, to: size, by: 256 * 1024) {
-                        let chunk = Array(bytes[start..<min(size, start + 256 * 1024)])
-                        try connection.sendChunk(chunk)
-                        sent.add(chunk.count, ordering: .relaxed)
-                    }
-                    try connection.endChunks()
-                    let status = try connection.readResponse().status
-                    finished.store(true, ordering: .releasing)
-                    return status
+            let function = ThreadCall { () -> Int in
+                try FrontDoorStreamingTests.startIntegrationStream(connection, event)
+                try connection.sendChunk(FrontDoorStreamingTests.prelude)
+                for start in stride(from: 0, to: size, by: 256 * 1024) {
+                    let chunk = Array(bytes[start..<min(size, start + 256 * 1024)])
+                    try connection.sendChunk(chunk)
+                    sent.add(chunk.count, ordering: .relaxed)
                 }
+                try connection.endChunks()
+                let status = try connection.readResponse().status
+                finished.store(true, ordering: .releasing)
+                return status
             }
             // Held back, not merely slow: it has sent bytes, then sends no more for half a second.
             var stalledAt = -1

@@ -9,7 +9,7 @@ import Testing
 @Suite struct InvocationIDAndTenantTests {
     @Test func nextCarriesAFreshInvocationIDAndTheTenantAndAStaleIDIsAnswered410() async throws {
         try await RemoteRuntime.with { local, runtime in
-            let first = Task { try await onThread { try local.invoke(#"{"n":1}"#, headers: ["X-Amz-Tenant-Id": "tenant-a"]) } }
+            let first = ThreadCall { try local.invoke(#"{"n":1}"#, headers: ["X-Amz-Tenant-Id": "tenant-a"]) }
             let (connection, event) = try await runtime.connectAndTakeEvent()
             #expect(event.text == #"{"n":1}"#)
             let invocationID = try #require(event.invocationID)
@@ -24,7 +24,7 @@ import Testing
             #expect(accepted == 202)
             #expect(try await first.value.bodyText == "one")
 
-            let second = Task { try await onThread { try local.invoke(#"{"n":2}"#) } }
+            let second = ThreadCall { try local.invoke(#"{"n":2}"#) }
             let next = try await connection.next()
             #expect(next.head.value("Lambda-Runtime-Aws-Tenant-Id") == nil, "no tenant, no header (as the RIE omits empty ones)")
             let secondID = try #require(next.invocationID)
@@ -39,7 +39,7 @@ import Testing
     /// was exceeded under a loaded parallel run (the first one times out because nobody answers it).
     @Test func aPostForAnAttemptThatTimedOutIsAnswered410AndManagedInstancesKeepTheEnvironment() async throws {
         try await RemoteRuntime.with(timeout: .milliseconds(1500), maxConcurrency: 2) { local, runtime in
-            let call = Task { try await onThread { try local.invoke(#"{"slow":true}"#) } }
+            let call = ThreadCall { try local.invoke(#"{"slow":true}"#) }
             let (connection, event) = try await runtime.connectAndTakeEvent()
             let timedOut = try await call.value
             #expect(json(timedOut)?["errorType"] as? String == "Sandbox.Timedout")
@@ -54,7 +54,7 @@ import Testing
             #expect(lateError == 410)
             // Without the header the request id alone decides: its result is already out (403).
             #expect(try await connection.post("response", requestID: event.requestID, body: []) == 403)
-            let again = Task { try await onThread { try local.invoke(#"{"after":"timeout"}"#) } }
+            let again = ThreadCall { try local.invoke(#"{"after":"timeout"}"#) }
             let next = try await connection.next()
             #expect(try await connection.post(
                 "response", requestID: next.requestID, body: Array("served".utf8),

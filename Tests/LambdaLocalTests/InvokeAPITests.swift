@@ -238,22 +238,26 @@ import Testing
         configuration.concurrency = 2
         try await LocalFixture.with(configuration) { local in
             let started = ContinuousClock.now
-            // Each call on a thread of its own: on the cooperative pool (two threads here) the third call
-            // was sent only once one of the first two had returned, so lambda-local never queued it.
+            // Each call on a thread of its own, started at once: on the cooperative pool (two threads here)
+            // the third call was sent only once one of the first two had returned, so lambda-local never
+            // queued it, and a task that starts the thread can itself wait seconds for a free pool thread.
             // Two seconds each: the second instance's start, slow in a loaded run, still overlaps the first.
             let calls = (0..<3).map { n in
-                Task { try await onThread { try local.invoke(#"{"sleep":2,"n":\#(n)}"#) } }
+                ThreadCall { try local.invoke(#"{"sleep":2,"n":\#(n)}"#) }
             }
             // The third waits in the queue (no third instance), and the first two run at one moment.
             var (queued, sideBySide) = (false, false)
+            var seen: [String] = []
             let giveUp = ContinuousClock.now + .seconds(20)
             while !(queued && sideBySide), ContinuousClock.now < giveUp {
-                let version = (try local.stats()["versions"] as? [String: Any])?["$LATEST"] as? [String: Any]
+                let stats = try local.stats()
+                seen.append("\(stats["versions"] ?? "none")")
+                let version = (stats["versions"] as? [String: Any])?["$LATEST"] as? [String: Any]
                 queued = queued || version?["queued"] as? Int == 1
                 sideBySide = sideBySide || version?["inFlight"] as? Int == 2
                 try await Task.sleep(for: .milliseconds(20))
             }
-            #expect(queued, "the third invocation was queued")
+            #expect(queued, "the third invocation was queued: \(Set(seen))")
             #expect(sideBySide, "two invocations were in flight at one moment")
             var bodies: [String] = []
             for call in calls { bodies.append(try await call.value.bodyText) }

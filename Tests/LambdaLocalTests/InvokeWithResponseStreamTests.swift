@@ -81,7 +81,7 @@ struct InvokeWithResponseStreamTests {
     func streamsOfEverySizeArriveByteIdentical(size: Int) async throws {
         try await RemoteRuntime.with { local, runtime in
             let port = local.port
-            let call = Task { try await onThread { try botocoreStreamInvoke(port: port) } }
+            let call = ThreadCall { try botocoreStreamInvoke(port: port) }
             let (connection, event) = try await runtime.connectAndTakeEvent()
             let bytes = patternBytes(size)
             let chunkSize = 64 * 1024
@@ -103,7 +103,7 @@ struct InvokeWithResponseStreamTests {
     @Test func aMidStreamErrorEndsWithInvokeCompleteCarryingErrorCodeAndDetails() async throws {
         try await RemoteRuntime.with { local, runtime in
             let port = local.port
-            let call = Task { try await onThread { try botocoreStreamInvoke(port: port) } }
+            let call = ThreadCall { try botocoreStreamInvoke(port: port) }
             let (connection, event) = try await runtime.connectAndTakeEvent()
             let status = try await connection.stream(
                 event, chunks: [Array("a".utf8), Array("b".utf8), Array("c".utf8)],

@@ -27,7 +27,7 @@ import Testing
                 try await Task.sleep(for: .milliseconds(10))
             }
             #expect(try Self.stats(local).instances.first?["waitingNext"] as? Int == 4, "the bootstrap runs AWS_LAMBDA_MAX_CONCURRENCY=4 loops")
-            let calls = (0..<16).map { n in Task { try await onThread { try local.invoke(#"{"n":\#(n)}"#) } } }
+            let calls = (0..<16).map { n in ThreadCall { try local.invoke(#"{"n":\#(n)}"#) } }
             for (n, call) in calls.enumerated() {
                 #expect(try await call.value.bodyText == #"{"n":\#(n)}"#)
             }
@@ -38,7 +38,7 @@ import Testing
 
     @Test func nNextRequestsAreHeldOpenAndNInvocationsRunAtOnce() async throws {
         try await RemoteRuntime.with(maxConcurrency: 4) { local, runtime in
-            let warm = Task { try await onThread { try local.invoke(#"{"warm":true}"#) } }
+            let warm = ThreadCall { try local.invoke(#"{"warm":true}"#) }
             let loops = try await (0..<4).asyncMap { _ in try await runtime.connect() }
             let first = try await loops[0].next()
             #expect(try await loops[0].post("response", requestID: first.requestID, body: Array("warm".utf8)) == 202)
@@ -52,7 +52,7 @@ import Testing
             let extra = try await runtime.connect()
             #expect(try await extra.next().status == 403)
 
-            let calls = (0..<4).map { n in Task { try await onThread { try local.invoke(#"{"n":\#(n)}"#) } } }
+            let calls = (0..<4).map { n in ThreadCall { try local.invoke(#"{"n":\#(n)}"#) } }
             let events = try await loops.asyncMap { loop in try await onThread { try loop.readResponse() } }
             #expect(Set(events.map(\.text)) == Set((0..<4).map { #"{"n":\#($0)}"# }), "all four dispatched before any answered")
             let (instances, latest) = try Self.stats(local)
@@ -73,17 +73,17 @@ import Testing
 
     @Test func aTimeoutFailsThatInvocationOnlyAndTheOthersCarryOn() async throws {
         try await RemoteRuntime.with(timeout: .seconds(3), maxConcurrency: 2) { local, runtime in
-            let slow = Task { try await onThread { try local.invoke(#"{"slow":true}"#) } }
+            let slow = ThreadCall { try local.invoke(#"{"slow":true}"#) }
             let loopA = try await runtime.connect()
             let slowEvent = try await loopA.next()
             let loopB = try await runtime.connect()
-            let fast = Task { try await onThread { try local.invoke(#"{"fast":true}"#) } }
+            let fast = ThreadCall { try local.invoke(#"{"fast":true}"#) }
             #expect(try await loopB.answerNext(with: Array("fast".utf8)).status == 202)
             #expect(try await fast.value.bodyText == "fast")
             let timedOut = try await slow.value
             #expect(json(timedOut)?["errorType"] as? String == "Sandbox.Timedout")
             // The environment lives on: the other loop keeps serving, the slow one's late result is refused.
-            let after = Task { try await onThread { try local.invoke(#"{"after":true}"#) } }
+            let after = ThreadCall { try local.invoke(#"{"after":true}"#) }
             #expect(try await loopB.answerNext(with: Array("after".utf8)).status == 202)
             #expect(try await after.value.bodyText == "after")
             #expect(try await loopA.post("response", requestID: slowEvent.requestID, body: [],

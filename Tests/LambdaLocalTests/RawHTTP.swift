@@ -5,6 +5,7 @@ import Musl
 #endif
 import Foundation
 import LambdaCore
+import Synchronization
 
 /// A blocking HTTP/1.1 client over one TCP connection to 127.0.0.1, written for these tests: it sends
 /// chunked bodies with trailers (which neither libcurl's easy API nor the bootstrap on this branch offer)
@@ -170,6 +171,38 @@ final class RawHTTP: @unchecked Sendable {
             body = try take(length)
         }
         return Response(head: head, body: body)
+    }
+}
+
+/// Blocking work started on a thread of its own at once, for a later `await value`. Unlike
+/// `Task { try await onThread { … } }`, whose task first waits for a free cooperative thread (in a full
+/// parallel run other tests can hold both for seconds), the work is under way when `init` returns.
+final class ThreadCall<T: Sendable>: Sendable {
+    private let state = Mutex<(result: Result<T, any Error>?, waiter: CheckedContinuation<T, any Error>?)>((nil, nil))
+
+    init(_ work: @escaping @Sendable () throws -> T) {
+        Thread { [self] in
+            let result = Result { try work() }
+            let waiter = state.withLock { state -> CheckedContinuation<T, any Error>? in
+                state.result = result
+                defer { state.waiter = nil }
+                return state.waiter
+            }
+            waiter?.resume(with: result)
+        }.start()
+    }
+
+    /// What the work returned or threw, once it has ended.
+    var value: T {
+        get async throws {
+            try await withCheckedThrowingContinuation { continuation in
+                let ended = state.withLock { state -> Result<T, any Error>? in
+                    if state.result == nil { state.waiter = continuation }
+                    return state.result
+                }
+                if let ended { continuation.resume(with: ended) }
+            }
+        }
     }
 }
 

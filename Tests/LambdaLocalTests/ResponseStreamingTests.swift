@@ -33,7 +33,7 @@ func errorTrailers(type: String, message: String) -> [(String, String)] {
 @Suite struct ResponseStreamingTests {
     @Test func aStreamedResponseReachesAPlainInvokeWhole() async throws {
         try await RemoteRuntime.with { local, runtime in
-            let call = Task { try await onThread { try local.invoke("{}") } }
+            let call = ThreadCall { try local.invoke("{}") }
             let (connection, event) = try await runtime.connectAndTakeEvent()
             let chunks = [Array("first,".utf8), Array("second,".utf8), Array("third".utf8)]
             #expect(try await connection.stream(event, chunks: chunks) == 202)
@@ -45,7 +45,7 @@ func errorTrailers(type: String, message: String) -> [(String, String)] {
 
     @Test func anUnknownResponseModeIs400InvalidFunctionResponseMode() async throws {
         try await RemoteRuntime.with { local, runtime in
-            let call = Task { try await onThread { try local.invoke("{}") } }
+            let call = ThreadCall { try local.invoke("{}") }
             let (connection, event) = try await runtime.connectAndTakeEvent()
             try connection.startChunked(
                 "POST", "/2018-06-01/runtime/invocation/\(event.requestID)/response",
@@ -63,7 +63,7 @@ func errorTrailers(type: String, message: String) -> [(String, String)] {
 
     @Test func aFailureAfterThreeChunksEndsWithBothTrailersAndTheErrorJSON() async throws {
         try await RemoteRuntime.with { local, runtime in
-            let call = Task { try await onThread { try local.invoke("{}") } }
+            let call = ThreadCall { try local.invoke("{}") }
             let (connection, event) = try await runtime.connectAndTakeEvent()
             let status = try await connection.stream(
                 event, chunks: [[1], [2], [3]], trailers: errorTrailers(type: "Function.StreamBroke", message: "after three chunks"))
@@ -78,7 +78,7 @@ func errorTrailers(type: String, message: String) -> [(String, String)] {
 
     @Test func aSecondPostWhileStreamingIs403() async throws {
         try await RemoteRuntime.with { local, runtime in
-            let call = Task { try await onThread { try local.invoke("{}") } }
+            let call = ThreadCall { try local.invoke("{}") }
             let address = try await runtime.address()
             let connection = try RawHTTP(runtimeAPI: address)
             let event = try await connection.next()

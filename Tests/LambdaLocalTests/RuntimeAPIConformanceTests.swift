@@ -13,7 +13,7 @@ import Testing
         // A short timeout ends every invocation the case leaves open, so the Invoke answer names its request id.
         try await RemoteRuntime.with(timeout: .seconds(3)) { local, runtime in
             // The queued event: an Invoke the test's runtime (the runner) serves.
-            let invoke = Task { try await onThread { try local.invoke("{}") } }
+            let invoke = ThreadCall { try local.invoke("{}") }
             let address = try await runtime.address()
             let report = try await onThread {
                 try RuntimeAPIConformanceRunner(server: .lambdaLocal, runtimeAPI: address).run(conformanceCase, requestID: nil)

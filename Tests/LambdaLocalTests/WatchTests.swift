@@ -56,7 +56,7 @@ import Testing
             // On a thread of its own, and running before the rebuild: as a task after a fixed pause it could
             // start only once a cooperative thread was free (the suite's other test blocks one in
             // `swift build`), and then ran wholly after the rebuild, which the test could not tell.
-            let slow = Task { try await onThread { try local.invoke(#"{"sleep":6}"#) } }
+            let slow = ThreadCall { try local.invoke(#"{"sleep":6}"#) }
             var running = false
             for _ in 0..<100 where !running {
                 try await Task.sleep(for: .milliseconds(50))
