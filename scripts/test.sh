@@ -270,8 +270,8 @@ fi
 # tests that block the 2-thread cooperative pool (libcurl calls, process waits) can starve them. The
 # lambda-local streaming and Managed Instances suites move 25 MiB streams and 2,000 concurrent writes
 # against 30 s invocation timeouts, which a loaded parallel run can exceed. The side-by-side concurrency
-# test watches /_local/stats for a 2 s window in which two invocations run and a third waits; in the
-# parallel run its first stats answer came after all three had ended (seen in three runs of three).
+# test polls /_local/stats for a 2 s window in which two invocations run and a third waits; in the
+# parallel run its own task waited 13 s for a cooperative thread between two polls (three runs of three).
 serial_tests='ConcurrentLoopTests|ConcurrentTraceTests|ConcurrentProfileTests|BootstrapShutdownTests|PreTrafficHookTests'
 serial_tests+='|FrontDoorStreamingTests|InvokeWithResponseStreamTests|ManagedInstancesTests|concurrencyRunsInstancesSideBySide'
 step "Running swift test"
