@@ -208,11 +208,7 @@ final class ThreadCall<T: Sendable>: Sendable {
 
 /// Runs blocking work on a thread of its own (not the cooperative pool, which has as many threads as cores).
 func onThread<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
-    try await withCheckedThrowingContinuation { continuation in
-        Thread {
-            do { continuation.resume(returning: try work()) } catch { continuation.resume(throwing: error) }
-        }.start()
-    }
+    try await ThreadCall(work).value
 }
 
 /// Bytes that differ at every position and from run to run of the pattern, for byte-identity checks.
